@@ -1,0 +1,553 @@
+//! The one config file: its schema, loading, environment overrides and validation.
+//!
+//! Loading is "parse, don't validate": [`load`] returns a [`Config`] whose addresses are
+//! already `SocketAddr`s and whose enums are already enums, or a [`ConfigError`] that names
+//! the file, the key and (when the key is in the file) the line.
+//!
+//! Environment overrides: `RTCGATE_<SECTION>__<KEY>=value` replaces `<key>` in `[<section>]`
+//! (`RTCGATE_API__LISTEN=0.0.0.0:8080`). The value is read as a TOML value when it parses as
+//! one (numbers, booleans, arrays) and as a string otherwise.
+
+use std::fmt;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+/// The prefix of environment overrides.
+pub const ENV_PREFIX: &str = "RTCGATE_";
+
+/// The whole config file. Every key is documented in `config/rtcgate.toml`.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    /// The JSON API listener (REST, WebSocket, static pages).
+    pub api: ApiConfig,
+    /// The admin listener (metrics, health, drain).
+    pub admin: AdminConfig,
+    /// SIP toward the IMS core.
+    pub sip: SipConfig,
+    /// The media plane.
+    pub media: MediaConfig,
+    /// The in-process lab IMS (used when `sip.mode = "lab"`).
+    #[serde(default)]
+    pub lab: LabConfig,
+    /// Logging.
+    #[serde(default)]
+    pub log: LogConfig,
+}
+
+/// `[api]`
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct ApiConfig {
+    /// Address the API binds.
+    pub listen: SocketAddr,
+    /// Seconds a refused client is told to wait (`Retry-After`) while the node drains.
+    #[serde(default = "default_retry_after")]
+    pub retry_after_secs: u32,
+}
+
+/// `[admin]`
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct AdminConfig {
+    /// Address the admin listener binds.
+    pub listen: SocketAddr,
+    /// Seconds calls in progress may continue after a drain starts before they are ended.
+    #[serde(default = "default_drain_deadline")]
+    pub drain_deadline_secs: u64,
+    /// Seconds the node keeps answering (with readiness off) after a drain starts, even
+    /// with nothing left to finish, so load balancers see it leave before it disappears.
+    #[serde(default = "default_drain_linger")]
+    pub drain_linger_secs: u64,
+}
+
+/// How rtcgate reaches the IMS core.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SipMode {
+    /// Register every web user through a P-CSCF.
+    Pcscf,
+    /// No registration; calls go to an IBCF trunk.
+    Trunk,
+    /// The in-process lab IMS.
+    Lab,
+}
+
+/// `[sip]`
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct SipConfig {
+    /// `pcscf`, `trunk` or `lab`.
+    pub mode: SipMode,
+    /// UDP listen address; omit to disable UDP.
+    pub udp_listen: Option<SocketAddr>,
+    /// TCP listen address; omit to disable TCP.
+    pub tcp_listen: Option<SocketAddr>,
+    /// Next hop (P-CSCF or IBCF) as `host:port`, or a SIP URI; required outside lab mode.
+    pub next_hop: Option<String>,
+    /// Verify the next hop's TLS certificate. Only a lab should turn this off.
+    #[serde(default = "default_true")]
+    pub tls_verify: bool,
+}
+
+/// Which packet engine the media plane uses.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum MediaBackend {
+    /// io_uring when the kernel allows it, else epoll.
+    Auto,
+    /// io_uring or fail to start.
+    IoUring,
+    /// epoll + recvmmsg/sendmmsg.
+    Epoll,
+}
+
+/// `[media]`
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct MediaConfig {
+    /// `auto`, `io_uring` or `epoll`.
+    #[serde(default = "default_backend")]
+    pub backend: MediaBackend,
+    /// Worker threads; 0 means one per core.
+    #[serde(default)]
+    pub workers: usize,
+    /// The shared WebRTC (ICE/DTLS/SRTP) UDP address browsers send media to.
+    pub webrtc_listen: SocketAddr,
+    /// The address the IMS leg binds its per-call RTP ports on.
+    pub ims_address: std::net::IpAddr,
+    /// First port of the IMS-leg RTP range (even).
+    pub ims_port_min: u16,
+    /// Last port of the IMS-leg RTP range.
+    pub ims_port_max: u16,
+}
+
+/// `[lab]`: the numbers the in-process lab IMS answers.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct LabConfig {
+    /// SIP address of the lab IMS, so SIP tools can register and call through it.
+    pub listen: SocketAddr,
+    /// Answers and echoes the media it receives.
+    pub echo_number: String,
+    /// Answers 486 Busy Here.
+    pub busy_number: String,
+    /// Answers 603 Decline.
+    pub decline_number: String,
+    /// Rings, then answers 408 after ten seconds.
+    pub no_answer_number: String,
+}
+
+impl Default for LabConfig {
+    fn default() -> Self {
+        Self {
+            listen: SocketAddr::from(([127, 0, 0, 1], 5070)),
+            echo_number: "+15550100".into(),
+            busy_number: "+15550486".into(),
+            decline_number: "+15550603".into(),
+            no_answer_number: "+15550408".into(),
+        }
+    }
+}
+
+/// Log line format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    /// Human-readable lines.
+    Text,
+    /// One JSON object per line.
+    Json,
+}
+
+/// `[log]`
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct LogConfig {
+    /// A `tracing` filter: a default level plus per-module levels (`info,sip_proxy=debug`).
+    pub level: String,
+    /// `text` or `json`.
+    pub format: LogFormat,
+    /// Redact phone numbers, SIP URIs and IP addresses in logs.
+    pub redact: bool,
+}
+
+impl Default for LogConfig {
+    fn default() -> Self {
+        Self {
+            level: "info".into(),
+            format: LogFormat::Text,
+            redact: true,
+        }
+    }
+}
+
+fn default_true() -> bool {
+    true
+}
+fn default_retry_after() -> u32 {
+    30
+}
+fn default_drain_deadline() -> u64 {
+    300
+}
+fn default_drain_linger() -> u64 {
+    5
+}
+fn default_backend() -> MediaBackend {
+    MediaBackend::Auto
+}
+
+/// Why a config could not be loaded. Every variant names the file; the binary prints it
+/// and exits with status 2.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ConfigError {
+    /// The file could not be read.
+    #[error("{file}: cannot read: {source}")]
+    Read {
+        /// The config file.
+        file: PathBuf,
+        /// What the OS said.
+        source: std::io::Error,
+    },
+    /// The file is not valid TOML, or a key is unknown or has the wrong type.
+    #[error("{file}{line}: key `{key}`: {message}", line = LineSuffix(*line))]
+    Invalid {
+        /// The config file.
+        file: PathBuf,
+        /// Dotted key path (`api.listen`).
+        key: String,
+        /// 1-based line in the file, when the key is there.
+        line: Option<usize>,
+        /// What is wrong.
+        message: String,
+    },
+    /// An environment override could not be applied.
+    #[error("{file}: environment {var} (key `{key}`): {message}")]
+    Env {
+        /// The config file the override applies to.
+        file: PathBuf,
+        /// The variable.
+        var: String,
+        /// Dotted key path it overrides.
+        key: String,
+        /// What is wrong.
+        message: String,
+    },
+}
+
+struct LineSuffix(Option<usize>);
+
+impl fmt::Display for LineSuffix {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.0 {
+            Some(line) => write!(f, ":{line}"),
+            None => Ok(()),
+        }
+    }
+}
+
+/// Reads `path`, applies the environment overrides in `env`, and validates the result.
+pub fn load(
+    path: &Path,
+    env: impl IntoIterator<Item = (String, String)>,
+) -> Result<Config, ConfigError> {
+    let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+        file: path.to_owned(),
+        source,
+    })?;
+    let overrides = collect_overrides(env);
+    let config = if overrides.is_empty() {
+        parse_text(path, &text)?
+    } else {
+        parse_with_overrides(path, &text, &overrides)?
+    };
+    validate(&config).map_err(|(key, message)| {
+        match overrides
+            .iter()
+            .find(|o| key == format!("{}.{}", o.section, o.key))
+        {
+            Some(o) => env_error(path, o, message),
+            None => invalid(path, &text, key, message),
+        }
+    })?;
+    Ok(config)
+}
+
+/// An override taken from the environment: `(variable, section, key, raw value)`.
+struct Override {
+    var: String,
+    section: String,
+    key: String,
+    value: String,
+}
+
+fn collect_overrides(env: impl IntoIterator<Item = (String, String)>) -> Vec<Override> {
+    let mut out: Vec<Override> = env
+        .into_iter()
+        .filter_map(|(var, value)| {
+            let rest = var.strip_prefix(ENV_PREFIX)?;
+            let (section, key) = rest.split_once("__")?;
+            Some(Override {
+                section: section.to_ascii_lowercase(),
+                key: key.to_ascii_lowercase(),
+                var,
+                value,
+            })
+        })
+        .collect();
+    out.sort_by(|a, b| a.var.cmp(&b.var));
+    out
+}
+
+fn parse_text(path: &Path, text: &str) -> Result<Config, ConfigError> {
+    let de = toml::Deserializer::parse(text).map_err(|e| toml_error(path, text, "", &e))?;
+    serde_path_to_error::deserialize(de).map_err(|e| {
+        let key = e.path().to_string();
+        toml_error(path, text, &key, e.inner())
+    })
+}
+
+fn parse_with_overrides(
+    path: &Path,
+    text: &str,
+    overrides: &[Override],
+) -> Result<Config, ConfigError> {
+    let mut table: toml::Table = text.parse().map_err(|e| toml_error(path, text, "", &e))?;
+    for o in overrides {
+        let section = table
+            .entry(o.section.clone())
+            .or_insert_with(|| toml::Value::Table(toml::Table::new()));
+        let Some(section) = section.as_table_mut() else {
+            return Err(env_error(path, o, "the section is not a table".into()));
+        };
+        section.insert(o.key.clone(), env_value(&o.value));
+    }
+    match serde_path_to_error::deserialize::<_, Config>(toml::Value::Table(table)) {
+        Ok(config) => Ok(config),
+        Err(e) => {
+            let key = e.path().to_string();
+            let blamed = overrides
+                .iter()
+                .find(|o| key == format!("{}.{}", o.section, o.key) || key == o.section);
+            match blamed {
+                Some(o) => Err(env_error(path, o, e.inner().message().trim().to_owned())),
+                // The file itself is at fault: parse it alone to report the line.
+                None => parse_text(path, text).and(Err(invalid_no_line(path, key, e.inner()))),
+            }
+        }
+    }
+}
+
+/// An environment value is a TOML value when it parses as one, else a plain string.
+fn env_value(raw: &str) -> toml::Value {
+    let probe = format!("v = {raw}");
+    match probe.parse::<toml::Table>() {
+        Ok(mut t) => t
+            .remove("v")
+            .unwrap_or_else(|| toml::Value::String(raw.to_owned())),
+        Err(_) => toml::Value::String(raw.to_owned()),
+    }
+}
+
+fn env_error(path: &Path, o: &Override, message: String) -> ConfigError {
+    ConfigError::Env {
+        file: path.to_owned(),
+        var: o.var.clone(),
+        key: format!("{}.{}", o.section, o.key),
+        message,
+    }
+}
+
+fn invalid_no_line(path: &Path, key: String, e: &toml::de::Error) -> ConfigError {
+    ConfigError::Invalid {
+        file: path.to_owned(),
+        key,
+        line: None,
+        message: e.message().trim().to_owned(),
+    }
+}
+
+fn toml_error(path: &Path, text: &str, key: &str, e: &toml::de::Error) -> ConfigError {
+    let message = e.message().trim().to_owned();
+    // An unknown key is reported against its parent; name the key itself.
+    let key = match unknown_field(&message) {
+        Some(field) if key.is_empty() || key == "." => field.to_owned(),
+        Some(field) if !key.ends_with(&format!(".{field}")) => format!("{key}.{field}"),
+        Some(_) => key.to_owned(),
+        None if key == "." => String::new(),
+        None => key.to_owned(),
+    };
+    let line = e
+        .span()
+        .map(|span| line_of(text, span.start))
+        .or_else(|| find_key_line(text, &key));
+    ConfigError::Invalid {
+        file: path.to_owned(),
+        key,
+        line,
+        message,
+    }
+}
+
+fn invalid(path: &Path, text: &str, key: String, message: String) -> ConfigError {
+    let line = find_key_line(text, &key);
+    ConfigError::Invalid {
+        file: path.to_owned(),
+        key,
+        line,
+        message,
+    }
+}
+
+/// The field name in serde's "unknown field `x`, expected …" message.
+fn unknown_field(message: &str) -> Option<&str> {
+    let rest = message.strip_prefix("unknown field `")?;
+    rest.split_once('`').map(|(field, _)| field)
+}
+
+fn line_of(text: &str, offset: usize) -> usize {
+    text.as_bytes()[..offset.min(text.len())]
+        .iter()
+        .filter(|&&b| b == b'\n')
+        .count()
+        + 1
+}
+
+/// The line of `section.key` in the file, found by a plain scan (enough for the flat
+/// two-level layout the config uses).
+fn find_key_line(text: &str, dotted: &str) -> Option<usize> {
+    let (section, key) = dotted.split_once('.')?;
+    let mut in_section = false;
+    for (i, raw) in text.lines().enumerate() {
+        let line = raw.trim();
+        if let Some(name) = line.strip_prefix('[').and_then(|l| l.strip_suffix(']')) {
+            in_section = name.trim() == section;
+            continue;
+        }
+        if in_section {
+            if let Some((k, _)) = line.split_once('=') {
+                if k.trim() == key {
+                    return Some(i + 1);
+                }
+            }
+        }
+    }
+    None
+}
+
+/// Checks that no type can express. Returns the offending key and what is wrong.
+fn validate(c: &Config) -> Result<(), (String, String)> {
+    let err = |key: &str, msg: &str| Err((key.to_owned(), msg.to_owned()));
+    if c.media.ims_port_min % 2 != 0 {
+        return err(
+            "media.ims_port_min",
+            "must be even (RTP on even ports, RTCP on the next)",
+        );
+    }
+    if c.media.ims_port_min == 0 || c.media.ims_port_max <= c.media.ims_port_min {
+        return err(
+            "media.ims_port_max",
+            "must be greater than media.ims_port_min (and the range not start at 0)",
+        );
+    }
+    if c.sip.mode != SipMode::Lab && c.sip.next_hop.as_deref().is_none_or(str::is_empty) {
+        return err(
+            "sip.next_hop",
+            "is required when sip.mode is pcscf or trunk",
+        );
+    }
+    if c.sip.udp_listen.is_none() && c.sip.tcp_listen.is_none() {
+        return err(
+            "sip.udp_listen",
+            "at least one of sip.udp_listen and sip.tcp_listen must be set",
+        );
+    }
+    if c.log.level.trim().is_empty() {
+        return err("log.level", "must not be empty");
+    }
+    if let Err(e) = c.log.level.parse::<tracing_subscriber::EnvFilter>() {
+        return Err(("log.level".into(), format!("not a valid filter: {e}")));
+    }
+    let listeners = [
+        ("api.listen", c.api.listen),
+        ("admin.listen", c.admin.listen),
+    ];
+    if listeners[0].1.port() != 0 && listeners[0].1 == listeners[1].1 {
+        return err("admin.listen", "must differ from api.listen");
+    }
+    Ok(())
+}
+
+impl Config {
+    /// The effective config as TOML, secrets masked (what `check-config` prints).
+    pub fn to_masked_toml(&self) -> String {
+        let mut value =
+            toml::Value::try_from(self).unwrap_or(toml::Value::Table(toml::Table::new()));
+        mask_secrets(&mut value);
+        toml::to_string_pretty(&value).unwrap_or_default()
+    }
+}
+
+/// Keys whose values are never printed.
+fn is_secret_key(key: &str) -> bool {
+    let k = key.to_ascii_lowercase();
+    ["password", "secret", "token", "private_key", "credential"]
+        .iter()
+        .any(|s| k.contains(s))
+}
+
+fn mask_secrets(value: &mut toml::Value) {
+    if let toml::Value::Table(table) = value {
+        for (k, v) in table.iter_mut() {
+            if is_secret_key(k) && !v.is_table() {
+                *v = toml::Value::String("********".into());
+            } else {
+                mask_secrets(v);
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn env_values_are_toml_when_they_parse_and_strings_otherwise() {
+        assert_eq!(env_value("42"), toml::Value::Integer(42));
+        assert_eq!(env_value("true"), toml::Value::Boolean(true));
+        assert_eq!(
+            env_value("127.0.0.1:80"),
+            toml::Value::String("127.0.0.1:80".into())
+        );
+        assert_eq!(env_value("\"x\""), toml::Value::String("x".into()));
+    }
+
+    #[test]
+    fn key_lines_are_found_inside_their_section() {
+        let text = "[api]\nlisten = 1\n[admin]\nlisten = 2\n";
+        assert_eq!(find_key_line(text, "api.listen"), Some(2));
+        assert_eq!(find_key_line(text, "admin.listen"), Some(4));
+        assert_eq!(find_key_line(text, "sip.listen"), None);
+    }
+
+    #[test]
+    fn secrets_are_masked_at_any_depth() {
+        let mut v: toml::Value =
+            "[a]\npassword = \"hunter2\"\n[a.b]\nclient_secret = \"x\"\nkeep = 1\n"
+                .parse::<toml::Table>()
+                .map(toml::Value::Table)
+                .unwrap();
+        mask_secrets(&mut v);
+        let printed = toml::to_string(&v).unwrap();
+        assert!(
+            !printed.contains("hunter2") && !printed.contains("\"x\""),
+            "{printed}"
+        );
+        assert!(printed.contains("keep = 1"));
+    }
+}

@@ -1,0 +1,275 @@
+//! # rtcgate — the binary's library: CLI, config, lifecycle, admin listener
+//!
+//! ```text
+//!   CLI ─► config (TOML + RTCGATE_* env) ─► logging ─► listeners ─► signal / drain loop
+//!                                                      │
+//!            admin (metrics, health, drain) ◄──────────┤
+//!            api (interworking-stub router) ◄──────────┘
+//! ```
+//!
+//! Exit status: 0 after a clean stop (drain finished), 1 when the node cannot start
+//! (a port is taken) or a drain had to abandon work, 2 for an invalid config, 130 when a
+//! second SIGTERM/SIGINT cut a drain short.
+#![forbid(unsafe_code)]
+#![warn(missing_docs)]
+
+mod admin;
+pub mod config;
+pub mod lifecycle;
+mod logging;
+mod metrics;
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Duration;
+
+use clap::{Parser, Subcommand};
+use tokio::net::TcpListener;
+use tokio::signal::unix::{signal, SignalKind};
+
+use crate::config::Config;
+use crate::lifecycle::{DrainOutcome, DrainTimes, Lifecycle};
+
+/// Default config path, relative to the working directory.
+const DEFAULT_CONFIG: &str = "config/rtcgate.toml";
+
+/// How long subsystems get to end calls once the drain deadline has passed.
+const END_GRACE: Duration = Duration::from_secs(5);
+
+/// The command line.
+#[derive(Debug, Parser)]
+#[command(
+    name = "rtcgate",
+    about = "WebRTC to IMS gateway",
+    disable_version_flag = true
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+/// The subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the gateway.
+    Run {
+        /// The config file.
+        #[arg(long, short, default_value = DEFAULT_CONFIG)]
+        config: PathBuf,
+    },
+    /// Validate a config file and print the effective config (secrets masked).
+    CheckConfig {
+        /// The config file.
+        #[arg(default_value = DEFAULT_CONFIG)]
+        path: PathBuf,
+    },
+    /// Print the version.
+    Version,
+}
+
+/// Parses `std::env::args` and runs it.
+pub fn main() -> ExitCode {
+    main_with(Cli::parse())
+}
+
+/// Runs the command line: what `main` does.
+pub fn main_with(cli: Cli) -> ExitCode {
+    match cli.command {
+        Command::Version => {
+            println!("rtcgate {}", env!("CARGO_PKG_VERSION"));
+            ExitCode::SUCCESS
+        }
+        Command::CheckConfig { path } => match load_config(&path) {
+            Ok(cfg) => {
+                print!("{}", cfg.to_masked_toml());
+                eprintln!("rtcgate: {} is valid", path.display());
+                ExitCode::SUCCESS
+            }
+            Err(code) => code,
+        },
+        Command::Run { config } => match load_config(&config) {
+            Ok(cfg) => run(cfg, config),
+            Err(code) => code,
+        },
+    }
+}
+
+fn load_config(path: &Path) -> Result<Config, ExitCode> {
+    config::load(path, std::env::vars()).map_err(|e| {
+        eprintln!("rtcgate: invalid config: {e}");
+        ExitCode::from(2)
+    })
+}
+
+fn run(cfg: Config, config_path: PathBuf) -> ExitCode {
+    let log = match logging::init(&cfg.log) {
+        Ok(handle) => handle,
+        Err(e) => {
+            eprintln!("rtcgate: cannot set up logging: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    metrics::init();
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            tracing::error!(error = %e, "cannot start the async runtime");
+            return ExitCode::FAILURE;
+        }
+    };
+    runtime.block_on(serve(cfg, config_path, log))
+}
+
+async fn bind(name: &'static str, addr: SocketAddr) -> Result<TcpListener, ExitCode> {
+    match TcpListener::bind(addr).await {
+        Ok(listener) => {
+            let local = listener.local_addr().unwrap_or(addr);
+            // Our own listening addresses are configuration, not personal data: not redacted.
+            tracing::info!(listener = name, addr = %local, "listening");
+            Ok(listener)
+        }
+        Err(e) => {
+            tracing::error!(listener = name, addr = %addr, error = %e, "cannot bind");
+            Err(ExitCode::FAILURE)
+        }
+    }
+}
+
+async fn serve(cfg: Config, config_path: PathBuf, log: logging::LogHandle) -> ExitCode {
+    let lifecycle = Arc::new(Lifecycle::new());
+    lifecycle.register("admin");
+    lifecycle.register("api");
+
+    // Signals first, so a SIGTERM during start-up is not the default (instant) death.
+    let mut signals = match Signals::new() {
+        Ok(s) => s,
+        Err(e) => {
+            tracing::error!(error = %e, "cannot install signal handlers");
+            return ExitCode::FAILURE;
+        }
+    };
+
+    let admin_listener = match bind("admin", cfg.admin.listen).await {
+        Ok(l) => l,
+        Err(code) => return code,
+    };
+    let api_listener = match bind("api", cfg.api.listen).await {
+        Ok(l) => l,
+        Err(code) => return code,
+    };
+
+    let admin_app = admin::router(lifecycle.clone());
+    tokio::spawn(async move {
+        if let Err(e) = axum::serve(admin_listener, admin_app).await {
+            tracing::error!(error = %e, "admin listener stopped");
+        }
+    });
+    lifecycle.set_ready("admin", true);
+
+    let api_app = interworking_stub::router(interworking_stub::ApiOptions {
+        draining: lifecycle.draining_rx(),
+        retry_after_secs: cfg.api.retry_after_secs,
+    });
+    tokio::spawn(async move {
+        if let Err(e) = axum::serve(api_listener, api_app).await {
+            tracing::error!(error = %e, "api listener stopped");
+        }
+    });
+    lifecycle.set_ready("api", true);
+    tracing::info!(version = env!("CARGO_PKG_VERSION"), mode = ?cfg.sip.mode, "rtcgate started");
+
+    let times = DrainTimes {
+        deadline: Duration::from_secs(cfg.admin.drain_deadline_secs),
+        linger: Duration::from_secs(cfg.admin.drain_linger_secs),
+        end_grace: END_GRACE,
+    };
+    let outcome = run_until_drained(&lifecycle, &mut signals, times, &config_path, &log).await;
+    match outcome {
+        DrainOutcome::Finished | DrainOutcome::EndedAtDeadline => {
+            tracing::info!(outcome = ?outcome, "drained; exiting");
+            ExitCode::SUCCESS
+        }
+        DrainOutcome::Abandoned { active } => {
+            tracing::error!(
+                active,
+                "drain deadline passed with work still active; exiting"
+            );
+            ExitCode::FAILURE
+        }
+    }
+}
+
+struct Signals {
+    term: tokio::signal::unix::Signal,
+    int: tokio::signal::unix::Signal,
+    hup: tokio::signal::unix::Signal,
+}
+
+impl Signals {
+    fn new() -> std::io::Result<Self> {
+        Ok(Self {
+            term: signal(SignalKind::terminate())?,
+            int: signal(SignalKind::interrupt())?,
+            hup: signal(SignalKind::hangup())?,
+        })
+    }
+}
+
+/// Waits for a drain (admin or signal), runs it, and returns how it ended. A second
+/// SIGTERM or SIGINT exits at once; SIGHUP reloads the log level at any time.
+async fn run_until_drained(
+    lifecycle: &Lifecycle,
+    signals: &mut Signals,
+    times: DrainTimes,
+    config_path: &Path,
+    log: &logging::LogHandle,
+) -> DrainOutcome {
+    let mut draining = lifecycle.draining_rx();
+    loop {
+        tokio::select! {
+            _ = signals.term.recv() => start_drain(lifecycle, "SIGTERM"),
+            _ = signals.int.recv() => start_drain(lifecycle, "SIGINT"),
+            _ = signals.hup.recv() => reload_log_level(config_path, log),
+            _ = draining.wait_for(|d| *d) => break,
+        }
+    }
+    let drain = lifecycle.drain(times);
+    tokio::pin!(drain);
+    loop {
+        tokio::select! {
+            outcome = &mut drain => return outcome,
+            _ = signals.term.recv() => exit_now("SIGTERM"),
+            _ = signals.int.recv() => exit_now("SIGINT"),
+            _ = signals.hup.recv() => reload_log_level(config_path, log),
+        }
+    }
+}
+
+fn start_drain(lifecycle: &Lifecycle, source: &str) {
+    if lifecycle.start_drain() {
+        tracing::info!(source, "drain started");
+    }
+}
+
+fn exit_now(source: &str) -> ! {
+    tracing::warn!(source, "second stop signal during drain; exiting now");
+    std::process::exit(130);
+}
+
+/// SIGHUP: re-read `log.level` (file and environment) and apply it. Nothing else in the
+/// config is reloaded; a bad file leaves the current level in place.
+fn reload_log_level(config_path: &Path, log: &logging::LogHandle) {
+    metrics::LOG_RELOADS.inc();
+    match config::load(config_path, std::env::vars()) {
+        Ok(cfg) => match log.set_level(&cfg.log.level) {
+            Ok(()) => tracing::info!(level = %cfg.log.level, "log level reloaded"),
+            Err(e) => tracing::warn!(error = %e, "log level not reloaded"),
+        },
+        Err(e) => tracing::warn!(error = %e, "log level not reloaded: config invalid"),
+    }
+}
