@@ -1,5 +1,7 @@
 //! The admin surface of the running binary: metrics, health, readiness, SIGTERM.
 
+#![allow(clippy::unwrap_used)] // test code: a panic is the failure report
+
 mod common;
 
 use std::time::Duration;

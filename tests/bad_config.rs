@@ -1,5 +1,7 @@
 //! Invalid configs: exit 2, a message naming the file, the key and the line, no listener.
 
+#![allow(clippy::unwrap_used)] // test code: a panic is the failure report
+
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 

@@ -1,5 +1,7 @@
 //! Drain: readiness off at once, new API work refused with 503 + Retry-After, exit 0.
 
+#![allow(clippy::unwrap_used)] // test code: a panic is the failure report
+
 mod common;
 
 use std::time::Duration;

@@ -149,18 +149,33 @@ mod tests {
         assert_eq!(phone("+15550100").to_string(), "+155…00");
         assert_eq!(phone("tel:+15550100").to_string(), "tel:+155…00");
         assert_eq!(phone("123").to_string(), "…");
-        assert_eq!(uri("sip:+15550100@ims.example.net").to_string(), "sip:+155…00@…");
+        assert_eq!(
+            uri("sip:+15550100@ims.example.net").to_string(),
+            "sip:+155…00@…"
+        );
         assert_eq!(uri("tel:+15550100").to_string(), "tel:+155…00");
         assert_eq!(uri("sip:ims.example.net").to_string(), "sip:…");
         assert_eq!(ip("192.0.2.7".parse().unwrap()).to_string(), "192.x.x.x");
         assert_eq!(ip("2001:db8::1".parse().unwrap()).to_string(), "2001:…");
-        assert_eq!(addr("192.0.2.7:5060".parse().unwrap()).to_string(), "192.x.x.x:5060");
-        assert_eq!(addr("[2001:db8::1]:5060".parse().unwrap()).to_string(), "[2001:…]:5060");
+        assert_eq!(
+            addr("192.0.2.7:5060".parse().unwrap()).to_string(),
+            "192.x.x.x:5060"
+        );
+        assert_eq!(
+            addr("[2001:db8::1]:5060".parse().unwrap()).to_string(),
+            "[2001:…]:5060"
+        );
 
         set_enabled(false);
         assert_eq!(phone("+15550100").to_string(), "+15550100");
-        assert_eq!(uri("sip:+15550100@ims.example.net").to_string(), "sip:+15550100@ims.example.net");
-        assert_eq!(addr("192.0.2.7:5060".parse().unwrap()).to_string(), "192.0.2.7:5060");
+        assert_eq!(
+            uri("sip:+15550100@ims.example.net").to_string(),
+            "sip:+15550100@ims.example.net"
+        );
+        assert_eq!(
+            addr("192.0.2.7:5060".parse().unwrap()).to_string(),
+            "192.0.2.7:5060"
+        );
         set_enabled(true);
     }
 }

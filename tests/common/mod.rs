@@ -1,5 +1,5 @@
 //! Starts the real `rtcgate` binary on ephemeral ports and reads what it says.
-#![allow(dead_code)] // each test file uses a different part of this harness
+#![allow(dead_code, clippy::unwrap_used)] // each test file uses a different part of this harness
 
 use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
@@ -138,7 +138,10 @@ impl Drop for Gateway {
 }
 
 /// Parses a Prometheus text exposition into (name, labels, value) samples.
-pub(crate) fn parse_exposition(text: &str) -> Vec<(String, Vec<(String, String)>, f64)> {
+/// One sample: metric name, labels, value.
+pub(crate) type Sample = (String, Vec<(String, String)>, f64);
+
+pub(crate) fn parse_exposition(text: &str) -> Vec<Sample> {
     let mut out = Vec::new();
     for line in text
         .lines()
