@@ -18,6 +18,11 @@
 //! - [`redact`]: the one helper every layer uses to keep phone numbers, SIP URIs and IP
 //!   addresses out of logs when the operator asks for it (it lives here because this is
 //!   the crate every other crate already depends on).
+//! - [`srtp`]: SRTP/SRTCP protect and unprotect in place, and the transcode primitive
+//!   (`srtp::srtp_to_srtp`) the data path calls for every media packet; [`rtp`]: the
+//!   zero-copy RTP/RTCP header views it uses.
 #![warn(missing_docs)]
 
 pub mod redact;
+pub mod rtp;
+pub mod srtp;

@@ -1,0 +1,213 @@
+//! Replay protection and packet index estimation (RFC 3711 §3.3.1, §3.3.2, Appendix A).
+//!
+//! ```text
+//!            too old           │◄──────── window (W packets) ───────►│ new
+//!   ───────────────────────────┼────────────────────────────────────┼──────► index
+//!                         top - W                                  top
+//! ```
+//!
+//! One [`ReplayWindow`] per SSRC and direction. Its bitmap is allocated once when the
+//! context is built and reused in place for the life of the context: checking and
+//! accepting an index never allocates.
+
+use super::SrtpError;
+
+/// The smallest window RFC 3711 §3.3.2 allows.
+pub const MIN_REPLAY_WINDOW: usize = 64;
+/// The window used unless configured otherwise.
+pub const DEFAULT_REPLAY_WINDOW: usize = 1024;
+
+/// Largest SRTP packet index (48 bits, RFC 3711 §3.3.1).
+pub(crate) const MAX_SRTP_INDEX: u64 = (1 << 48) - 1;
+
+/// A sliding window over packet indices, stored as a ring of bits.
+#[derive(Debug, Clone)]
+pub(crate) struct ReplayWindow {
+    /// Highest index accepted so far; `None` before the first packet.
+    top: Option<u64>,
+    /// Window size W in packets (at least 64).
+    size: u64,
+    /// Ring of `bits.len() * 64 >= size` bits; bit `i % ring` is index `i`.
+    bits: Box<[u64]>,
+}
+
+impl ReplayWindow {
+    pub(crate) fn new(size: usize) -> Result<Self, SrtpError> {
+        if size < MIN_REPLAY_WINDOW {
+            return Err(SrtpError::WindowTooSmall(size));
+        }
+        let words = size.div_ceil(64);
+        Ok(Self {
+            top: None,
+            size: size as u64,
+            bits: vec![0u64; words].into_boxed_slice(),
+        })
+    }
+
+    /// Forgets every index, keeping the allocation.
+    pub(crate) fn reset(&mut self) {
+        self.top = None;
+        self.bits.fill(0);
+    }
+
+    /// Highest accepted index.
+    pub(crate) fn top(&self) -> Option<u64> {
+        self.top
+    }
+
+    fn ring(&self) -> u64 {
+        self.bits.len() as u64 * 64
+    }
+
+    fn slot(&self, index: u64) -> (usize, u64) {
+        let pos = index % self.ring();
+        ((pos / 64) as usize, 1u64 << (pos % 64))
+    }
+
+    fn get(&self, index: u64) -> bool {
+        let (w, m) = self.slot(index);
+        self.bits.get(w).is_some_and(|b| b & m != 0)
+    }
+
+    fn put(&mut self, index: u64, on: bool) {
+        let (w, m) = self.slot(index);
+        if let Some(b) = self.bits.get_mut(w) {
+            if on {
+                *b |= m;
+            } else {
+                *b &= !m;
+            }
+        }
+    }
+
+    /// RFC 3711 §3.3.2: is `index` new and inside the window? Does not change state.
+    pub(crate) fn check(&self, index: u64) -> Result<(), SrtpError> {
+        match self.top {
+            None => Ok(()),
+            Some(top) if index > top => Ok(()),
+            Some(top) if top - index >= self.size => Err(SrtpError::TooOld),
+            Some(_) if self.get(index) => Err(SrtpError::Replayed),
+            Some(_) => Ok(()),
+        }
+    }
+
+    /// Records `index` as received (call only after the packet authenticated).
+    pub(crate) fn accept(&mut self, index: u64) {
+        match self.top {
+            Some(top) if index <= top => {
+                if top - index < self.size {
+                    self.put(index, true);
+                }
+            }
+            Some(top) => {
+                let delta = index - top;
+                if delta >= self.ring() {
+                    self.bits.fill(0);
+                } else {
+                    // Clear the slots the window slides over: they still hold bits of
+                    // indices one ring length older.
+                    for i in top + 1..index {
+                        self.put(i, false);
+                    }
+                }
+                self.put(index, true);
+                self.top = Some(index);
+            }
+            None => {
+                self.bits.fill(0);
+                self.put(index, true);
+                self.top = Some(index);
+            }
+        }
+    }
+}
+
+/// RFC 3711 §3.3.1 / Appendix A: the packet index of sequence number `seq`, given the
+/// highest index `top` seen so far on the stream (`None` for a new stream, whose ROC is
+/// 0). Returns `TooOld` when the guess would be negative (ROC 0, and `seq` far ahead
+/// of `s_l` means a packet from before the stream started) and `IndexExhausted` when
+/// the ROC would pass 2^32 - 1.
+pub(crate) fn estimate_index(top: Option<u64>, seq: u16) -> Result<u64, SrtpError> {
+    let Some(top) = top else {
+        return Ok(u64::from(seq));
+    };
+    let roc = top >> 16;
+    let s_l = (top & 0xffff) as i64;
+    let seq_i = i64::from(seq);
+    let v = if s_l < 32_768 {
+        if seq_i - s_l > 32_768 {
+            roc.checked_sub(1).ok_or(SrtpError::TooOld)?
+        } else {
+            roc
+        }
+    } else if s_l - 32_768 > seq_i {
+        roc + 1
+    } else {
+        roc
+    };
+    let index = (v << 16) | u64::from(seq);
+    if index > MAX_SRTP_INDEX {
+        return Err(SrtpError::IndexExhausted);
+    }
+    Ok(index)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rfc3711_3_3_2_window_rejects_replays_and_too_old() {
+        let mut w = ReplayWindow::new(64).expect("64 is allowed");
+        assert_eq!(
+            ReplayWindow::new(63).err(),
+            Some(SrtpError::WindowTooSmall(63))
+        );
+        w.accept(1000);
+        assert_eq!(w.check(1000), Err(SrtpError::Replayed));
+        assert_eq!(w.check(999), Ok(()));
+        assert_eq!(w.check(1000 - 63), Ok(()));
+        assert_eq!(w.check(1000 - 64), Err(SrtpError::TooOld));
+        w.accept(990);
+        assert_eq!(w.check(990), Err(SrtpError::Replayed));
+        // Slide by less than the ring: the bit of 990 survives, older slots are cleared.
+        w.accept(1050);
+        assert_eq!(w.check(990), Err(SrtpError::Replayed));
+        assert_eq!(w.check(1049), Ok(()));
+        assert_eq!(w.check(1000), Err(SrtpError::Replayed));
+        // Jump far ahead: everything inside the new window is fresh.
+        w.accept(1_000_000);
+        assert_eq!(w.check(1_000_000 - 10), Ok(()));
+        assert_eq!(w.check(1050), Err(SrtpError::TooOld));
+        w.reset();
+        assert_eq!(w.check(0), Ok(()));
+    }
+
+    #[test]
+    fn window_size_is_exact_not_rounded() {
+        let mut w = ReplayWindow::new(100).expect("100 is allowed");
+        w.accept(500);
+        assert_eq!(w.check(401), Ok(()));
+        assert_eq!(w.check(400), Err(SrtpError::TooOld));
+        // Bits for indices that share a ring slot with a newer index do not leak.
+        for i in 401..=500 {
+            w.accept(i);
+        }
+        w.accept(628); // ring is 128: slot of 500 is reused by 628
+        assert_eq!(w.check(529), Ok(()));
+    }
+
+    /// RFC 3711 §3.3.1 index estimation around the 16-bit wrap.
+    #[test]
+    fn rfc3711_3_3_1_roc_estimation() {
+        assert_eq!(estimate_index(None, 7), Ok(7));
+        let top = (3 << 16) | 65_000;
+        assert_eq!(estimate_index(Some(top), 65_001), Ok((3 << 16) | 65_001));
+        assert_eq!(estimate_index(Some(top), 10), Ok((4 << 16) | 10));
+        let top = (4 << 16) | 10;
+        assert_eq!(estimate_index(Some(top), 65_000), Ok((3 << 16) | 65_000));
+        assert_eq!(estimate_index(Some(10), 65_000), Err(SrtpError::TooOld));
+        let top = MAX_SRTP_INDEX;
+        assert_eq!(estimate_index(Some(top), 0), Err(SrtpError::IndexExhausted));
+    }
+}
