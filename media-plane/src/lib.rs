@@ -26,3 +26,4 @@
 pub mod redact;
 pub mod rtp;
 pub mod srtp;
+pub mod stun;
