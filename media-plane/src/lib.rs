@@ -26,4 +26,3 @@
 pub mod redact;
 pub mod rtp;
 pub mod srtp;
-pub mod stun;
