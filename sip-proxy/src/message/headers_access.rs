@@ -11,6 +11,12 @@ impl<'a> Headers<'a> {
         Via::parse(first)
     }
 
+    /// The raw bytes of the top Via value (the first comma-separated element).
+    pub fn top_via_raw(&self) -> Option<&[u8]> {
+        let h = self.get(HeaderName::Via)?;
+        super::scan::split_commas(&h.value)?.into_iter().next()
+    }
+
     /// Every Via value in order; `None` if one is malformed.
     pub fn vias(&self) -> Option<Vec<Via<'_>>> {
         self.values(HeaderName::Via)?
