@@ -31,6 +31,8 @@
 //! - [`message::validate`]: what a UAS, registrar or proxy answers to a well-formed
 //!   request it will not process (405/501, 416, 420, 415, 406, 483).
 //! - [`transaction`]: RFC 3261 §17 client and server transactions with RFC 6026.
+//! - [`sdp`]: SDP parse/print and the WebRTC ↔ IMS offer/answer interworking
+//!   (golden-tested in `tests/sdp_golden.rs`).
 //!
 //! ## Why not rsip
 //!
@@ -48,4 +50,5 @@
 #![forbid(unsafe_code)]
 
 pub mod message;
+pub mod sdp;
 pub mod transaction;
