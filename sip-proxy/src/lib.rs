@@ -49,6 +49,7 @@
 #![warn(missing_docs)]
 #![forbid(unsafe_code)]
 
+pub mod dialog;
 pub mod message;
 pub mod sdp;
 pub mod transaction;
