@@ -26,3 +26,5 @@
 pub mod redact;
 pub mod rtp;
 pub mod srtp;
+pub mod stun;
+pub mod ice;
