@@ -1,0 +1,3 @@
+//! SIP authentication (RFC 3261 §22). The client side answers Digest challenges.
+
+pub mod digest;
