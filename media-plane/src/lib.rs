@@ -28,3 +28,4 @@ pub mod rtp;
 pub mod srtp;
 pub mod stun;
 pub mod ice;
+pub mod demux;
