@@ -90,6 +90,24 @@ pub struct SipConfig {
     /// Verify the next hop's TLS certificate. Only a lab should turn this off.
     #[serde(default = "default_true")]
     pub tls_verify: bool,
+    /// The largest SIP message accepted, in bytes (UDP datagram or framed TCP message).
+    #[serde(default = "default_max_message")]
+    pub max_message_bytes: usize,
+    /// TCP connections accepted at once; further ones are closed at accept.
+    #[serde(default = "default_max_tcp")]
+    pub max_tcp_connections: usize,
+    /// Seconds of silence after which a TCP connection is closed.
+    #[serde(default = "default_tcp_idle")]
+    pub tcp_idle_timeout_secs: u64,
+    /// RFC 3261 T1 (round-trip estimate), milliseconds.
+    #[serde(default = "default_t1")]
+    pub t1_ms: u64,
+    /// RFC 3261 T2 (retransmission cap), milliseconds.
+    #[serde(default = "default_t2")]
+    pub t2_ms: u64,
+    /// RFC 3261 T4 (network lifetime of a message), milliseconds.
+    #[serde(default = "default_t4")]
+    pub t4_ms: u64,
 }
 
 /// Which packet engine the media plane uses.
@@ -195,6 +213,24 @@ fn default_drain_deadline() -> u64 {
 }
 fn default_drain_linger() -> u64 {
     5
+}
+fn default_max_message() -> usize {
+    65_535
+}
+fn default_max_tcp() -> usize {
+    1024
+}
+fn default_tcp_idle() -> u64 {
+    300
+}
+fn default_t1() -> u64 {
+    500
+}
+fn default_t2() -> u64 {
+    4000
+}
+fn default_t4() -> u64 {
+    5000
 }
 fn default_backend() -> MediaBackend {
     MediaBackend::Auto
@@ -465,6 +501,12 @@ fn validate(c: &Config) -> Result<(), (String, String)> {
             "sip.udp_listen",
             "at least one of sip.udp_listen and sip.tcp_listen must be set",
         );
+    }
+    if c.sip.max_message_bytes < 1500 || c.sip.max_message_bytes > 1 << 20 {
+        return err("sip.max_message_bytes", "must be between 1500 and 1048576");
+    }
+    if c.sip.t1_ms == 0 || c.sip.t2_ms < c.sip.t1_ms {
+        return err("sip.t2_ms", "T1 must be positive and T2 at least T1");
     }
     if c.log.level.trim().is_empty() {
         return err("log.level", "must not be empty");

@@ -144,6 +144,7 @@ async fn serve(cfg: Config, config_path: PathBuf, log: logging::LogHandle) -> Ex
     let lifecycle = Arc::new(Lifecycle::new());
     lifecycle.register("admin");
     lifecycle.register("api");
+    lifecycle.register("sip");
 
     // Signals first, so a SIGTERM during start-up is not the default (instant) death.
     let mut signals = match Signals::new() {
@@ -181,6 +182,23 @@ async fn serve(cfg: Config, config_path: PathBuf, log: logging::LogHandle) -> Ex
         }
     });
     lifecycle.set_ready("api", true);
+
+    match sip_proxy::transport::start(sip_transport_config(&cfg), lifecycle.draining_rx(), seed())
+        .await
+    {
+        Ok(bound) => {
+            for (name, addr) in [("sip_udp", bound.udp), ("sip_tcp", bound.tcp)] {
+                if let Some(addr) = addr {
+                    tracing::info!(listener = name, addr = %addr, "listening");
+                }
+            }
+            lifecycle.set_ready("sip", true);
+        }
+        Err(e) => {
+            tracing::error!(error = %e, "cannot bind the SIP listeners");
+            return ExitCode::FAILURE;
+        }
+    }
     tracing::info!(version = env!("CARGO_PKG_VERSION"), mode = ?cfg.sip.mode, "rtcgate started");
 
     let times = DrainTimes {
@@ -202,6 +220,35 @@ async fn serve(cfg: Config, config_path: PathBuf, log: logging::LogHandle) -> Ex
             ExitCode::FAILURE
         }
     }
+}
+
+fn sip_transport_config(cfg: &Config) -> sip_proxy::transport::TransportConfig {
+    let ms = Duration::from_millis;
+    sip_proxy::transport::TransportConfig {
+        udp: cfg.sip.udp_listen,
+        tcp: cfg.sip.tcp_listen,
+        max_message_bytes: cfg.sip.max_message_bytes,
+        max_tcp_connections: cfg.sip.max_tcp_connections,
+        tcp_idle_timeout: Duration::from_secs(cfg.sip.tcp_idle_timeout_secs),
+        endpoint: sip_proxy::endpoint::EndpointConfig {
+            timers: sip_proxy::transaction::TimerConfig {
+                t1: ms(cfg.sip.t1_ms),
+                t2: ms(cfg.sip.t2_ms),
+                t4: ms(cfg.sip.t4_ms),
+            },
+            retry_after_secs: cfg.api.retry_after_secs,
+            server: "rtcgate".into(),
+        },
+    }
+}
+
+/// Seed for identifiers the sans-IO cores derive (tags): the clock's nanoseconds mixed
+/// with the process id. Not a secret; uniqueness across restarts is what matters.
+fn seed() -> u64 {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos() as u64);
+    nanos ^ (u64::from(std::process::id()) << 32)
 }
 
 struct Signals {
@@ -230,10 +277,12 @@ async fn run_until_drained(
     log: &logging::LogHandle,
 ) -> DrainOutcome {
     let mut draining = lifecycle.draining_rx();
+    // Leave this loop as soon as a drain starts, so a second stop signal is seen by the
+    // loop below (and exits at once) instead of being taken as another first one.
     loop {
         tokio::select! {
-            _ = signals.term.recv() => start_drain(lifecycle, "SIGTERM"),
-            _ = signals.int.recv() => start_drain(lifecycle, "SIGINT"),
+            _ = signals.term.recv() => break start_drain(lifecycle, "SIGTERM"),
+            _ = signals.int.recv() => break start_drain(lifecycle, "SIGINT"),
             _ = signals.hup.recv() => reload_log_level(config_path, log),
             _ = draining.wait_for(|d| *d) => break,
         }

@@ -51,7 +51,11 @@ async fn metrics_health_and_readiness_are_served() {
         .collect();
     assert_eq!(
         ready_subsystems,
-        vec![("admin".into(), 1.0), ("api".into(), 1.0)]
+        vec![
+            ("admin".into(), 1.0),
+            ("api".into(), 1.0),
+            ("sip".into(), 1.0)
+        ]
     );
 }
 

@@ -31,6 +31,9 @@
 //! - [`message::validate`]: what a UAS, registrar or proxy answers to a well-formed
 //!   request it will not process (405/501, 416, 420, 415, 406, 483).
 //! - [`transaction`]: RFC 3261 §17 client and server transactions with RFC 6026.
+//! - [`endpoint`]: the sans-IO SIP endpoint behind the listeners (OPTIONS, drain 503,
+//!   policy rejections, stateless 400/505).
+//! - [`transport`]: the UDP/TCP drivers (the only sockets in this crate) and stream framing.
 //! - [`sdp`]: SDP parse/print and the WebRTC ↔ IMS offer/answer interworking
 //!   (golden-tested in `tests/sdp_golden.rs`).
 //!
@@ -51,6 +54,8 @@
 
 pub mod auth;
 pub mod dialog;
+pub mod endpoint;
 pub mod message;
 pub mod sdp;
 pub mod transaction;
+pub mod transport;

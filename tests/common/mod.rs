@@ -17,6 +17,14 @@ pub(crate) fn ephemeral_config(dir: &Path, extra_env_free_edits: &[(&str, &str)]
         ("listen = \"127.0.0.1:8080\"", "listen = \"127.0.0.1:0\""),
         ("listen = \"127.0.0.1:9464\"", "listen = \"127.0.0.1:0\""),
         ("format = \"text\"", "format = \"json\""),
+        (
+            "udp_listen = \"127.0.0.1:5060\"",
+            "udp_listen = \"127.0.0.1:0\"",
+        ),
+        (
+            "tcp_listen = \"127.0.0.1:5060\"",
+            "tcp_listen = \"127.0.0.1:0\"",
+        ),
     ]
     .iter()
     .chain(extra_env_free_edits)
@@ -36,10 +44,12 @@ pub(crate) struct Gateway {
     pub(crate) seen: Vec<String>,
     pub(crate) admin: SocketAddr,
     pub(crate) api: SocketAddr,
+    pub(crate) sip_udp: SocketAddr,
+    pub(crate) sip_tcp: SocketAddr,
 }
 
 impl Gateway {
-    /// Starts `rtcgate run --config PATH` and waits until both listeners are up.
+    /// Starts `rtcgate run --config PATH` and waits until every listener is up.
     pub(crate) fn start(config: &Path, env: &[(&str, &str)]) -> Gateway {
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_rtcgate"));
         cmd.args(["run", "--config"])
@@ -59,15 +69,20 @@ impl Gateway {
                 }
             }
         });
+        let unset = SocketAddr::from(([0, 0, 0, 0], 0));
         let mut gw = Gateway {
             child,
             lines,
             seen: Vec::new(),
-            admin: ([0, 0, 0, 0], 0).into(),
-            api: ([0, 0, 0, 0], 0).into(),
+            admin: unset,
+            api: unset,
+            sip_udp: unset,
+            sip_tcp: unset,
         };
         gw.admin = gw.listening("admin");
         gw.api = gw.listening("api");
+        gw.sip_udp = gw.listening("sip_udp");
+        gw.sip_tcp = gw.listening("sip_tcp");
         gw.wait_for_line(|l| l.contains("rtcgate started"));
         gw
     }

@@ -1,0 +1,432 @@
+//! The gateway's SIP endpoint: what happens to every message that reaches a SIP listener.
+//!
+//! ```text
+//!  bytes + source ─► Message::parse ─✗─► stateless 400/505 (or silence) + Malformed event
+//!                          │ request
+//!                          ▼
+//!               TransactionLayer::handle_request ─► retransmission absorbed
+//!                          │ new server transaction
+//!                          ▼
+//!     draining? ─► 503 + Retry-After   (OPTIONS, initial INVITE, REGISTER, SUBSCRIBE, …)
+//!     OPTIONS   ─► 200 with Allow / Supported / Accept (RFC 3261 §11.2)
+//!     policy    ─► 405/501, 416, 420, 415, 406 (message::validate)
+//!     otherwise ─► the call core (until it is attached: 480 / 481)
+//! ```
+//!
+//! Sans-IO: the driver passes every datagram (or framed stream message) with `now`, sends
+//! what [`Endpoint::poll_transmit`] returns and wakes at [`Endpoint::poll_timeout`].
+
+use std::collections::VecDeque;
+use std::time::Instant;
+
+use crate::message::builder::response_to;
+use crate::message::validate::{check_request, Role, UaPolicy};
+use crate::message::{Message, Method, Request};
+use crate::transaction::stateless::reject_malformed;
+use crate::transaction::{
+    RequestAction, Target, TimerConfig, TransactionEvent, TransactionId, TransactionLayer, Transmit,
+};
+
+/// Settings of the endpoint.
+#[derive(Debug, Clone)]
+pub struct EndpointConfig {
+    /// RFC 3261 timer values.
+    pub timers: TimerConfig,
+    /// Seconds a client refused while draining is told to wait (`Retry-After`).
+    pub retry_after_secs: u32,
+    /// The `Server` header value (product token only: no version leaks by default).
+    pub server: String,
+}
+
+impl Default for EndpointConfig {
+    fn default() -> Self {
+        Self {
+            timers: TimerConfig::default(),
+            retry_after_secs: 30,
+            server: "rtcgate".into(),
+        }
+    }
+}
+
+/// What happened, for metrics and logs. The driver drains these with
+/// [`Endpoint::poll_event`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum EndpointEvent {
+    /// A message that did not parse; `answered` is the stateless status sent, if any.
+    Malformed {
+        /// 400 or 505 for requests; `None` when dropped (responses, no Via).
+        answered: Option<u16>,
+    },
+    /// A request was received (new transaction, not a retransmission).
+    Request {
+        /// Its method.
+        method: Method,
+    },
+    /// A response was received.
+    Response {
+        /// Its status code.
+        status: u16,
+    },
+    /// The endpoint answered a request with a final response.
+    Answered {
+        /// The status code.
+        status: u16,
+    },
+    /// A transaction timed out or failed in the transport.
+    TransactionFailed,
+}
+
+/// The sans-IO SIP endpoint.
+pub struct Endpoint {
+    cfg: EndpointConfig,
+    policy: UaPolicy,
+    layer: TransactionLayer,
+    draining: bool,
+    tag_state: u64,
+    stateless: VecDeque<Transmit>,
+    events: VecDeque<EndpointEvent>,
+}
+
+impl std::fmt::Debug for Endpoint {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Endpoint")
+            .field("transactions", &self.layer.len())
+            .field("draining", &self.draining)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Endpoint {
+    /// A new endpoint; `seed` feeds the To-tags it generates (the core draws no
+    /// randomness itself).
+    pub fn new(cfg: EndpointConfig, seed: u64) -> Self {
+        let mut layer = TransactionLayer::new(cfg.timers);
+        layer.set_send_100_trying(true);
+        Self {
+            cfg,
+            policy: UaPolicy::gateway(Role::Endpoint),
+            layer,
+            draining: false,
+            tag_state: seed | 1,
+            stateless: VecDeque::new(),
+            events: VecDeque::new(),
+        }
+    }
+
+    /// While draining, new dialogs, registrations, subscriptions and OPTIONS pings get
+    /// 503 + Retry-After, so SIP load balancers take the node out of rotation; requests
+    /// inside existing dialogs still pass.
+    pub fn set_draining(&mut self, draining: bool) {
+        self.draining = draining;
+    }
+
+    /// Handles one message from `source`.
+    pub fn handle_message(&mut self, now: Instant, source: Target, bytes: &[u8]) {
+        match Message::parse(bytes) {
+            Err(err) => {
+                let tag = self.next_tag();
+                let answer = reject_malformed(bytes, err, tag.as_bytes());
+                let answered = answer.as_ref().map(|_| err.status());
+                if let Some(bytes) = answer {
+                    self.stateless.push_back(Transmit {
+                        target: source,
+                        bytes,
+                        transaction: None,
+                    });
+                }
+                self.events.push_back(EndpointEvent::Malformed { answered });
+            }
+            Ok(Message::Response(resp)) => {
+                self.events.push_back(EndpointEvent::Response {
+                    status: resp.status,
+                });
+                // Responses to our own client transactions reach the call core through
+                // the layer; strays are dropped (RFC 3261 §18.1.2).
+                let _ = self.layer.handle_response(now, &resp);
+            }
+            Ok(Message::Request(req)) => self.on_request(now, source, &req),
+        }
+    }
+
+    fn on_request(&mut self, now: Instant, source: Target, req: &Request<'_>) {
+        let RequestAction::New { id, cancels } = self.layer.handle_request(now, req, source) else {
+            return; // retransmission or ACK: absorbed by the transaction layer
+        };
+        self.events.push_back(EndpointEvent::Request {
+            method: req.method.clone(),
+        });
+        let in_dialog = req.headers.to().is_some_and(|t| t.tag().is_some());
+        if self.draining && !in_dialog && req.method != Method::Cancel {
+            let retry = self.cfg.retry_after_secs.to_string();
+            return self.answer(now, id, req, 503, &[("Retry-After", retry.into_bytes())]);
+        }
+        if let Err(rejection) = check_request(req, &self.policy) {
+            let headers: Vec<(&str, Vec<u8>)> = rejection.headers.into_iter().collect();
+            return self.answer(now, id, req, rejection.status, &headers);
+        }
+        match req.method {
+            Method::Options => {
+                let headers = [
+                    ("Allow", self.policy.allow_header()),
+                    ("Supported", self.policy.supported.join(", ").into_bytes()),
+                    ("Accept", b"application/sdp".to_vec()),
+                ];
+                self.answer(now, id, req, 200, &headers);
+            }
+            Method::Cancel => {
+                // RFC 3261 §9.2: 481 when no transaction matches; the matching INVITE
+                // would be answered 487 by the call core that owns it.
+                let status = if cancels.is_some() { 200 } else { 481 };
+                self.answer(now, id, req, status, &[]);
+            }
+            // Until the B2BUA call core is attached, nobody can take a call or a dialog.
+            _ if in_dialog => self.answer(now, id, req, 481, &[]),
+            _ => self.answer(now, id, req, 480, &[]),
+        }
+    }
+
+    fn answer(
+        &mut self,
+        now: Instant,
+        id: TransactionId,
+        req: &Request<'_>,
+        status: u16,
+        extra: &[(&str, Vec<u8>)],
+    ) {
+        let tag = self.next_tag();
+        let mut resp = response_to(req, status, Some(tag.as_bytes()));
+        for (name, value) in extra {
+            resp.add_header(name, value.clone());
+        }
+        resp.add_header("Server", self.cfg.server.clone());
+        // The transaction was created for this request a moment ago, so it accepts a
+        // final response; an error here would be a bug in the layer, reported as an event.
+        if self.layer.send_response(now, id, &resp).is_err() {
+            self.events.push_back(EndpointEvent::TransactionFailed);
+            return;
+        }
+        self.events.push_back(EndpointEvent::Answered { status });
+    }
+
+    /// Advances timers.
+    pub fn handle_timeout(&mut self, now: Instant) {
+        self.layer.handle_timeout(now);
+    }
+
+    /// The send to a target failed (stream closed, ICMP error): the transactions that
+    /// used it are told (RFC 3261 §17.1.4, §17.2.4).
+    pub fn handle_transport_error(&mut self, now: Instant, transaction: TransactionId) {
+        self.layer.handle_transport_error(now, transaction);
+    }
+
+    /// The next message to send.
+    pub fn poll_transmit(&mut self) -> Option<Transmit> {
+        self.stateless
+            .pop_front()
+            .or_else(|| self.layer.poll_transmit())
+    }
+
+    /// When [`handle_timeout`](Self::handle_timeout) must next be called.
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        self.layer.poll_timeout()
+    }
+
+    /// The next event.
+    pub fn poll_event(&mut self) -> Option<EndpointEvent> {
+        while let Some(ev) = self.layer.poll_event() {
+            if matches!(
+                ev,
+                TransactionEvent::Timeout { .. } | TransactionEvent::TransportError { .. }
+            ) {
+                self.events.push_back(EndpointEvent::TransactionFailed);
+            }
+        }
+        self.events.pop_front()
+    }
+
+    /// A To-tag: 64 bits from a xorshift generator seeded by the driver (RFC 3261 §19.3
+    /// asks for at least 32 bits of randomness).
+    fn next_tag(&mut self) -> String {
+        let mut x = self.tag_state;
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        self.tag_state = x;
+        format!("{x:016x}")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::message::Response;
+    use crate::transaction::Transport;
+    use std::time::Duration;
+
+    fn udp() -> Target {
+        Target {
+            transport: Transport::Udp,
+            addr: "192.0.2.1:5060".parse().unwrap(),
+        }
+    }
+
+    fn request(method: &str, to_tag: &str, branch: &str) -> Vec<u8> {
+        format!(
+            "{method} sip:gw@192.0.2.9 SIP/2.0\r\nVia: SIP/2.0/UDP 192.0.2.1:5060;branch=z9hG4bK{branch}\r\n\
+             Max-Forwards: 70\r\nTo: <sip:gw@192.0.2.9>{to_tag}\r\nFrom: <sip:a@192.0.2.1>;tag=aa\r\n\
+             Call-ID: c-{branch}\r\nCSeq: 1 {method}\r\nContent-Length: 0\r\n\r\n"
+        )
+        .into_bytes()
+    }
+
+    fn final_response(ep: &mut Endpoint) -> Response<'static> {
+        let mut last = None;
+        while let Some(t) = ep.poll_transmit() {
+            let Message::Response(r) = Message::parse(&t.bytes).unwrap().into_owned() else {
+                panic!("endpoint sent a request");
+            };
+            if r.status >= 200 {
+                last = Some(r);
+            }
+        }
+        last.expect("a final response was sent")
+    }
+
+    fn header<'a>(r: &'a Response<'_>, name: &str) -> Option<&'a [u8]> {
+        r.headers.get_raw(name.as_bytes()).map(|h| &*h.value)
+    }
+
+    #[test]
+    fn options_gets_200_with_capabilities() {
+        let mut ep = Endpoint::new(EndpointConfig::default(), 7);
+        ep.handle_message(Instant::now(), udp(), &request("OPTIONS", "", "o1"));
+        let r = final_response(&mut ep);
+        assert_eq!(r.status, 200);
+        let allow = String::from_utf8_lossy(header(&r, "Allow").unwrap()).into_owned();
+        assert!(
+            allow.contains("INVITE") && allow.contains("OPTIONS") && allow.contains("PRACK"),
+            "{allow}"
+        );
+        assert!(String::from_utf8_lossy(header(&r, "Supported").unwrap()).contains("100rel"));
+        assert_eq!(header(&r, "Accept"), Some(&b"application/sdp"[..]));
+        assert!(
+            r.headers.to().unwrap().tag().is_some(),
+            "final responses carry a To-tag"
+        );
+        assert_eq!(
+            ep.poll_event(),
+            Some(EndpointEvent::Request {
+                method: Method::Options
+            })
+        );
+        assert_eq!(
+            ep.poll_event(),
+            Some(EndpointEvent::Answered { status: 200 })
+        );
+    }
+
+    #[test]
+    fn draining_refuses_new_work_with_503_and_retry_after_but_not_dialogs() {
+        let mut ep = Endpoint::new(
+            EndpointConfig {
+                retry_after_secs: 9,
+                ..EndpointConfig::default()
+            },
+            7,
+        );
+        ep.set_draining(true);
+        for (i, method) in ["INVITE", "REGISTER", "OPTIONS", "SUBSCRIBE"]
+            .iter()
+            .enumerate()
+        {
+            ep.handle_message(
+                Instant::now(),
+                udp(),
+                &request(method, "", &format!("d{i}")),
+            );
+            let r = final_response(&mut ep);
+            assert_eq!(r.status, 503, "{method}");
+            assert_eq!(header(&r, "Retry-After"), Some(&b"9"[..]), "{method}");
+        }
+        ep.handle_message(Instant::now(), udp(), &request("BYE", ";tag=x", "bye"));
+        assert_eq!(
+            final_response(&mut ep).status,
+            481,
+            "in-dialog requests are not refused as new work"
+        );
+    }
+
+    #[test]
+    fn malformed_requests_get_a_stateless_400_and_an_event() {
+        let mut ep = Endpoint::new(EndpointConfig::default(), 7);
+        let bad = String::from_utf8(request("OPTIONS", "", "m1"))
+            .unwrap()
+            .replace("CSeq: 1 OPTIONS", "CSeq: x");
+        ep.handle_message(Instant::now(), udp(), bad.as_bytes());
+        let t = ep.poll_transmit().unwrap();
+        assert!(
+            t.bytes.starts_with(b"SIP/2.0 400 "),
+            "{}",
+            String::from_utf8_lossy(&t.bytes)
+        );
+        assert_eq!(t.target, udp());
+        assert_eq!(
+            ep.poll_event(),
+            Some(EndpointEvent::Malformed {
+                answered: Some(400)
+            })
+        );
+
+        ep.handle_message(Instant::now(), udp(), b"\x16\x03\x01 not sip at all");
+        assert_eq!(
+            ep.poll_transmit(),
+            None,
+            "no Via, nowhere to answer: silence"
+        );
+        assert_eq!(
+            ep.poll_event(),
+            Some(EndpointEvent::Malformed { answered: None })
+        );
+    }
+
+    #[test]
+    fn policy_rejections_and_retransmissions() {
+        let mut ep = Endpoint::new(EndpointConfig::default(), 7);
+        let require = String::from_utf8(request("OPTIONS", "", "r1"))
+            .unwrap()
+            .replace(
+                "Content-Length: 0",
+                "Require: nonsense\r\nContent-Length: 0",
+            );
+        ep.handle_message(Instant::now(), udp(), require.as_bytes());
+        let r = final_response(&mut ep);
+        assert_eq!(r.status, 420);
+        assert_eq!(header(&r, "Unsupported"), Some(&b"nonsense"[..]));
+
+        // The same request again is a retransmission: the stored answer is resent, once.
+        ep.handle_message(
+            Instant::now() + Duration::from_millis(500),
+            udp(),
+            require.as_bytes(),
+        );
+        assert_eq!(final_response(&mut ep).status, 420);
+        let requests = std::iter::from_fn(|| ep.poll_event())
+            .filter(|e| matches!(e, EndpointEvent::Request { .. }))
+            .count();
+        assert_eq!(requests, 1, "the retransmission is not a new request");
+    }
+
+    #[test]
+    fn calls_are_refused_until_a_call_core_is_attached() {
+        let mut ep = Endpoint::new(EndpointConfig::default(), 7);
+        ep.handle_message(Instant::now(), udp(), &request("INVITE", "", "i1"));
+        let mut statuses = Vec::new();
+        while let Some(t) = ep.poll_transmit() {
+            if let Ok(Message::Response(r)) = Message::parse(&t.bytes) {
+                statuses.push(r.status);
+            }
+        }
+        assert_eq!(statuses, vec![100, 480]);
+    }
+}

@@ -1,0 +1,279 @@
+//! The tokio driver: sockets in, [`Endpoint`] in the middle, sockets out.
+
+use std::collections::HashMap;
+use std::io;
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream, UdpSocket};
+use tokio::sync::{mpsc, watch};
+
+use super::metrics;
+use super::stream::{Frame, StreamFramer};
+use crate::endpoint::{Endpoint, EndpointConfig};
+use crate::transaction::{Target, Transmit, Transport};
+
+/// Messages queued from connection readers to the endpoint task.
+const INBOUND_QUEUE: usize = 1024;
+/// Messages queued per connection toward its writer.
+const OUTBOUND_QUEUE: usize = 64;
+
+/// Listener settings (the `[sip]` config section).
+#[derive(Debug, Clone)]
+pub struct TransportConfig {
+    /// UDP listen address.
+    pub udp: Option<SocketAddr>,
+    /// TCP listen address.
+    pub tcp: Option<SocketAddr>,
+    /// The largest message accepted on any transport.
+    pub max_message_bytes: usize,
+    /// Open TCP connections accepted at once; more are closed at accept.
+    pub max_tcp_connections: usize,
+    /// A TCP connection that sends nothing for this long is closed.
+    pub tcp_idle_timeout: Duration,
+    /// The endpoint behind the listeners.
+    pub endpoint: EndpointConfig,
+}
+
+/// The bound addresses (useful with port 0).
+#[derive(Debug, Clone, Copy)]
+pub struct SipListeners {
+    /// Where UDP listens.
+    pub udp: Option<SocketAddr>,
+    /// Where TCP listens.
+    pub tcp: Option<SocketAddr>,
+}
+
+enum Inbound {
+    Message {
+        target: Target,
+        bytes: Vec<u8>,
+    },
+    Opened {
+        peer: SocketAddr,
+        tx: mpsc::Sender<Vec<u8>>,
+    },
+    Closed {
+        peer: SocketAddr,
+    },
+}
+
+/// Binds the listeners and starts serving. Returns once every socket is bound; binding
+/// errors are returned, nothing is left half-started.
+pub async fn start(
+    cfg: TransportConfig,
+    draining: watch::Receiver<bool>,
+    seed: u64,
+) -> io::Result<SipListeners> {
+    metrics::init();
+    let udp = match cfg.udp {
+        Some(addr) => Some(Arc::new(UdpSocket::bind(addr).await?)),
+        None => None,
+    };
+    let tcp = match cfg.tcp {
+        Some(addr) => Some(TcpListener::bind(addr).await?),
+        None => None,
+    };
+    let listeners = SipListeners {
+        udp: udp.as_ref().map(|s| s.local_addr()).transpose()?,
+        tcp: tcp.as_ref().map(TcpListener::local_addr).transpose()?,
+    };
+    let (inbound_tx, inbound_rx) = mpsc::channel(INBOUND_QUEUE);
+    if let Some(listener) = tcp {
+        tokio::spawn(accept_loop(listener, inbound_tx.clone(), cfg.clone()));
+    }
+    let endpoint = Endpoint::new(cfg.endpoint.clone(), seed);
+    // The task holds a sender itself, so it serves UDP even with no TCP listener.
+    tokio::spawn(endpoint_task(
+        endpoint,
+        udp,
+        inbound_tx,
+        inbound_rx,
+        draining,
+        cfg.max_message_bytes,
+    ));
+    Ok(listeners)
+}
+
+async fn recv_udp(sock: Option<&UdpSocket>, buf: &mut [u8]) -> io::Result<(usize, SocketAddr)> {
+    match sock {
+        Some(s) => s.recv_from(buf).await,
+        None => std::future::pending().await,
+    }
+}
+
+async fn sleep_until(deadline: Option<Instant>) {
+    match deadline {
+        Some(d) => tokio::time::sleep_until(tokio::time::Instant::from_std(d)).await,
+        None => std::future::pending().await,
+    }
+}
+
+/// Owns the endpoint: read, handle, drain `poll_*`, sleep until the next timer.
+async fn endpoint_task(
+    mut ep: Endpoint,
+    udp: Option<Arc<UdpSocket>>,
+    _keep_open: mpsc::Sender<Inbound>,
+    mut inbound: mpsc::Receiver<Inbound>,
+    mut draining: watch::Receiver<bool>,
+    max_message: usize,
+) {
+    let mut conns: HashMap<SocketAddr, mpsc::Sender<Vec<u8>>> = HashMap::new();
+    // One byte more than the limit, to tell an oversized datagram from a full one.
+    let mut buf = vec![0u8; max_message + 1];
+    ep.set_draining(*draining.borrow());
+    loop {
+        let mut transport = Transport::Udp;
+        tokio::select! {
+            r = recv_udp(udp.as_deref(), &mut buf) => match r {
+                Ok((n, _)) if n > max_message => metrics::framing_error(Transport::Udp),
+                Ok((n, src)) => ep.handle_message(Instant::now(), Target { transport, addr: src }, &buf[..n]),
+                // ICMP errors from earlier sends surface here on Linux; the socket lives on.
+                Err(e) => tracing::debug!(error = %e, "udp receive error"),
+            },
+            msg = inbound.recv() => match msg {
+                Some(Inbound::Message { target, bytes }) => {
+                    transport = target.transport;
+                    ep.handle_message(Instant::now(), target, &bytes);
+                }
+                Some(Inbound::Opened { peer, tx }) => { conns.insert(peer, tx); }
+                Some(Inbound::Closed { peer }) => { conns.remove(&peer); }
+                None => return,
+            },
+            () = sleep_until(ep.poll_timeout()) => ep.handle_timeout(Instant::now()),
+            Ok(()) = draining.changed() => ep.set_draining(*draining.borrow()),
+        }
+        while let Some(event) = ep.poll_event() {
+            metrics::record(transport, &event);
+        }
+        while let Some(t) = ep.poll_transmit() {
+            if !send(udp.as_deref(), &conns, &t).await {
+                if let Some(id) = t.transaction {
+                    ep.handle_transport_error(Instant::now(), id);
+                }
+            }
+        }
+    }
+}
+
+/// Sends one message; false when the transport could not take it.
+async fn send(
+    udp: Option<&UdpSocket>,
+    conns: &HashMap<SocketAddr, mpsc::Sender<Vec<u8>>>,
+    t: &Transmit,
+) -> bool {
+    match t.target.transport {
+        Transport::Udp => match udp {
+            Some(sock) => sock.send_to(&t.bytes, t.target.addr).await.is_ok(),
+            None => false,
+        },
+        // Responses go back over the connection the request came on (RFC 3261 §18.2.2).
+        _ => conns
+            .get(&t.target.addr)
+            .is_some_and(|tx| tx.try_send(t.bytes.clone()).is_ok()),
+    }
+}
+
+async fn accept_loop(listener: TcpListener, inbound: mpsc::Sender<Inbound>, cfg: TransportConfig) {
+    let open = Arc::new(AtomicUsize::new(0));
+    loop {
+        let (stream, peer) = match listener.accept().await {
+            Ok(accepted) => accepted,
+            Err(e) => {
+                // EMFILE and friends: back off briefly instead of spinning.
+                tracing::warn!(error = %e, "sip tcp accept failed");
+                tokio::time::sleep(Duration::from_millis(100)).await;
+                continue;
+            }
+        };
+        if open.load(Ordering::Relaxed) >= cfg.max_tcp_connections {
+            metrics::tcp_closed_by_us("limit");
+            drop(stream);
+            continue;
+        }
+        open.fetch_add(1, Ordering::Relaxed);
+        metrics::tcp_opened();
+        let (inbound, open, cfg) = (inbound.clone(), open.clone(), cfg.clone());
+        tokio::spawn(async move {
+            connection(stream, peer, inbound, &cfg).await;
+            open.fetch_sub(1, Ordering::Relaxed);
+            metrics::tcp_closed();
+        });
+    }
+}
+
+/// Reads, frames and forwards one TCP connection's messages; a writer task sends what the
+/// endpoint queues for it.
+async fn connection(
+    stream: TcpStream,
+    peer: SocketAddr,
+    inbound: mpsc::Sender<Inbound>,
+    cfg: &TransportConfig,
+) {
+    let (mut rd, mut wr) = stream.into_split();
+    let (tx, mut rx) = mpsc::channel::<Vec<u8>>(OUTBOUND_QUEUE);
+    if inbound
+        .send(Inbound::Opened {
+            peer,
+            tx: tx.clone(),
+        })
+        .await
+        .is_err()
+    {
+        return;
+    }
+    let writer = tokio::spawn(async move {
+        while let Some(bytes) = rx.recv().await {
+            if wr.write_all(&bytes).await.is_err() {
+                break;
+            }
+        }
+    });
+    let target = Target {
+        transport: Transport::Tcp,
+        addr: peer,
+    };
+    let mut framer = StreamFramer::new(cfg.max_message_bytes);
+    let mut buf = vec![0u8; 8192];
+    'read: loop {
+        let n = match tokio::time::timeout(cfg.tcp_idle_timeout, rd.read(&mut buf)).await {
+            Err(_) => {
+                metrics::tcp_closed_by_us("idle");
+                break;
+            }
+            Ok(Ok(0) | Err(_)) => break,
+            Ok(Ok(n)) => n,
+        };
+        framer.push(&buf[..n]);
+        loop {
+            match framer.next_frame() {
+                Ok(Some(Frame::Message(bytes))) => {
+                    if inbound
+                        .send(Inbound::Message { target, bytes })
+                        .await
+                        .is_err()
+                    {
+                        break 'read;
+                    }
+                }
+                // RFC 5626 §3.5.1: answer a CRLF CRLF ping with a CRLF pong.
+                Ok(Some(Frame::Ping)) => {
+                    let _ = tx.try_send(b"\r\n".to_vec());
+                }
+                Ok(None) => break,
+                Err(e) => {
+                    tracing::debug!(error = %e, peer = %media_plane::redact::addr(peer), "closing unframeable sip stream");
+                    metrics::framing_error(Transport::Tcp);
+                    metrics::tcp_closed_by_us("framing");
+                    break 'read;
+                }
+            }
+        }
+    }
+    let _ = inbound.send(Inbound::Closed { peer }).await;
+    drop(tx);
+    writer.abort();
+}
