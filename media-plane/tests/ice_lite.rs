@@ -621,3 +621,27 @@ fn small_reply_buffer_is_refused_not_a_panic() {
     );
     assert_eq!(h.events(), vec![]);
 }
+
+#[test]
+fn malformed_attribute_with_bad_fingerprint_is_dropped_silently() {
+    let mut h = Harness::new();
+    let mut c = Check::valid(&h.agent);
+    c.extra.push((attr_type::PRIORITY, vec![1, 2, 3]));
+    c.priority = None;
+    let mut pkt = c.bytes();
+    let last = pkt.len() - 1;
+    pkt[last] ^= 0x80;
+    assert_eq!(
+        h.send(0.0, addr(BROWSER), &pkt),
+        Handled::Dropped {
+            reason: CheckFailure::Malformed
+        }
+    );
+}
+
+/// A worker owns thousands of agents: keep one small (no inline buffers).
+#[test]
+fn agent_is_small() {
+    let size = std::mem::size_of::<IceLiteAgent>();
+    assert!(size <= 512, "IceLiteAgent is {size} bytes");
+}

@@ -5,7 +5,8 @@ use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 use crate::stun::{
-    Class, ErrorCode, Header, IceRole, Message, MessageWriter, Method, StunError, TransactionId,
+    verify_trailing_fingerprint, Class, ErrorCode, Header, IceRole, Message, MessageWriter, Method,
+    StunError, TransactionId,
 };
 
 use super::{CheckFailure, Handled, IceCounters, IceEvent, LocalCredentials, RemoteCredentials};
@@ -248,8 +249,11 @@ impl IceLiteAgent {
         let is_binding_request = header.class == Class::Request && header.method == Method::BINDING;
         let msg = match Message::parse(packet) {
             Ok(m) => m,
-            // A framed Binding request with a bad known attribute gets a 400.
-            Err(StunError::BadAttribute { .. }) if is_binding_request => {
+            // A framed Binding request with a bad known attribute gets a 400, if its
+            // FINGERPRINT holds (RFC 8489 §6.3: otherwise it is silently discarded).
+            Err(StunError::BadAttribute { .. })
+                if is_binding_request && verify_trailing_fingerprint(packet).is_ok() =>
+            {
                 return self.reply_error(out, header.transaction_id, CheckFailure::BadAttribute);
             }
             Err(e) => return drop_for(e),

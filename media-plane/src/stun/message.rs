@@ -291,3 +291,27 @@ impl<'a> Message<'a> {
         }
     }
 }
+
+/// Verifies a FINGERPRINT that ends `buf`, without parsing the other attribute values:
+/// for deciding whether a message that [`Message::parse`] refused for a bad attribute
+/// value is still worth an error response (RFC 8489 §6.3: discard on a bad FINGERPRINT).
+pub fn verify_trailing_fingerprint(buf: &[u8]) -> Result<(), StunError> {
+    let mut iter = AttributeIter::new(buf);
+    let mut last = None;
+    while let Some(attr) = iter.next_checked() {
+        last = Some(attr?);
+    }
+    match last {
+        Some(a) if a.attr_type == at::FINGERPRINT => {
+            let v: [u8; 4] = a.value.try_into().map_err(|_| StunError::BadAttribute {
+                attr_type: at::FINGERPRINT,
+            })?;
+            if integrity::compute_fingerprint(buf, a.offset)? == u32::from_be_bytes(v) {
+                Ok(())
+            } else {
+                Err(StunError::FingerprintMismatch)
+            }
+        }
+        _ => Err(StunError::FingerprintMissing),
+    }
+}

@@ -29,7 +29,7 @@ mod writer;
 pub use attr::{attr_type, AttributeIter, ErrorCode, RawAttribute};
 pub use error::StunError;
 pub use header::{Class, Header, Method, TransactionId, HEADER_LEN, MAGIC_COOKIE};
-pub use message::{IceRole, Message, MAX_UNKNOWN_ATTRIBUTES};
+pub use message::{verify_trailing_fingerprint, IceRole, Message, MAX_UNKNOWN_ATTRIBUTES};
 pub use writer::MessageWriter;
 
 /// Length of the MESSAGE-INTEGRITY attribute on the wire, header included (RFC 8489 §14.5).
