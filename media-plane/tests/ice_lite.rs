@@ -645,3 +645,22 @@ fn agent_is_small() {
     let size = std::mem::size_of::<IceLiteAgent>();
     assert!(size <= 512, "IceLiteAgent is {size} bytes");
 }
+
+/// FINGERPRINT and MESSAGE-INTEGRITY cover every byte: no single-bit corruption of a
+/// valid check is ever answered with success or changes the agent's state.
+#[test]
+fn no_single_bit_flip_of_a_check_is_accepted() {
+    let mut h = Harness::new();
+    let src = addr(BROWSER);
+    let valid = Check::valid(&h.agent).nominate().bytes();
+    let mut pkt = valid.clone();
+    for bit in 0..pkt.len() * 8 {
+        pkt[bit / 8] ^= 1 << (bit % 8);
+        let handled = h.send(0.0, src, &pkt);
+        assert!(handled.failure().is_some(), "bit {bit}: {handled:?}");
+        pkt[bit / 8] ^= 1 << (bit % 8);
+    }
+    assert_eq!(h.events(), vec![]);
+    assert_eq!(h.agent.counters().checks_ok, 0);
+    assert_eq!(h.agent.counters().failed_total(), (valid.len() * 8) as u64);
+}

@@ -99,8 +99,14 @@ impl<'b> MessageWriter<'b> {
     }
 
     /// Copies an attribute byte for byte, padding included, as it was received.
+    /// The padding must be as long as RFC 8489 §14 makes it (0-3 bytes).
     pub fn raw_attribute(&mut self, attr: &RawAttribute<'_>) -> Result<&mut Self, StunError> {
         let padding_len = attr.padding.len();
+        if padding_len != (4 - attr.value.len() % 4) % 4 {
+            return Err(StunError::BadAttribute {
+                attr_type: attr.attr_type,
+            });
+        }
         self.attribute(attr.attr_type, attr.value)?;
         let end = self.len;
         self.buf[end - padding_len..end].copy_from_slice(attr.padding);
@@ -241,6 +247,30 @@ mod tests {
             Err(StunError::IntegrityMismatch)
         );
         assert_eq!(m.verify_fingerprint(), Ok(()));
+    }
+
+    #[test]
+    fn raw_attribute_with_wrong_padding_is_refused() {
+        let mut buf = [0u8; 64];
+        let mut w = MessageWriter::new(&mut buf, Class::Request, Method::BINDING, [0; 12])
+            .expect("64 > 20");
+        let attr = RawAttribute {
+            attr_type: 0x8050,
+            value: &[],
+            padding: &[0; 40],
+            offset: 0,
+        };
+        assert_eq!(
+            w.raw_attribute(&attr).err(),
+            Some(StunError::BadAttribute { attr_type: 0x8050 })
+        );
+        let attr = RawAttribute {
+            value: b"abcde",
+            padding: b"   ",
+            ..attr
+        };
+        assert!(w.raw_attribute(&attr).is_ok());
+        assert_eq!(w.finish(), 32);
     }
 
     #[test]
