@@ -17,7 +17,7 @@ fn register(extra: &[Header<'static>]) -> Request<'static> {
         .header("CSeq", "1 REGISTER");
     for h in extra {
         b = b.header(
-            std::str::from_utf8(&h.name).expect("header names are ASCII"),
+            std::str::from_utf8(h.name()).expect("header names are ASCII"),
             h.value.to_vec(),
         );
     }

@@ -67,10 +67,10 @@ pub fn response_to(req: &Request<'_>, status: u16, to_tag: Option<&[u8]>) -> Res
                     value.extend_from_slice(b";tag=");
                     value.extend_from_slice(tag);
                 }
-                headers.push(Header::new(h.name.to_vec(), value));
+                headers.push(Header::new(h.name().to_vec(), value));
             }
             // RFC 3261 §8.2.6.1: 100 Trying copies Timestamp.
-            HeaderName::Other if status == 100 && h.name.eq_ignore_ascii_case(b"Timestamp") => {
+            HeaderName::Other if status == 100 && h.name().eq_ignore_ascii_case(b"Timestamp") => {
                 headers.push(h.clone().into_owned());
             }
             _ => {}

@@ -87,8 +87,10 @@ header_names! {
 /// Folded continuation lines stay inside `value`; the typed views read through them.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Header<'a> {
-    /// The name exactly as received (`v`, `MaX-fOrWaRdS`, …).
-    pub name: Cow<'a, [u8]>,
+    /// The name exactly as received (`v`, `MaX-fOrWaRdS`, …); see [`Header::name`].
+    name: Cow<'a, [u8]>,
+    /// The name classified once at creation, so lookups cost one comparison per header.
+    kind: HeaderName,
     /// The raw value.
     pub value: Cow<'a, [u8]>,
 }
@@ -96,15 +98,22 @@ pub struct Header<'a> {
 impl<'a> Header<'a> {
     /// Builds a header from owned or borrowed parts.
     pub fn new(name: impl Into<Cow<'a, [u8]>>, value: impl Into<Cow<'a, [u8]>>) -> Self {
+        let name = name.into();
         Header {
-            name: name.into(),
+            kind: HeaderName::from_bytes(&name),
+            name,
             value: value.into(),
         }
     }
 
+    /// The name exactly as received.
+    pub fn name(&self) -> &[u8] {
+        &self.name
+    }
+
     /// The canonical name of this header.
     pub fn kind(&self) -> HeaderName {
-        HeaderName::from_bytes(&self.name)
+        self.kind
     }
 
     /// The value with folded lines joined: each `CRLF 1*WSP` becomes one SP
@@ -138,6 +147,7 @@ impl<'a> Header<'a> {
     pub fn into_owned(self) -> Header<'static> {
         Header {
             name: Cow::Owned(self.name.into_owned()),
+            kind: self.kind,
             value: Cow::Owned(self.value.into_owned()),
         }
     }
@@ -181,7 +191,7 @@ impl<'a> Headers<'a> {
     /// The first header whose raw name matches `name` case-insensitively (for extension
     /// headers; compact forms are not applied).
     pub fn get_raw(&self, name: &[u8]) -> Option<&Header<'a>> {
-        self.0.iter().find(|h| h.name.eq_ignore_ascii_case(name))
+        self.0.iter().find(|h| h.name().eq_ignore_ascii_case(name))
     }
 
     /// Every comma-separated value of every header line with this name (RFC 3261 §7.3.1).

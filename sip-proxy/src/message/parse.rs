@@ -18,10 +18,16 @@ pub(crate) struct Raw<'a> {
 }
 
 fn find(hay: &[u8], needle: &[u8], from: usize) -> Option<usize> {
-    hay.get(from..)?
-        .windows(needle.len())
-        .position(|w| w == needle)
-        .map(|p| p + from)
+    let first = *needle.first()?;
+    let mut i = from;
+    while let Some(p) = hay.get(i..)?.iter().position(|b| *b == first) {
+        let at = i + p;
+        if hay.get(at..at + needle.len()) == Some(needle) {
+            return Some(at);
+        }
+        i = at + 1;
+    }
+    None
 }
 
 /// Splits start line, header lines and the rest (RFC 3261 §7.3.1 line folding).
@@ -77,10 +83,7 @@ fn split_headers(section: &[u8]) -> Result<Headers<'_>, Error> {
             return Err(Error::BadHeaderLine);
         }
         let value = scan::trim_lws(&line[colon + 1..]);
-        headers.push(Header {
-            name: Cow::Borrowed(name),
-            value: Cow::Borrowed(value),
-        });
+        headers.push(Header::new(name, value));
         line_start = end + 2;
     }
     Ok(Headers(headers))

@@ -5,7 +5,7 @@ use super::{Headers, Request, Response};
 
 fn write_headers_and_body(headers: &Headers<'_>, body: &[u8], out: &mut Vec<u8>) {
     for h in headers.iter() {
-        out.extend_from_slice(&h.name);
+        out.extend_from_slice(h.name());
         out.push(b':');
         if !h.value.is_empty() {
             out.push(b' ');

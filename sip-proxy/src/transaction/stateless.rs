@@ -28,7 +28,7 @@ pub fn reject_malformed(datagram: &[u8], err: Error, to_tag: &[u8]) -> Option<Ve
         ) {
             continue;
         }
-        out.extend_from_slice(&h.name);
+        out.extend_from_slice(h.name());
         out.extend_from_slice(b": ");
         out.extend_from_slice(&h.value);
         if kind == HeaderName::To && !h.value.windows(4).any(|w| w.eq_ignore_ascii_case(b"tag=")) {
