@@ -664,3 +664,114 @@ fn no_single_bit_flip_of_a_check_is_accepted() {
     assert_eq!(h.agent.counters().checks_ok, 0);
     assert_eq!(h.agent.counters().failed_total(), (valid.len() * 8) as u64);
 }
+
+/// Interop with an independent STUN implementation (webrtc-rs `stun`, the stack the
+/// `webrtc` crate's ICE agent uses): its Binding request, with its MESSAGE-INTEGRITY and
+/// FINGERPRINT, is accepted; our response passes its integrity and fingerprint checks
+/// and its XOR-MAPPED-ADDRESS decoder, for IPv4 and IPv6.
+mod webrtc_rs_interop {
+    use super::*;
+    use stun::agent::TransactionId;
+    use stun::attributes::{
+        AttrType, ATTR_ICE_CONTROLLING, ATTR_PRIORITY, ATTR_USERNAME, ATTR_USE_CANDIDATE,
+    };
+    use stun::error_code::ErrorCodeAttribute;
+    use stun::fingerprint::FINGERPRINT;
+    use stun::integrity::MessageIntegrity;
+    use stun::message::{
+        Getter, Message as WMessage, Setter, BINDING_ERROR, BINDING_REQUEST, BINDING_SUCCESS,
+    };
+    use stun::textattrs::TextAttribute;
+    use stun::xoraddr::XorMappedAddress;
+
+    fn their_request(username: &str, pwd: &str, controlled: bool) -> Vec<u8> {
+        let mut m = WMessage::new();
+        m.build(&[
+            Box::new(BINDING_REQUEST),
+            Box::new(TransactionId([3; 12])),
+            Box::new(TextAttribute {
+                attr: ATTR_USERNAME,
+                text: username.to_owned(),
+            }),
+        ])
+        .expect("webrtc-rs builds the request");
+        m.add(ATTR_PRIORITY, &0x6e00_1effu32.to_be_bytes());
+        if controlled {
+            m.add(AttrType(0x8029), &9u64.to_be_bytes());
+        } else {
+            m.add(ATTR_ICE_CONTROLLING, &9u64.to_be_bytes());
+            m.add(ATTR_USE_CANDIDATE, &[]);
+        }
+        MessageIntegrity::new_short_term_integrity(pwd.to_owned())
+            .add_to(&mut m)
+            .expect("integrity");
+        FINGERPRINT.add_to(&mut m).expect("fingerprint");
+        m.raw.clone()
+    }
+
+    fn their_parse(bytes: &[u8]) -> WMessage {
+        let mut m = WMessage::new();
+        m.unmarshal_binary(bytes)
+            .expect("webrtc-rs parses our reply");
+        m
+    }
+
+    #[test]
+    fn their_check_our_answer_v4_and_v6() {
+        for (src, local) in [
+            (addr(BROWSER), addr("10.0.0.5:40000")),
+            (addr("[2001:db8:1::7]:5000"), addr("[2001:db8::5]:40000")),
+        ] {
+            let mut h = Harness::new();
+            h.local = local;
+            let ufrag = h.agent.local_credentials().ufrag();
+            let pwd = h.agent.local_credentials().pwd().to_owned();
+            let req = their_request(&format!("{ufrag}:{REMOTE_UFRAG}"), &pwd, false);
+            let handled = h.send(0.0, src, &req);
+            assert!(matches!(handled, Handled::Success { .. }), "{handled:?}");
+            let len = handled.reply_len().expect("reply");
+            let mut reply = their_parse(&h.out[..len]);
+            assert_eq!(reply.typ, BINDING_SUCCESS);
+            assert_eq!(reply.transaction_id, TransactionId([3; 12]));
+            MessageIntegrity::new_short_term_integrity(pwd.clone())
+                .check(&mut reply)
+                .expect("webrtc-rs verifies our MESSAGE-INTEGRITY");
+            FINGERPRINT
+                .check(&reply)
+                .expect("webrtc-rs verifies our FINGERPRINT");
+            let mut xor = XorMappedAddress::default();
+            xor.get_from(&reply).expect("XOR-MAPPED-ADDRESS");
+            assert_eq!(SocketAddr::new(xor.ip, xor.port), src);
+            assert!(matches!(
+                h.events().as_slice(),
+                [IceEvent::Connected { .. }, IceEvent::Nominated { .. }]
+            ));
+        }
+    }
+
+    #[test]
+    fn their_check_with_wrong_password_and_their_role_conflict() {
+        let mut h = Harness::new();
+        let ufrag = h.agent.local_credentials().ufrag();
+        let pwd = h.agent.local_credentials().pwd().to_owned();
+        let req = their_request(
+            &format!("{ufrag}:{REMOTE_UFRAG}"),
+            "wrongpassword0123456789",
+            false,
+        );
+        let handled = h.send(0.0, addr(BROWSER), &req);
+        assert_eq!(handled.failure(), Some(CheckFailure::BadIntegrity));
+
+        let req = their_request(&format!("{ufrag}:{REMOTE_UFRAG}"), &pwd, true);
+        let handled = h.send(0.0, addr(BROWSER), &req);
+        let len = handled.reply_len().expect("487 reply");
+        let mut reply = their_parse(&h.out[..len]);
+        assert_eq!(reply.typ, BINDING_ERROR);
+        let mut code = ErrorCodeAttribute::default();
+        code.get_from(&reply).expect("ERROR-CODE");
+        assert_eq!(code.code.0, 487);
+        MessageIntegrity::new_short_term_integrity(pwd)
+            .check(&mut reply)
+            .expect("487 is signed");
+    }
+}
