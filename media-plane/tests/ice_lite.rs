@@ -775,3 +775,101 @@ mod webrtc_rs_interop {
             .expect("487 is signed");
     }
 }
+
+/// Two calls on one shared port, the way a worker drives them: STUN routed by local
+/// ufrag, the 5-tuple latched only on an authenticated check, re-registration on restart.
+#[test]
+fn shared_port_worker_routes_and_latches() {
+    use media_plane::demux::{DemuxTable, DropReason, Route};
+
+    let t0 = Instant::now();
+    let port = addr("10.0.0.5:3478");
+    let mut agents = [
+        IceLiteAgent::new(
+            t0,
+            local_creds(10),
+            Some(remote_creds(REMOTE_UFRAG, REMOTE_PWD)),
+        ),
+        IceLiteAgent::new(
+            t0,
+            local_creds(20),
+            Some(remote_creds(REMOTE_UFRAG, REMOTE_PWD)),
+        ),
+    ];
+    let mut table: DemuxTable<usize> = DemuxTable::new();
+    for (i, a) in agents.iter().enumerate() {
+        table.register_ufrag(a.local_credentials().ufrag().as_str(), i);
+    }
+    let browsers = [addr("198.51.100.1:1000"), addr("198.51.100.2:2000")];
+    let mut out = [0u8; MAX_REPLY_LEN];
+    let dtls = [22u8, 0xfe, 0xfd, 0, 0];
+
+    // The worker loop for one datagram.
+    let mut deliver = |agents: &mut [IceLiteAgent; 2],
+                       table: &mut DemuxTable<usize>,
+                       src: SocketAddr,
+                       pkt: &[u8]|
+     -> Route<usize> {
+        let route = table.route(port, src, pkt);
+        if let Route::Ice(i) = route {
+            let _ = agents[i].handle_stun(t0, src, port, pkt, &mut out);
+            while let Some(ev) = agents[i].poll_event() {
+                match ev {
+                    IceEvent::Connected { local, remote }
+                    | IceEvent::Nominated { local, remote, .. } => {
+                        table.latch(local, remote, i);
+                    }
+                    IceEvent::Restarted {
+                        previous_local_ufrag,
+                        local_ufrag,
+                    } => {
+                        table.unregister_ufrag(previous_local_ufrag.as_str());
+                        table.register_ufrag(local_ufrag.as_str(), i);
+                    }
+                    _ => {}
+                }
+            }
+        }
+        route
+    };
+
+    // A forged check for call 0 (wrong password) from a third party latches nothing.
+    let mut forged = Check::valid(&agents[0]);
+    forged.key = Some(b"guess".to_vec());
+    let attacker = addr("203.0.113.66:666");
+    assert_eq!(
+        deliver(&mut agents, &mut table, attacker, &forged.bytes()),
+        Route::Ice(0)
+    );
+    assert_eq!(
+        table.route(port, attacker, &dtls),
+        Route::Drop(DropReason::NotLatched)
+    );
+
+    // Each browser's check reaches its own call and latches its own 5-tuple.
+    for i in 0..2 {
+        let check = Check::valid(&agents[i]).nominate().bytes();
+        assert_eq!(
+            deliver(&mut agents, &mut table, browsers[i], &check),
+            Route::Ice(i)
+        );
+        assert_eq!(table.route(port, browsers[i], &dtls), Route::Dtls(i));
+    }
+    assert_eq!(table.latched_len(), 2);
+
+    // Call 1 restarts; the table follows the Restarted event.
+    agents[1].restart(t0, local_creds(30), Some(remote_creds("nw03", REMOTE_PWD)));
+    let mut c = Check::valid(&agents[1]);
+    c.username = Some(format!("{}:nw03", agents[1].local_credentials().ufrag()));
+    // The first datagram with the new ufrag still arrives via the latched tuple...
+    assert_eq!(
+        deliver(&mut agents, &mut table, browsers[1], &c.bytes()),
+        Route::Ice(1)
+    );
+    // ...and from now on the new ufrag is registered, even from a new address.
+    assert_eq!(
+        table.route(port, addr("198.51.100.2:2001"), &c.bytes()),
+        Route::Ice(1)
+    );
+    assert_eq!(agents[1].counters().checks_ok, 2);
+}
