@@ -54,7 +54,9 @@
 
 pub mod auth;
 pub mod dialog;
+pub mod call;
 pub mod endpoint;
+pub mod media;
 pub mod message;
 pub mod sdp;
 pub mod transaction;

@@ -1,0 +1,321 @@
+//! The B2BUA call core: web-side commands in, SIP dialogs toward IMS, CAMARA events out.
+//!
+//! ```text
+//!   Command (JSON side) ──► CallCore ──send_request/stateless──► TransactionLayer ─► IMS
+//!                              ▲   │
+//!   responses / requests ──────┘   ├──► MediaControl (allocate, update, release)
+//!   (delivered by the layer)       └──► CallEvent (CAMARA status, reason, answer SDP)
+//! ```
+//!
+//! Sans-IO: every method takes `now` and the transaction layer it sends through; nothing
+//! here reads a clock, owns a socket or spawns a task. This module covers calls the
+//! browser originates (MO): INVITE with `Supported: 100rel, timer`, reliable provisional
+//! responses with PRACK, early media on 183, CANCEL (waiting for a provisional first, and
+//! handling the 200-after-CANCEL race), BYE in both directions, and the CAMARA mapping of
+//! every final response.
+
+mod outgoing;
+mod status;
+
+pub use status::CamaraStatus;
+
+use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::time::Instant;
+
+use crate::dialog::Dialog;
+use crate::media::{MediaAllocation, MediaControl, MediaError, MediaSessionId};
+use crate::message::Request;
+use crate::sdp::{self, Origin, SdpError};
+use crate::transaction::{Target, TransactionId};
+
+/// A call as the web side names it (the JSON layer maps `mediaSessionId` to it). Never
+/// written into SIP: topology hiding keeps web-side identifiers out of the IMS.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct CallId(pub u64);
+
+/// Which identity header carries the caller's number (RFC 3325).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum IdentityHeader {
+    /// `P-Preferred-Identity`: toward a P-CSCF, which asserts it.
+    Preferred,
+    /// `P-Asserted-Identity`: toward a trusted trunk (IBCF).
+    Asserted,
+}
+
+/// Settings of the call core.
+#[derive(Debug, Clone)]
+pub struct CallCoreConfig {
+    /// Where every out-of-dialog request goes (P-CSCF or IBCF).
+    pub next_hop: Target,
+    /// The gateway's own SIP `host:port`, for Via and Contact.
+    pub local_host: String,
+    /// The IMS home domain, for From/To/Request-URI of numbers.
+    pub domain: String,
+    /// Which identity header the INVITE carries.
+    pub identity: IdentityHeader,
+    /// `P-Access-Network-Info` value, if any (TS 24.229 §7.2A.4).
+    pub access_network_info: Option<String>,
+    /// Session-Expires offered in INVITEs (RFC 4028), seconds.
+    pub session_expires: u32,
+}
+
+/// A command from the web side.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Command {
+    /// Place a call from `from` to `to` (E.164 `+…`, `tel:` or `sip:` URIs) with the
+    /// browser's SDP offer.
+    Originate {
+        /// The call's id.
+        call: CallId,
+        /// The caller: the authenticated phone number.
+        from: String,
+        /// The callee.
+        to: String,
+        /// The browser's offer.
+        offer: String,
+    },
+    /// End the call: CANCEL before answer, BYE after.
+    Hangup {
+        /// The call.
+        call: CallId,
+    },
+}
+
+/// An event for the web side.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CallEvent {
+    /// The call's status changed.
+    Status {
+        /// The call.
+        call: CallId,
+        /// The new status.
+        status: CamaraStatus,
+        /// Why, for failures and remote hang-ups (`SIP 486`, `remote hangup`, …).
+        reason: Option<String>,
+        /// The SDP answer for the browser, on the first event that has one.
+        sdp: Option<String>,
+    },
+}
+
+/// Why a command was refused. [`CallError::sip_status`] is the mapping to SIP where the
+/// refusal answers an IMS request.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum CallError {
+    /// The call id is already in use.
+    #[error("call {0:?} already exists")]
+    Exists(CallId),
+    /// No such call.
+    #[error("no call {0:?}")]
+    UnknownCall(CallId),
+    /// A phone number or URI the gateway cannot route.
+    #[error("invalid address {0:?}")]
+    BadAddress(String),
+    /// The SDP was refused.
+    #[error(transparent)]
+    Sdp(#[from] SdpError),
+    /// The media plane refused.
+    #[error(transparent)]
+    Media(#[from] MediaError),
+    /// The transaction layer refused the request (a bug or a resource limit).
+    #[error("transaction layer refused the request")]
+    Transaction,
+}
+
+impl CallError {
+    /// The SIP status for this refusal.
+    pub fn sip_status(&self) -> u16 {
+        match self {
+            CallError::Exists(_) | CallError::BadAddress(_) => 400,
+            CallError::UnknownCall(_) => 481,
+            CallError::Sdp(e) => e.sip_status(),
+            CallError::Media(e) => e.sip_status(),
+            CallError::Transaction => 500,
+        }
+    }
+}
+
+/// Where a call is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Phase {
+    /// INVITE sent, no provisional response yet.
+    Calling,
+    /// A provisional response arrived.
+    Early,
+    /// 2xx received and acknowledged.
+    Connected,
+}
+
+/// What a client transaction the core started was for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Purpose {
+    Invite,
+    Prack,
+    Cancel,
+    Bye,
+}
+
+#[derive(Debug)]
+struct Call {
+    media: MediaSessionId,
+    phase: Phase,
+    invite: Request<'static>,
+    invite_tx: TransactionId,
+    pending_sdp: sdp::Pending,
+    allocation: MediaAllocation,
+    origin: Origin,
+    /// The dialog the call follows (the first early dialog, then the confirmed one).
+    dialog: Option<Dialog>,
+    /// Whether the browser already has its answer.
+    answered: bool,
+    /// The web side hung up before answer; CANCEL sent or waiting for a provisional.
+    cancelling: bool,
+    cancel_sent: bool,
+}
+
+/// The call core.
+#[derive(Debug)]
+pub struct CallCore<M: MediaControl> {
+    cfg: CallCoreConfig,
+    media: M,
+    calls: BTreeMap<CallId, Call>,
+    transactions: HashMap<TransactionId, (CallId, Purpose)>,
+    events: VecDeque<CallEvent>,
+    rng: u64,
+}
+
+impl<M: MediaControl> CallCore<M> {
+    /// A call core that reaches the media plane through `media`; `seed` feeds the tags,
+    /// branches and Call-IDs it generates.
+    pub fn new(cfg: CallCoreConfig, media: M, seed: u64) -> Self {
+        Self {
+            cfg,
+            media,
+            calls: BTreeMap::new(),
+            transactions: HashMap::new(),
+            events: VecDeque::new(),
+            rng: seed | 1,
+        }
+    }
+
+    /// The media-control implementation (for tests and metrics).
+    pub fn media(&self) -> &M {
+        &self.media
+    }
+
+    /// Calls in progress.
+    pub fn active_calls(&self) -> usize {
+        self.calls.len()
+    }
+
+    /// The next event for the web side.
+    pub fn poll_event(&mut self) -> Option<CallEvent> {
+        self.events.pop_front()
+    }
+
+    fn emit(
+        &mut self,
+        call: CallId,
+        status: CamaraStatus,
+        reason: Option<String>,
+        sdp: Option<String>,
+    ) {
+        self.events.push_back(CallEvent::Status {
+            call,
+            status,
+            reason,
+            sdp,
+        });
+    }
+
+    /// Ends a call on the core's side: media released, state and transactions dropped.
+    fn finish(&mut self, call: CallId, status: CamaraStatus, reason: Option<String>) {
+        if let Some(c) = self.calls.remove(&call) {
+            self.media.release(c.media);
+        }
+        self.transactions.retain(|_, (c, _)| *c != call);
+        self.emit(call, status, reason, None);
+    }
+
+    /// 64 random-looking bits from the seeded xorshift generator.
+    fn random(&mut self) -> u64 {
+        let mut x = self.rng;
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        self.rng = x;
+        x
+    }
+
+    fn via(&mut self) -> String {
+        let branch = crate::message::builder::branch_from(self.random());
+        format!("SIP/2.0/UDP {};branch={branch};rport", self.cfg.local_host)
+    }
+
+    fn contact(&self) -> Vec<u8> {
+        format!("sip:{}", self.cfg.local_host).into_bytes()
+    }
+
+    /// `tel:+1555…`, `+1555…` or a SIP URI, as the SIP URI used in From/To/Request-URI
+    /// (TS 24.229 §5.1.2A.1.5: a number as `sip:+…@domain;user=phone`).
+    fn sip_uri(&self, address: &str) -> Result<String, CallError> {
+        let number = address.strip_prefix("tel:").unwrap_or(address);
+        if let Some(digits) = number.strip_prefix('+') {
+            let valid = !digits.is_empty()
+                && digits.len() <= 15
+                && digits.bytes().all(|b| b.is_ascii_digit());
+            if !valid {
+                return Err(CallError::BadAddress(address.to_owned()));
+            }
+            return Ok(format!("sip:{number}@{};user=phone", self.cfg.domain));
+        }
+        let is_sip = address.starts_with("sip:") || address.starts_with("sips:");
+        let clean = !address
+            .bytes()
+            .any(|b| b.is_ascii_whitespace() || b == b'<' || b == b'>');
+        if is_sip && clean && address.contains('@') {
+            return Ok(address.to_owned());
+        }
+        Err(CallError::BadAddress(address.to_owned()))
+    }
+
+    /// Handles a web-side command.
+    pub fn handle_command(
+        &mut self,
+        now: Instant,
+        cmd: Command,
+        layer: &mut crate::transaction::TransactionLayer,
+    ) -> Result<(), CallError> {
+        match cmd {
+            Command::Originate {
+                call,
+                from,
+                to,
+                offer,
+            } => self.originate(now, call, &from, &to, &offer, layer),
+            Command::Hangup { call } => self.hangup(now, call, layer),
+        }
+    }
+
+    /// Whether a message method belongs to the core (for the endpoint's routing).
+    pub fn owns_transaction(&self, tx: TransactionId) -> bool {
+        self.transactions.contains_key(&tx)
+    }
+
+    /// Sends an in-dialog or out-of-dialog request through a new client transaction and
+    /// remembers what it is for.
+    fn send(
+        &mut self,
+        now: Instant,
+        call: CallId,
+        purpose: Purpose,
+        req: &Request<'_>,
+        layer: &mut crate::transaction::TransactionLayer,
+    ) -> Result<TransactionId, CallError> {
+        let tx = layer
+            .send_request(now, req, self.cfg.next_hop)
+            .map_err(|_| CallError::Transaction)?;
+        self.transactions.insert(tx, (call, purpose));
+        Ok(tx)
+    }
+}

@@ -1,0 +1,466 @@
+//! Calls the browser originates (MO): INVITE toward IMS and everything that follows.
+
+use std::time::Instant;
+
+use super::{Call, CallCore, CallError, CallId, CamaraStatus, IdentityHeader, Phase, Purpose};
+use crate::dialog::{Dialog, DialogId};
+use crate::media::{MediaAllocation, MediaControl, MediaSessionId, ANSWER_SETUP};
+use crate::message::builder::{response_to, RequestBuilder};
+use crate::message::{HeaderName, Method, Request, Response};
+use crate::sdp::{self, ImsLocal, ImsSecurity, Origin, SessionDescription, WebrtcLocal};
+use crate::transaction::{TransactionEvent, TransactionId, TransactionLayer};
+
+impl<M: MediaControl> CallCore<M> {
+    pub(super) fn originate(
+        &mut self,
+        now: Instant,
+        call: CallId,
+        from: &str,
+        to: &str,
+        offer: &str,
+        layer: &mut TransactionLayer,
+    ) -> Result<(), CallError> {
+        if self.calls.contains_key(&call) {
+            return Err(CallError::Exists(call));
+        }
+        let from_uri = self.sip_uri(from)?;
+        let to_uri = self.sip_uri(to)?;
+        let browser_offer = SessionDescription::parse(offer)?;
+        let media_id = MediaSessionId(call.0);
+        let allocation = self.media.allocate(media_id)?;
+        let origin = Origin {
+            session_id: self.random() >> 1,
+            version: 1,
+        };
+        let ims = ims_local(&allocation, origin);
+        let (ims_offer, pending_sdp) = match sdp::interwork::offer_to_ims(&browser_offer, &ims) {
+            Ok(done) => done,
+            Err(e) => {
+                self.media.release(media_id);
+                return Err(e.into());
+            }
+        };
+        let invite = self.build_invite(&from_uri, &to_uri, ims_offer.to_string());
+        let invite_tx = match self.send(now, call, Purpose::Invite, &invite, layer) {
+            Ok(tx) => tx,
+            Err(e) => {
+                self.media.release(media_id);
+                return Err(e);
+            }
+        };
+        tracing::info!(call = call.0, to = %media_plane::redact::phone(to), "outgoing call: INVITE sent");
+        self.calls.insert(
+            call,
+            Call {
+                media: media_id,
+                phase: Phase::Calling,
+                invite,
+                invite_tx,
+                pending_sdp,
+                allocation,
+                origin,
+                dialog: None,
+                answered: false,
+                cancelling: false,
+                cancel_sent: false,
+            },
+        );
+        Ok(())
+    }
+
+    fn build_invite(&mut self, from_uri: &str, to_uri: &str, sdp: String) -> Request<'static> {
+        let tag = format!("{:016x}", self.random());
+        let call_id = format!("{:016x}{:016x}", self.random(), self.random());
+        let via = self.via();
+        let contact = String::from_utf8_lossy(&self.contact()).into_owned();
+        let identity = match self.cfg.identity {
+            IdentityHeader::Preferred => "P-Preferred-Identity",
+            IdentityHeader::Asserted => "P-Asserted-Identity",
+        };
+        let mut b = RequestBuilder::new(Method::Invite, to_uri.as_bytes().to_vec())
+            .header("Via", via)
+            .header("Max-Forwards", "70")
+            .header("From", format!("<{from_uri}>;tag={tag}"))
+            .header("To", format!("<{to_uri}>"))
+            .header("Call-ID", call_id)
+            .header("CSeq", "1 INVITE")
+            .header("Contact", format!("<{contact}>"))
+            .header("Allow", "INVITE, ACK, CANCEL, BYE, PRACK, UPDATE, OPTIONS")
+            .header("Supported", "100rel, timer")
+            .header("Session-Expires", self.cfg.session_expires.to_string())
+            .header("Min-SE", "90")
+            .header(identity, format!("<{from_uri}>"));
+        if let Some(pani) = &self.cfg.access_network_info {
+            b = b.header("P-Access-Network-Info", pani.clone());
+        }
+        b.body("application/sdp", sdp.into_bytes()).build()
+    }
+
+    pub(super) fn hangup(
+        &mut self,
+        now: Instant,
+        call: CallId,
+        layer: &mut TransactionLayer,
+    ) -> Result<(), CallError> {
+        let c = self
+            .calls
+            .get_mut(&call)
+            .ok_or(CallError::UnknownCall(call))?;
+        match c.phase {
+            Phase::Connected => {
+                self.send_bye(now, call, layer);
+                self.finish(call, CamaraStatus::Terminated, Some("local hangup".into()));
+            }
+            // RFC 3261 §9.1: no CANCEL before a provisional response; it goes out when one
+            // arrives (or Timer B ends the INVITE).
+            Phase::Calling => c.cancelling = true,
+            Phase::Early => {
+                c.cancelling = true;
+                self.send_cancel(now, call, layer);
+            }
+        }
+        Ok(())
+    }
+
+    fn send_cancel(&mut self, now: Instant, call: CallId, layer: &mut TransactionLayer) {
+        let Some(c) = self.calls.get_mut(&call) else {
+            return;
+        };
+        if c.cancel_sent {
+            return;
+        }
+        c.cancel_sent = true;
+        let cancel = cancel_for(&c.invite);
+        // A CANCEL the layer refuses cannot be retried; Timer B still ends the INVITE.
+        let _ = self.send(now, call, Purpose::Cancel, &cancel, layer);
+    }
+
+    fn send_bye(&mut self, now: Instant, call: CallId, layer: &mut TransactionLayer) {
+        let via = self.via();
+        let Some(dialog) = self.calls.get_mut(&call).and_then(|c| c.dialog.as_mut()) else {
+            return;
+        };
+        let bye = dialog.request(Method::Bye, &via);
+        // Fire and forget: the call is over for us whatever the BYE's fate.
+        if let Ok(tx) = layer.send_request(now, &bye, self.cfg.next_hop) {
+            self.transactions.insert(tx, (call, Purpose::Bye));
+        }
+    }
+
+    /// A response the transaction layer delivered for a client transaction of the core.
+    pub fn handle_response(
+        &mut self,
+        now: Instant,
+        tx: TransactionId,
+        resp: &Response<'_>,
+        layer: &mut TransactionLayer,
+    ) {
+        let Some(&(call, purpose)) = self.transactions.get(&tx) else {
+            return;
+        };
+        if resp.status >= 200 && purpose != Purpose::Invite {
+            self.transactions.remove(&tx);
+        }
+        match purpose {
+            Purpose::Invite => self.on_invite_response(now, call, resp, layer),
+            // A failed PRACK or CANCEL changes nothing the web side sees: the INVITE's
+            // own final response decides (RFC 3262 §7.2, RFC 3261 §9.1).
+            Purpose::Prack | Purpose::Cancel | Purpose::Bye => {}
+        }
+    }
+
+    fn on_invite_response(
+        &mut self,
+        now: Instant,
+        call: CallId,
+        resp: &Response<'_>,
+        layer: &mut TransactionLayer,
+    ) {
+        match resp.status {
+            100 => {}
+            101..=199 => self.on_provisional(now, call, resp, layer),
+            200..=299 => self.on_success(now, call, resp, layer),
+            _ => {
+                let status = CamaraStatus::from_sip(resp.status).unwrap_or(CamaraStatus::Failed);
+                tracing::info!(
+                    call = call.0,
+                    sip = resp.status,
+                    status = status.as_str(),
+                    "outgoing call failed"
+                );
+                self.finish(call, status, Some(format!("SIP {}", resp.status)));
+            }
+        }
+    }
+
+    fn on_provisional(
+        &mut self,
+        now: Instant,
+        call: CallId,
+        resp: &Response<'_>,
+        layer: &mut TransactionLayer,
+    ) {
+        let contact = self.contact();
+        let Some(c) = self.calls.get_mut(&call) else {
+            return;
+        };
+        c.phase = Phase::Early;
+        let has_tag = resp.headers.to().is_some_and(|t| t.tag().is_some());
+        if c.dialog.is_none() && has_tag {
+            c.dialog = Dialog::uac(&c.invite, resp, &contact).ok();
+        }
+        if c.cancelling {
+            self.send_cancel(now, call, layer);
+            return;
+        }
+        self.prack_if_reliable(now, call, resp, layer);
+        let sdp = self.answer_if_offered(call, resp);
+        if let Some(status) = CamaraStatus::from_sip(resp.status) {
+            self.emit(call, status, None, sdp);
+        } else if sdp.is_some() {
+            self.emit(call, CamaraStatus::InProgress, None, sdp);
+        }
+    }
+
+    /// RFC 3262 §4: a provisional response with `Require: 100rel` and RSeq is acknowledged
+    /// with PRACK inside its early dialog.
+    fn prack_if_reliable(
+        &mut self,
+        now: Instant,
+        call: CallId,
+        resp: &Response<'_>,
+        layer: &mut TransactionLayer,
+    ) {
+        let reliable = resp
+            .headers
+            .tokens(HeaderName::Require)
+            .is_some_and(|tags| tags.iter().any(|t| t.eq_ignore_ascii_case(b"100rel")));
+        if !reliable {
+            return;
+        }
+        let via = self.via();
+        let Some(dialog) = self.calls.get_mut(&call).and_then(|c| c.dialog.as_mut()) else {
+            return;
+        };
+        if let Some(prack) = dialog.prack(resp, &via) {
+            let _ = self.send(now, call, Purpose::Prack, &prack, layer);
+        }
+    }
+
+    /// The browser's answer, built from the first response with SDP; later SDP in the same
+    /// dialog (a repeated answer in 200 OK) is not an answer again (RFC 3261 §13.2.1).
+    fn answer_if_offered(&mut self, call: CallId, resp: &Response<'_>) -> Option<String> {
+        let c = self.calls.get_mut(&call)?;
+        if c.answered || resp.body.is_empty() {
+            return None;
+        }
+        let text = std::str::from_utf8(&resp.body).ok()?;
+        let ims_answer = SessionDescription::parse(text).ok()?;
+        let ims = ims_local(&c.allocation, c.origin);
+        let webrtc = webrtc_local(&c.allocation, c.origin);
+        match sdp::interwork::answer_from_ims(&ims_answer, &c.pending_sdp, &ims, &webrtc) {
+            Ok((browser_answer, negotiated)) => {
+                c.answered = true;
+                if let Err(e) = self.media.update(c.media, &negotiated) {
+                    tracing::warn!(call = call.0, error = %e, "media update refused");
+                }
+                Some(browser_answer.to_string())
+            }
+            Err(e) => {
+                tracing::warn!(call = call.0, error = %e, "IMS answer not usable");
+                None
+            }
+        }
+    }
+
+    fn on_success(
+        &mut self,
+        now: Instant,
+        call: CallId,
+        resp: &Response<'_>,
+        layer: &mut TransactionLayer,
+    ) {
+        let contact = self.contact();
+        let Some(c) = self.calls.get_mut(&call) else {
+            return;
+        };
+        // The 2xx may come from another fork than the early dialog: follow the one that
+        // answered (RFC 3261 §13.2.2.4).
+        let same = c.dialog.as_ref().map(|d| d.id.remote_tag.as_slice())
+            == resp.headers.to().and_then(|t| t.tag());
+        match (&mut c.dialog, same) {
+            (Some(d), true) => {
+                let _ = d.on_response(&Method::Invite, resp);
+            }
+            _ => c.dialog = Dialog::uac(&c.invite, resp, &contact).ok(),
+        }
+        c.phase = Phase::Connected;
+        let invite_seq = c.invite.headers.cseq().map_or(1, |s| s.seq);
+        let cancelling = c.cancelling;
+        self.send_ack(call, invite_seq, layer);
+        if cancelling {
+            // RFC 3261 §9.1: the 2xx crossed our CANCEL; the call is up, so end it with BYE.
+            self.send_bye(now, call, layer);
+            self.finish(
+                call,
+                CamaraStatus::SessionCancelled,
+                Some("cancelled".into()),
+            );
+            return;
+        }
+        let Some(sdp) = self
+            .answer_if_offered(call, resp)
+            .or_else(|| self.unanswered(call))
+        else {
+            // The 2xx had no usable answer: the media cannot flow; end the call cleanly.
+            self.send_bye(now, call, layer);
+            self.finish(
+                call,
+                CamaraStatus::Failed,
+                Some("no usable SDP answer".into()),
+            );
+            return;
+        };
+        tracing::info!(call = call.0, "outgoing call connected");
+        let sdp = (!sdp.is_empty()).then_some(sdp);
+        self.emit(call, CamaraStatus::Connected, None, sdp);
+    }
+
+    /// `Some("")` when the browser already has its answer (from a 18x), `None` when it has
+    /// none yet.
+    fn unanswered(&self, call: CallId) -> Option<String> {
+        self.calls
+            .get(&call)
+            .filter(|c| c.answered)
+            .map(|_| String::new())
+    }
+
+    /// RFC 3261 §13.2.2.4: the ACK for a 2xx is built by the core, sent outside any
+    /// transaction, and resent for every retransmitted 2xx (the layer hands those over).
+    fn send_ack(&mut self, call: CallId, invite_seq: u32, layer: &mut TransactionLayer) {
+        let via = self.via();
+        let Some(dialog) = self.calls.get(&call).and_then(|c| c.dialog.as_ref()) else {
+            return;
+        };
+        let ack = dialog.ack(invite_seq, &via);
+        layer.send_stateless(self.cfg.next_hop, ack.to_bytes());
+    }
+
+    /// A request inside one of the core's dialogs (the endpoint routes it here).
+    /// Returns false when no call owns it.
+    pub fn handle_request(
+        &mut self,
+        now: Instant,
+        tx: TransactionId,
+        req: &Request<'_>,
+        layer: &mut TransactionLayer,
+    ) -> bool {
+        let Some(id) = DialogId::of_incoming(req) else {
+            return false;
+        };
+        let Some(call) = self.call_of_dialog(&id) else {
+            return false;
+        };
+        let accepted = self
+            .calls
+            .get_mut(&call)
+            .and_then(|c| c.dialog.as_mut())
+            .map(|d| d.on_request(req));
+        let status = match (&req.method, accepted) {
+            (_, Some(Err(e))) => e.status(),
+            (Method::Bye, _) => 200,
+            // re-INVITE, UPDATE, INFO… arrive with the hold/refresh work.
+            _ => 501,
+        };
+        let resp = response_to(req, status, None);
+        let _ = layer.send_response(now, tx, &resp);
+        if req.method == Method::Bye && status == 200 {
+            tracing::info!(call = call.0, "remote hangup");
+            self.finish(call, CamaraStatus::Terminated, Some("remote hangup".into()));
+        }
+        true
+    }
+
+    fn call_of_dialog(&self, id: &DialogId) -> Option<CallId> {
+        self.calls
+            .iter()
+            .find(|(_, c)| c.dialog.as_ref().is_some_and(|d| d.id == *id))
+            .map(|(k, _)| *k)
+    }
+
+    /// A transaction event from the layer: an INVITE that timed out (Timer B) or whose
+    /// transport failed ends its call.
+    pub fn handle_transaction_event(&mut self, event: &TransactionEvent) {
+        let tx = match event {
+            TransactionEvent::Timeout { id, .. } | TransactionEvent::TransportError { id, .. } => {
+                *id
+            }
+            TransactionEvent::Terminated { id, .. } => {
+                self.transactions.remove(id);
+                return;
+            }
+        };
+        let Some(&(call, purpose)) = self.transactions.get(&tx) else {
+            return;
+        };
+        self.transactions.remove(&tx);
+        let invite_open = self
+            .calls
+            .get(&call)
+            .is_some_and(|c| c.invite_tx == tx && c.phase != Phase::Connected);
+        if purpose == Purpose::Invite && invite_open {
+            let cancelling = self.calls.get(&call).is_some_and(|c| c.cancelling);
+            let (status, reason) = if cancelling {
+                (CamaraStatus::SessionCancelled, "cancelled")
+            } else {
+                (CamaraStatus::Failed, "no response from the IMS")
+            };
+            self.finish(call, status, Some(reason.into()));
+        }
+    }
+}
+
+fn ims_local(a: &MediaAllocation, origin: Origin) -> ImsLocal {
+    let security = if a.sdes_keys.is_empty() {
+        ImsSecurity::Rtp
+    } else {
+        ImsSecurity::Sdes(a.sdes_keys.clone())
+    };
+    ImsLocal {
+        origin,
+        address: a.ims_address,
+        security,
+    }
+}
+
+fn webrtc_local(a: &MediaAllocation, origin: Origin) -> WebrtcLocal {
+    WebrtcLocal {
+        origin,
+        ice_ufrag: a.ice_ufrag.clone(),
+        ice_pwd: a.ice_pwd.clone(),
+        fingerprint: a.fingerprint.clone(),
+        candidates: a.candidates.clone(),
+        address: a.webrtc_address,
+        answer_setup: ANSWER_SETUP,
+    }
+}
+
+/// The CANCEL for an INVITE (RFC 3261 §9.1): same Request-URI, Call-ID, From, To, CSeq
+/// number, and the INVITE's top Via (so it matches the INVITE's transaction), Route kept.
+fn cancel_for(invite: &Request<'_>) -> Request<'static> {
+    let mut b = RequestBuilder::new(Method::Cancel, invite.uri.to_vec());
+    if let Some(via) = invite.headers.top_via_raw() {
+        b = b.header("Via", via.to_vec());
+    }
+    b = b.header("Max-Forwards", "70");
+    for h in invite.headers.iter() {
+        match h.kind() {
+            HeaderName::Route | HeaderName::From | HeaderName::To | HeaderName::CallId => {
+                b = b.header(&String::from_utf8_lossy(h.name()), h.value.to_vec());
+            }
+            _ => {}
+        }
+    }
+    let seq = invite.headers.cseq().map_or(1, |c| c.seq);
+    b.header("CSeq", format!("{seq} CANCEL")).build()
+}

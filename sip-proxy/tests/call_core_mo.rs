@@ -1,0 +1,468 @@
+//! The call core placing calls toward IMS (MO), in simulated time, against a scripted IMS
+//! peer that answers the INVITE the core sends.
+
+#![allow(clippy::unwrap_used)] // test code: a panic is the failure report
+
+use std::time::{Duration, Instant};
+
+use sip_proxy::call::{
+    CallCore, CallCoreConfig, CallError, CallEvent, CallId, CamaraStatus, Command, IdentityHeader,
+};
+use sip_proxy::media::{MediaCall, MediaError, MediaSessionId, RecordingMedia};
+use sip_proxy::message::builder::response_to;
+use sip_proxy::message::{Message, Method, Request, Response};
+use sip_proxy::sdp::SdpError;
+use sip_proxy::transaction::{ResponseAction, Target, TimerConfig, TransactionLayer, Transport};
+
+const CHROME_OFFER: &str = include_str!("data/sdp/chrome_offer.sdp");
+const IMS_ANSWER: &str = include_str!("data/sdp/ims_answer_sdes.sdp");
+const CALL: CallId = CallId(42);
+
+fn next_hop() -> Target {
+    Target {
+        transport: Transport::Udp,
+        addr: "192.0.2.50:5060".parse().unwrap(),
+    }
+}
+
+struct Harness {
+    core: CallCore<RecordingMedia>,
+    layer: TransactionLayer,
+    now: Instant,
+}
+
+impl Harness {
+    fn new() -> Self {
+        let cfg = CallCoreConfig {
+            next_hop: next_hop(),
+            local_host: "192.0.2.10:5060".into(),
+            domain: "ims.example.net".into(),
+            identity: IdentityHeader::Preferred,
+            access_network_info: Some("IEEE-802.11".into()),
+            session_expires: 1800,
+        };
+        Harness {
+            core: CallCore::new(cfg, RecordingMedia::srtp(), 99),
+            layer: TransactionLayer::new(TimerConfig::default()),
+            now: Instant::now(),
+        }
+    }
+
+    fn command(&mut self, cmd: Command) -> Result<(), CallError> {
+        self.core.handle_command(self.now, cmd, &mut self.layer)
+    }
+
+    fn originate(&mut self) -> Request<'static> {
+        let cmd = Command::Originate {
+            call: CALL,
+            from: "+15550001".into(),
+            to: "tel:+15550100".into(),
+            offer: CHROME_OFFER.into(),
+        };
+        self.command(cmd).unwrap();
+        let sent = self.sent_requests();
+        assert_eq!(sent.len(), 1, "one INVITE");
+        sent.into_iter().next().unwrap()
+    }
+
+    fn sent(&mut self) -> Vec<Message<'static>> {
+        std::iter::from_fn(|| self.layer.poll_transmit())
+            .map(|t| {
+                assert_eq!(t.target, next_hop(), "everything goes to the next hop");
+                Message::parse(&t.bytes).unwrap().into_owned()
+            })
+            .collect()
+    }
+
+    fn sent_requests(&mut self) -> Vec<Request<'static>> {
+        self.sent()
+            .into_iter()
+            .filter_map(|m| match m {
+                Message::Request(r) => Some(r),
+                Message::Response(_) => None,
+            })
+            .collect()
+    }
+
+    /// The IMS peer's response goes over the wire (bytes) into the layer, then the core.
+    fn deliver(&mut self, resp: &Response<'_>) {
+        let bytes = resp.to_bytes();
+        let Message::Response(parsed) = Message::parse(&bytes).unwrap() else {
+            unreachable!()
+        };
+        if let ResponseAction::Deliver(tx) = self.layer.handle_response(self.now, &parsed) {
+            self.core
+                .handle_response(self.now, tx, &parsed, &mut self.layer);
+        }
+    }
+
+    fn advance(&mut self, by: Duration) {
+        self.now += by;
+        self.layer.handle_timeout(self.now);
+        while let Some(ev) = self.layer.poll_event() {
+            self.core.handle_transaction_event(&ev);
+        }
+    }
+
+    fn events(&mut self) -> Vec<(CamaraStatus, Option<String>, Option<String>)> {
+        std::iter::from_fn(|| self.core.poll_event())
+            .map(
+                |CallEvent::Status {
+                     call,
+                     status,
+                     reason,
+                     sdp,
+                 }| {
+                    assert_eq!(call, CALL);
+                    (status, reason, sdp)
+                },
+            )
+            .collect()
+    }
+}
+
+/// What the IMS side answers to `req`.
+fn reply(
+    req: &Request<'_>,
+    status: u16,
+    extra: &[(&str, &str)],
+    sdp: Option<&str>,
+) -> Response<'static> {
+    let mut r = response_to(req, status, Some(b"ims1"));
+    if (101..300).contains(&status) {
+        r.add_header("Contact", "<sip:far@198.51.100.20:5060>");
+    }
+    for (k, v) in extra {
+        r.add_header(k, v.as_bytes().to_vec());
+    }
+    if let Some(sdp) = sdp {
+        r.set_body("application/sdp", sdp.as_bytes().to_vec());
+    }
+    r
+}
+
+fn header(req: &Request<'_>, name: &str) -> String {
+    String::from_utf8_lossy(
+        &req.headers
+            .get_raw(name.as_bytes())
+            .unwrap_or_else(|| panic!("{name}"))
+            .value,
+    )
+    .into_owned()
+}
+
+#[test]
+fn mo_call_with_reliable_183_then_180_200_ack_and_local_bye() {
+    let mut h = Harness::new();
+    let invite = h.originate();
+    assert_eq!(&*invite.uri, b"sip:+15550100@ims.example.net;user=phone");
+    assert_eq!(header(&invite, "Supported"), "100rel, timer");
+    assert_eq!(
+        header(&invite, "P-Preferred-Identity"),
+        "<sip:+15550001@ims.example.net;user=phone>"
+    );
+    assert_eq!(header(&invite, "P-Access-Network-Info"), "IEEE-802.11");
+    assert_eq!(header(&invite, "Session-Expires"), "1800");
+    let offer = String::from_utf8_lossy(&invite.body).into_owned();
+    assert!(
+        offer.contains("m=audio 30084 RTP/SAVP 0 8 126\r\n"),
+        "{offer}"
+    );
+    assert!(
+        offer.contains("a=crypto:1 AES_CM_128_HMAC_SHA1_80 inline:"),
+        "{offer}"
+    );
+    for webrtc_only in [
+        "ice-ufrag",
+        "fingerprint",
+        "candidate",
+        "rtcp-mux",
+        "BUNDLE",
+        "extmap",
+        "msid",
+    ] {
+        assert!(
+            !offer.contains(webrtc_only),
+            "{webrtc_only} leaked toward IMS: {offer}"
+        );
+    }
+    assert!(
+        !header(&invite, "Call-ID").contains("42"),
+        "the web-side call id stays out of SIP"
+    );
+
+    h.deliver(&reply(&invite, 100, &[], None));
+    assert!(h.events().is_empty());
+
+    let p183 = reply(
+        &invite,
+        183,
+        &[("Require", "100rel"), ("RSeq", "1")],
+        Some(IMS_ANSWER),
+    );
+    h.deliver(&p183);
+    let events = h.events();
+    assert_eq!(events.len(), 1);
+    let (status, _, sdp) = &events[0];
+    assert_eq!(*status, CamaraStatus::InProgress);
+    let answer = sdp
+        .as_deref()
+        .expect("the browser's answer arrives with the 183");
+    assert!(
+        answer.contains("UDP/TLS/RTP/SAVPF 8 126") && answer.contains("a=ice-lite"),
+        "{answer}"
+    );
+    assert!(
+        matches!(&h.core.media().calls[1], MediaCall::Update(MediaSessionId(42), codec, _) if codec == "PCMA")
+    );
+
+    let prack = h.sent_requests();
+    assert_eq!(prack.len(), 1);
+    assert_eq!(prack[0].method, Method::Prack);
+    assert_eq!(header(&prack[0], "RAck"), "1 1 INVITE");
+    assert_eq!(
+        &*prack[0].uri, b"sip:far@198.51.100.20:5060",
+        "in-dialog requests go to the remote target"
+    );
+    h.deliver(&reply(&prack[0], 200, &[], None));
+
+    h.deliver(&reply(&invite, 180, &[], None));
+    assert_eq!(h.events(), vec![(CamaraStatus::Ringing, None, None)]);
+
+    h.deliver(&reply(&invite, 200, &[], Some(IMS_ANSWER)));
+    assert_eq!(
+        h.events(),
+        vec![(CamaraStatus::Connected, None, None)],
+        "the answer was already given"
+    );
+    let ack = h.sent_requests();
+    assert_eq!(ack.len(), 1);
+    assert_eq!(
+        (ack[0].method.clone(), header(&ack[0], "CSeq")),
+        (Method::Ack, "1 ACK".into())
+    );
+
+    h.command(Command::Hangup { call: CALL }).unwrap();
+    let bye = h.sent_requests();
+    assert_eq!(bye[0].method, Method::Bye);
+    assert_eq!(
+        h.events(),
+        vec![(CamaraStatus::Terminated, Some("local hangup".into()), None)]
+    );
+    assert_eq!(
+        h.core.media().calls.last(),
+        Some(&MediaCall::Release(MediaSessionId(42)))
+    );
+    assert_eq!(h.core.active_calls(), 0);
+}
+
+#[test]
+fn answer_in_200_without_early_media() {
+    let mut h = Harness::new();
+    let invite = h.originate();
+    h.deliver(&reply(&invite, 180, &[], None));
+    h.deliver(&reply(&invite, 200, &[], Some(IMS_ANSWER)));
+    let events = h.events();
+    assert_eq!(events[0], (CamaraStatus::Ringing, None, None));
+    assert_eq!(events[1].0, CamaraStatus::Connected);
+    assert!(events[1]
+        .2
+        .as_deref()
+        .is_some_and(|s| s.contains("a=setup:active")));
+}
+
+#[test]
+fn final_failures_map_to_camara_statuses_and_release_media() {
+    let table = [
+        (486, CamaraStatus::Busy),
+        (404, CamaraStatus::NotReachable),
+        (408, CamaraStatus::NoAnswer),
+        (603, CamaraStatus::Declined),
+        (500, CamaraStatus::Failed),
+    ];
+    for (sip, camara) in table {
+        let mut h = Harness::new();
+        let invite = h.originate();
+        h.deliver(&reply(&invite, 180, &[], None));
+        h.deliver(&reply(&invite, sip, &[], None));
+        let events = h.events();
+        assert_eq!(
+            events.last(),
+            Some(&(camara, Some(format!("SIP {sip}")), None)),
+            "{sip}"
+        );
+        let acks = h.sent_requests();
+        assert!(
+            acks.iter().any(|r| r.method == Method::Ack),
+            "{sip}: the layer ACKs the final response"
+        );
+        assert!(h.core.media().live.is_empty(), "{sip}: media released");
+        assert_eq!(h.core.active_calls(), 0);
+    }
+}
+
+#[test]
+fn cancel_waits_for_a_provisional_then_487_is_session_cancelled() {
+    let mut h = Harness::new();
+    let invite = h.originate();
+    h.command(Command::Hangup { call: CALL }).unwrap();
+    assert!(
+        h.sent_requests().is_empty(),
+        "RFC 3261 §9.1: no CANCEL before a provisional"
+    );
+    h.deliver(&reply(&invite, 180, &[], None));
+    let cancel = h.sent_requests();
+    assert_eq!(cancel.len(), 1);
+    assert_eq!(cancel[0].method, Method::Cancel);
+    assert_eq!(
+        header(&cancel[0], "Via"),
+        header(&invite, "Via"),
+        "same branch as the INVITE"
+    );
+    assert_eq!(header(&cancel[0], "CSeq"), "1 CANCEL");
+    assert!(
+        h.events().is_empty(),
+        "no Ringing for a call being cancelled"
+    );
+    h.deliver(&reply(&cancel[0], 200, &[], None));
+    h.deliver(&reply(&invite, 487, &[], None));
+    assert_eq!(
+        h.events(),
+        vec![(CamaraStatus::SessionCancelled, Some("SIP 487".into()), None)]
+    );
+    assert!(h.core.media().live.is_empty());
+}
+
+#[test]
+fn a_200_that_crosses_the_cancel_is_acked_and_ended_with_bye() {
+    let mut h = Harness::new();
+    let invite = h.originate();
+    h.deliver(&reply(&invite, 180, &[], None));
+    h.events();
+    h.command(Command::Hangup { call: CALL }).unwrap();
+    let cancel = h.sent_requests();
+    assert_eq!(cancel[0].method, Method::Cancel);
+    h.deliver(&reply(&invite, 200, &[], Some(IMS_ANSWER)));
+    let methods: Vec<Method> = h.sent_requests().into_iter().map(|r| r.method).collect();
+    assert_eq!(methods, vec![Method::Ack, Method::Bye]);
+    assert_eq!(
+        h.events(),
+        vec![(
+            CamaraStatus::SessionCancelled,
+            Some("cancelled".into()),
+            None
+        )]
+    );
+    assert_eq!(h.core.active_calls(), 0);
+}
+
+#[test]
+fn remote_bye_is_answered_and_terminates_the_call() {
+    let mut h = Harness::new();
+    let invite = h.originate();
+    h.deliver(&reply(&invite, 200, &[], Some(IMS_ANSWER)));
+    h.events();
+    h.sent();
+    let ok = reply(&invite, 200, &[], None);
+    // The far end's BYE: From/To swapped, its own CSeq, inside the dialog.
+    let bye = format!(
+        "BYE sip:192.0.2.10:5060 SIP/2.0\r\nVia: SIP/2.0/UDP 198.51.100.20:5060;branch=z9hG4bKfarbye\r\n\
+         Max-Forwards: 70\r\nFrom: {}\r\nTo: {}\r\nCall-ID: {}\r\nCSeq: 7 BYE\r\nContent-Length: 0\r\n\r\n",
+        String::from_utf8_lossy(&ok.headers.get_raw(b"To").unwrap().value),
+        header(&invite, "From"),
+        header(&invite, "Call-ID"),
+    );
+    let Message::Request(bye) = Message::parse(bye.as_bytes()).unwrap() else {
+        unreachable!()
+    };
+    let source = Target {
+        transport: Transport::Udp,
+        addr: "198.51.100.20:5060".parse().unwrap(),
+    };
+    let sip_proxy::transaction::RequestAction::New { id, .. } =
+        h.layer.handle_request(h.now, &bye, source)
+    else {
+        panic!("a new server transaction");
+    };
+    assert!(h.core.handle_request(h.now, id, &bye, &mut h.layer));
+    let t = h.layer.poll_transmit().unwrap();
+    assert!(t.bytes.starts_with(b"SIP/2.0 200 OK"));
+    assert_eq!(
+        h.events(),
+        vec![(CamaraStatus::Terminated, Some("remote hangup".into()), None)]
+    );
+    assert!(h.core.media().live.is_empty());
+}
+
+#[test]
+fn an_unanswered_invite_fails_at_timer_b() {
+    let mut h = Harness::new();
+    h.originate();
+    // Timer A retransmissions, then Timer B at 64·T1 = 32 s (RFC 3261 §17.1.1.2).
+    h.advance(Duration::from_millis(31_900));
+    assert!(h.events().is_empty());
+    h.advance(Duration::from_millis(100));
+    assert_eq!(
+        h.events(),
+        vec![(
+            CamaraStatus::Failed,
+            Some("no response from the IMS".into()),
+            None
+        )]
+    );
+    assert!(h.core.media().live.is_empty());
+}
+
+#[test]
+fn refused_originations_send_nothing_and_leak_nothing() {
+    let mut h = Harness::new();
+    let bad_to = Command::Originate {
+        call: CALL,
+        from: "+15550001".into(),
+        to: "+15x".into(),
+        offer: CHROME_OFFER.into(),
+    };
+    assert_eq!(h.command(bad_to), Err(CallError::BadAddress("+15x".into())));
+
+    let opus_only = CHROME_OFFER.replace(" 111 63 9 0 8 13 110 126", " 111 63 110");
+    let cmd = Command::Originate {
+        call: CALL,
+        from: "+15550001".into(),
+        to: "+15550100".into(),
+        offer: opus_only,
+    };
+    let err = h.command(cmd).unwrap_err();
+    assert_eq!(err, CallError::Sdp(SdpError::NoSharedCodec));
+    assert_eq!(err.sip_status(), 488);
+    assert!(h.core.media().live.is_empty(), "the allocation is released");
+
+    h.core = CallCore::new(
+        CallCoreConfig {
+            next_hop: next_hop(),
+            local_host: "192.0.2.10:5060".into(),
+            domain: "ims.example.net".into(),
+            identity: IdentityHeader::Asserted,
+            access_network_info: None,
+            session_expires: 1800,
+        },
+        RecordingMedia {
+            fail_allocate: Some(MediaError::PortsExhausted),
+            ..RecordingMedia::srtp()
+        },
+        1,
+    );
+    let cmd = Command::Originate {
+        call: CALL,
+        from: "+15550001".into(),
+        to: "+15550100".into(),
+        offer: CHROME_OFFER.into(),
+    };
+    let err = h.command(cmd).unwrap_err();
+    assert_eq!(err.sip_status(), 503);
+    assert!(h.sent().is_empty());
+    assert_eq!(h.core.active_calls(), 0);
+    assert_eq!(
+        h.command(Command::Hangup { call: CALL }),
+        Err(CallError::UnknownCall(CALL))
+    );
+}
