@@ -15,12 +15,16 @@ fn hex(s: &str) -> Vec<u8> {
 }
 
 fn field<'a>(v: &'a Value, k: &str) -> &'a str {
-    v[k].as_str().unwrap_or_else(|| panic!("{}: missing {k}", v["id"]))
+    v[k].as_str()
+        .unwrap_or_else(|| panic!("{}: missing {k}", v["id"]))
 }
 
 fn vectors() -> Vec<Value> {
-    let bytes = std::fs::read(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/srtp/vectors.json"))
-        .expect("vectors.json is in the test data");
+    let bytes = std::fs::read(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/data/srtp/vectors.json"
+    ))
+    .expect("vectors.json is in the test data");
     let doc: Value = serde_json::from_slice(&bytes).expect("valid JSON");
     doc["vectors"].as_array().expect("vectors array").clone()
 }
@@ -38,7 +42,11 @@ fn suite_of(v: &Value) -> SrtpSuite {
 /// exercises only one of the two).
 fn session_keys(v: &Value) -> (Vec<u8>, Vec<u8>, Vec<u8>) {
     if v["key_type"] == "session" {
-        return (hex(field(v, "session_key")), hex(field(v, "session_salt")), Vec::new());
+        return (
+            hex(field(v, "session_key")),
+            hex(field(v, "session_salt")),
+            Vec::new(),
+        );
     }
     let d = &v["derived_session_keys"];
     let get = |k: &str| d[k].as_str().map(hex).unwrap_or_default();
@@ -62,8 +70,16 @@ fn contexts(v: &Value) -> Vec<(&'static str, SrtpContext)> {
     }
     let (k, s, a) = session_keys(v);
     // The NULL suite publishes only k_a; its (unused) cipher key is all zero.
-    let k = if k.is_empty() { vec![0; suite.key_len()] } else { k };
-    let s = if s.is_empty() { vec![0; suite.salt_len()] } else { s };
+    let k = if k.is_empty() {
+        vec![0; suite.key_len()]
+    } else {
+        k
+    };
+    let s = if s.is_empty() {
+        vec![0; suite.salt_len()]
+    } else {
+        s
+    };
     let keys = SessionKeys {
         rtp_key: &k,
         rtp_salt: &s,
@@ -74,7 +90,8 @@ fn contexts(v: &Value) -> Vec<(&'static str, SrtpContext)> {
     };
     out.push((
         "session",
-        SrtpContext::from_session_keys(suite, &keys, SrtpConfig::default()).expect("session keys fit"),
+        SrtpContext::from_session_keys(suite, &keys, SrtpConfig::default())
+            .expect("session keys fit"),
     ));
     out
 }
@@ -96,9 +113,16 @@ fn check_packet(v: &Value) {
             tx.protect_rtp_with_roc(&mut buf, plain.len(), roc)
         }
         .unwrap_or_else(|e| panic!("{id} ({how}): protect: {e}"));
-        assert_eq!(hex_of(&buf[..n]), hex_of(&protected), "{id} ({how}): protect");
+        assert_eq!(
+            hex_of(&buf[..n]),
+            hex_of(&protected),
+            "{id} ({how}): protect"
+        );
 
-        let (_, mut rx) = contexts(v).into_iter().find(|(h, _)| *h == how).expect("same keys");
+        let (_, mut rx) = contexts(v)
+            .into_iter()
+            .find(|(h, _)| *h == how)
+            .expect("same keys");
         let mut buf = protected.clone();
         let m = if rtcp {
             rx.unprotect_rtcp(&mut buf, protected.len())
@@ -127,18 +151,29 @@ fn check_keystream(v: &Value) {
         rtcp_salt: &salt,
         rtcp_auth_key: &[0; 20],
     };
-    let mut ctx = SrtpContext::from_session_keys(SrtpSuite::AesCm128HmacSha1_80, &keys, SrtpConfig::default())
-        .expect("B.2 key fits");
-    let blocks = v["keystream_segment_length_blocks"].as_u64().expect("blocks") as usize;
+    let mut ctx = SrtpContext::from_session_keys(
+        SrtpSuite::AesCm128HmacSha1_80,
+        &keys,
+        SrtpConfig::default(),
+    )
+    .expect("B.2 key fits");
+    let blocks = v["keystream_segment_length_blocks"]
+        .as_u64()
+        .expect("blocks") as usize;
     let mut buf = vec![0u8; 12 + blocks * 16 + 10];
     buf[0] = 0x80;
-    ctx.protect_rtp(&mut buf, 12 + blocks * 16).expect("protect");
+    ctx.protect_rtp(&mut buf, 12 + blocks * 16)
+        .expect("protect");
     let ks = &buf[12..12 + blocks * 16];
     let list = v["blocks"].as_array().expect("blocks list");
     assert_eq!(list.len(), 6);
     for b in list {
         let j = b["block_index"].as_u64().expect("index") as usize;
-        assert_eq!(hex_of(&ks[j * 16..j * 16 + 16]), field(b, "keystream"), "block {j}");
+        assert_eq!(
+            hex_of(&ks[j * 16..j * 16 + 16]),
+            field(b, "keystream"),
+            "block {j}"
+        );
     }
     assert_eq!(hex_of(&ks[..48]), field(v, "keystream_first_48_octets"));
 }
@@ -165,7 +200,8 @@ fn check_kdf(v: &Value) {
         rtcp_salt: &k_s,
         rtcp_auth_key: &k_a[..20],
     };
-    let mut by_session = SrtpContext::from_session_keys(suite, &keys, SrtpConfig::default()).expect("fits");
+    let mut by_session =
+        SrtpContext::from_session_keys(suite, &keys, SrtpConfig::default()).expect("fits");
     let mut by_master = SrtpContext::new(
         suite,
         &hex(field(v, "master_key")),
