@@ -21,8 +21,17 @@
 //! - [`srtp`]: SRTP/SRTCP protect and unprotect in place, and the transcode primitive
 //!   (`srtp::srtp_to_srtp`) the data path calls for every media packet; [`rtp`]: the
 //!   zero-copy RTP/RTCP header views it uses.
+//! - [`demux`]: RFC 7983 first-byte classification and the shared-port routing table
+//!   (`demux::DemuxTable::route`: STUN by local ufrag, DTLS/SRTP by latched 5-tuple).
+//! - [`ice`]: the sans-IO ICE-lite agent of a call (`ice::IceLiteAgent::handle_stun`,
+//!   `poll_event`, `poll_timeout`), its credentials and `a=candidate` lines.
+//! - [`stun`]: zero-copy STUN parsing (`stun::Message::parse`) and writing
+//!   (`stun::MessageWriter`) with MESSAGE-INTEGRITY and FINGERPRINT.
 #![warn(missing_docs)]
 
 pub mod redact;
 pub mod rtp;
 pub mod srtp;
+pub mod stun;
+pub mod ice;
+pub mod demux;
