@@ -293,6 +293,8 @@ impl IceLiteAgent {
         // and, losing, switch to controlling. A lite agent must stay controlled
         // (RFC 8445 §6.1.1), so it always keeps its role and answers 487, which makes the
         // browser switch to controlling (RFC 8445 §7.2.5.1).
+        // A request with neither attribute (RFC 8445 §7.1.3 requires one) is answered:
+        // refusing it would protect nothing, as the sender is already authenticated.
         if let Some(IceRole::Controlled(_)) = msg.ice_role() {
             return self.reply_error(out, tid, CheckFailure::RoleConflict);
         }
