@@ -384,4 +384,121 @@ mod tests {
             Route::Drop(DropReason::NotLatched)
         );
     }
+
+    /// Two calls on one shared port, the way a worker drives them: STUN routed by local
+    /// ufrag, the 5-tuple latched only on an authenticated check, re-registration after
+    /// an ICE restart.
+    #[test]
+    fn shared_port_worker_routes_and_latches() {
+        use crate::ice::{IceEvent, IceLiteAgent, LocalCredentials, RemoteCredentials};
+        use std::time::Instant;
+
+        fn creds(seed: u8) -> LocalCredentials {
+            LocalCredentials::from_random(&[seed; 32])
+        }
+        fn remote(ufrag: &str) -> Option<RemoteCredentials> {
+            RemoteCredentials::new(ufrag, "browserpassword0123456789").ok()
+        }
+        fn check(username: &str, key: &str) -> Vec<u8> {
+            let mut buf = vec![0u8; 256];
+            let mut w = MessageWriter::new(&mut buf, Class::Request, Method::BINDING, [2; 12])
+                .expect("256 > 20");
+            w.username(username)
+                .and_then(|w| w.priority(1))
+                .and_then(|w| w.ice_controlling(1))
+                .and_then(|w| w.use_candidate())
+                .and_then(|w| w.message_integrity(key.as_bytes()))
+                .and_then(|w| w.fingerprint())
+                .expect("fits");
+            let n = w.finish();
+            buf.truncate(n);
+            buf
+        }
+        fn check_for(agent: &IceLiteAgent, remote_ufrag: &str) -> Vec<u8> {
+            let c = agent.local_credentials();
+            check(&format!("{}:{remote_ufrag}", c.ufrag()), c.pwd())
+        }
+
+        let t0 = Instant::now();
+        let port: SocketAddr = "10.0.0.5:3478".parse().expect("literal");
+        let browsers: [SocketAddr; 2] = [
+            "198.51.100.1:1000".parse().expect("literal"),
+            "198.51.100.2:2000".parse().expect("literal"),
+        ];
+        let attacker: SocketAddr = "203.0.113.66:666".parse().expect("literal");
+        let mut agents = [
+            IceLiteAgent::new(t0, creds(10), remote("brws")),
+            IceLiteAgent::new(t0, creds(20), remote("brws")),
+        ];
+        let mut table: DemuxTable<usize> = DemuxTable::new();
+        for (i, a) in agents.iter().enumerate() {
+            table.register_ufrag(a.local_credentials().ufrag().as_str(), i);
+        }
+        let dtls = [22u8, 0xfe, 0xfd, 0, 0];
+
+        // The worker loop for one datagram: route, handle, drain events into the table.
+        let deliver = |agents: &mut [IceLiteAgent; 2],
+                       table: &mut DemuxTable<usize>,
+                       src: SocketAddr,
+                       pkt: &[u8]| {
+            let route = table.route(port, src, pkt);
+            if let Route::Ice(i) = route {
+                let mut out = [0u8; crate::ice::MAX_REPLY_LEN];
+                let _ = agents[i].handle_stun(t0, src, port, pkt, &mut out);
+                while let Some(ev) = agents[i].poll_event() {
+                    match ev {
+                        IceEvent::Connected { local, remote }
+                        | IceEvent::Nominated { local, remote, .. } => {
+                            table.latch(local, remote, i);
+                        }
+                        IceEvent::Restarted {
+                            previous_local_ufrag,
+                            local_ufrag,
+                        } => {
+                            table.unregister_ufrag(previous_local_ufrag.as_str());
+                            table.register_ufrag(local_ufrag.as_str(), i);
+                        }
+                        _ => {}
+                    }
+                }
+            }
+            route
+        };
+
+        // A forged check for call 0 (wrong password) reaches the agent but latches nothing.
+        let ufrag0 = agents[0].local_credentials().ufrag();
+        let forged = check(&format!("{ufrag0}:brws"), "guessedpassword01234567");
+        assert_eq!(
+            deliver(&mut agents, &mut table, attacker, &forged),
+            Route::Ice(0)
+        );
+        assert_eq!(
+            table.route(port, attacker, &dtls),
+            Route::Drop(DropReason::NotLatched)
+        );
+
+        // Each browser's check reaches its own call and latches its own 5-tuple.
+        for (i, browser) in browsers.iter().enumerate() {
+            let pkt = check_for(&agents[i], "brws");
+            assert_eq!(
+                deliver(&mut agents, &mut table, *browser, &pkt),
+                Route::Ice(i)
+            );
+            assert_eq!(table.route(port, *browser, &dtls), Route::Dtls(i));
+        }
+        assert_eq!(table.latched_len(), 2);
+
+        // Call 1 restarts. Its first new-ufrag check arrives via the latched tuple; the
+        // Restarted event then registers the new ufrag, reachable from a new address too.
+        agents[1].restart(t0, creds(30), remote("nw03"));
+        let pkt = check_for(&agents[1], "nw03");
+        assert_eq!(
+            deliver(&mut agents, &mut table, browsers[1], &pkt),
+            Route::Ice(1)
+        );
+        let moved: SocketAddr = "198.51.100.2:2001".parse().expect("literal");
+        assert_eq!(table.route(port, moved, &pkt), Route::Ice(1));
+        assert_eq!(agents[1].counters().checks_ok, 2);
+        assert_eq!(agents[0].counters().checks_ok, 1);
+    }
 }
