@@ -3,153 +3,16 @@
 
 #![allow(clippy::unwrap_used)] // test code: a panic is the failure report
 
-use std::time::{Duration, Instant};
+mod common;
 
-use sip_proxy::call::{
-    CallCore, CallCoreConfig, CallError, CallEvent, CallId, CamaraStatus, Command, IdentityHeader,
-};
+use std::time::Duration;
+
+use common::{header, next_hop, reply, Harness, CALL, CHROME_OFFER, IMS_ANSWER};
+use sip_proxy::call::{CallCore, CallCoreConfig, CallError, CamaraStatus, Command, IdentityHeader};
 use sip_proxy::media::{MediaCall, MediaError, MediaSessionId, RecordingMedia};
-use sip_proxy::message::builder::response_to;
-use sip_proxy::message::{Message, Method, Request, Response};
+use sip_proxy::message::{Message, Method};
 use sip_proxy::sdp::SdpError;
-use sip_proxy::transaction::{ResponseAction, Target, TimerConfig, TransactionLayer, Transport};
-
-const CHROME_OFFER: &str = include_str!("data/sdp/chrome_offer.sdp");
-const IMS_ANSWER: &str = include_str!("data/sdp/ims_answer_sdes.sdp");
-const CALL: CallId = CallId(42);
-
-fn next_hop() -> Target {
-    Target {
-        transport: Transport::Udp,
-        addr: "192.0.2.50:5060".parse().unwrap(),
-    }
-}
-
-struct Harness {
-    core: CallCore<RecordingMedia>,
-    layer: TransactionLayer,
-    now: Instant,
-}
-
-impl Harness {
-    fn new() -> Self {
-        let cfg = CallCoreConfig {
-            next_hop: next_hop(),
-            local_host: "192.0.2.10:5060".into(),
-            domain: "ims.example.net".into(),
-            identity: IdentityHeader::Preferred,
-            access_network_info: Some("IEEE-802.11".into()),
-            session_expires: 1800,
-        };
-        Harness {
-            core: CallCore::new(cfg, RecordingMedia::srtp(), 99),
-            layer: TransactionLayer::new(TimerConfig::default()),
-            now: Instant::now(),
-        }
-    }
-
-    fn command(&mut self, cmd: Command) -> Result<(), CallError> {
-        self.core.handle_command(self.now, cmd, &mut self.layer)
-    }
-
-    fn originate(&mut self) -> Request<'static> {
-        let cmd = Command::Originate {
-            call: CALL,
-            from: "+15550001".into(),
-            to: "tel:+15550100".into(),
-            offer: CHROME_OFFER.into(),
-        };
-        self.command(cmd).unwrap();
-        let sent = self.sent_requests();
-        assert_eq!(sent.len(), 1, "one INVITE");
-        sent.into_iter().next().unwrap()
-    }
-
-    fn sent(&mut self) -> Vec<Message<'static>> {
-        std::iter::from_fn(|| self.layer.poll_transmit())
-            .map(|t| {
-                assert_eq!(t.target, next_hop(), "everything goes to the next hop");
-                Message::parse(&t.bytes).unwrap().into_owned()
-            })
-            .collect()
-    }
-
-    fn sent_requests(&mut self) -> Vec<Request<'static>> {
-        self.sent()
-            .into_iter()
-            .filter_map(|m| match m {
-                Message::Request(r) => Some(r),
-                Message::Response(_) => None,
-            })
-            .collect()
-    }
-
-    /// The IMS peer's response goes over the wire (bytes) into the layer, then the core.
-    fn deliver(&mut self, resp: &Response<'_>) {
-        let bytes = resp.to_bytes();
-        let Message::Response(parsed) = Message::parse(&bytes).unwrap() else {
-            unreachable!()
-        };
-        if let ResponseAction::Deliver(tx) = self.layer.handle_response(self.now, &parsed) {
-            self.core
-                .handle_response(self.now, tx, &parsed, &mut self.layer);
-        }
-    }
-
-    fn advance(&mut self, by: Duration) {
-        self.now += by;
-        self.layer.handle_timeout(self.now);
-        while let Some(ev) = self.layer.poll_event() {
-            self.core.handle_transaction_event(&ev);
-        }
-    }
-
-    fn events(&mut self) -> Vec<(CamaraStatus, Option<String>, Option<String>)> {
-        std::iter::from_fn(|| self.core.poll_event())
-            .map(
-                |CallEvent::Status {
-                     call,
-                     status,
-                     reason,
-                     sdp,
-                 }| {
-                    assert_eq!(call, CALL);
-                    (status, reason, sdp)
-                },
-            )
-            .collect()
-    }
-}
-
-/// What the IMS side answers to `req`.
-fn reply(
-    req: &Request<'_>,
-    status: u16,
-    extra: &[(&str, &str)],
-    sdp: Option<&str>,
-) -> Response<'static> {
-    let mut r = response_to(req, status, Some(b"ims1"));
-    if (101..300).contains(&status) {
-        r.add_header("Contact", "<sip:far@198.51.100.20:5060>");
-    }
-    for (k, v) in extra {
-        r.add_header(k, v.as_bytes().to_vec());
-    }
-    if let Some(sdp) = sdp {
-        r.set_body("application/sdp", sdp.as_bytes().to_vec());
-    }
-    r
-}
-
-fn header(req: &Request<'_>, name: &str) -> String {
-    String::from_utf8_lossy(
-        &req.headers
-            .get_raw(name.as_bytes())
-            .unwrap_or_else(|| panic!("{name}"))
-            .value,
-    )
-    .into_owned()
-}
+use sip_proxy::transaction::{Target, Transport};
 
 #[test]
 fn mo_call_with_reliable_183_then_180_200_ack_and_local_bye() {

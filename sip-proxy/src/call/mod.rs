@@ -14,12 +14,13 @@
 //! handling the 200-after-CANCEL race), BYE in both directions, and the CAMARA mapping of
 //! every final response.
 
+mod incoming;
 mod outgoing;
 mod status;
 
 pub use status::CamaraStatus;
 
-use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
 use std::time::Instant;
 
 use crate::dialog::Dialog;
@@ -74,16 +75,45 @@ pub enum Command {
         /// The browser's offer.
         offer: String,
     },
-    /// End the call: CANCEL before answer, BYE after.
+    /// End the call: CANCEL before answer (outgoing), 603 Decline before answer
+    /// (incoming), BYE after.
     Hangup {
         /// The call.
         call: CallId,
+    },
+    /// The browser is alerting the user on an incoming call: 180 Ringing.
+    Ringing {
+        /// The call.
+        call: CallId,
+    },
+    /// The browser reports progress on an incoming call: 183 Session Progress.
+    Progress {
+        /// The call.
+        call: CallId,
+    },
+    /// The browser answers an incoming call with its SDP: 200 OK.
+    Answer {
+        /// The call.
+        call: CallId,
+        /// The browser's SDP answer to the offer it got in [`CallEvent::Incoming`].
+        sdp: String,
     },
 }
 
 /// An event for the web side.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum CallEvent {
+    /// A call for a web user arrived from the IMS side.
+    Incoming {
+        /// The id the core gave the call.
+        call: CallId,
+        /// The caller's number (`+…`), or `anonymous`.
+        from: String,
+        /// The web user's number that was called.
+        to: String,
+        /// The SDP offer for the browser.
+        offer: String,
+    },
     /// The call's status changed.
     Status {
         /// The call.
@@ -108,6 +138,10 @@ pub enum CallError {
     /// No such call.
     #[error("no call {0:?}")]
     UnknownCall(CallId),
+    /// The command does not fit the call's state (answering an outgoing call, answering
+    /// twice).
+    #[error("call {0:?} is not in a state for that")]
+    WrongState(CallId),
     /// A phone number or URI the gateway cannot route.
     #[error("invalid address {0:?}")]
     BadAddress(String),
@@ -128,6 +162,7 @@ impl CallError {
         match self {
             CallError::Exists(_) | CallError::BadAddress(_) => 400,
             CallError::UnknownCall(_) => 481,
+            CallError::WrongState(_) => 491,
             CallError::Sdp(e) => e.sip_status(),
             CallError::Media(e) => e.sip_status(),
             CallError::Transaction => 500,
@@ -135,14 +170,23 @@ impl CallError {
     }
 }
 
+/// Who placed the call.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Role {
+    /// The browser (mobile-originated toward IMS).
+    Mo,
+    /// The IMS side (mobile-terminated at the browser).
+    Mt,
+}
+
 /// Where a call is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Phase {
-    /// INVITE sent, no provisional response yet.
+    /// INVITE sent (or received), no provisional response yet.
     Calling,
-    /// A provisional response arrived.
+    /// A provisional response arrived (or was sent).
     Early,
-    /// 2xx received and acknowledged.
+    /// 2xx received and acknowledged (or sent).
     Connected,
 }
 
@@ -157,6 +201,7 @@ enum Purpose {
 
 #[derive(Debug)]
 struct Call {
+    role: Role,
     media: MediaSessionId,
     phase: Phase,
     invite: Request<'static>,
@@ -182,6 +227,9 @@ pub struct CallCore<M: MediaControl> {
     transactions: HashMap<TransactionId, (CallId, Purpose)>,
     events: VecDeque<CallEvent>,
     rng: u64,
+    /// Numbers of the web users that can receive calls.
+    users: HashSet<String>,
+    next_mt: u64,
 }
 
 impl<M: MediaControl> CallCore<M> {
@@ -195,6 +243,8 @@ impl<M: MediaControl> CallCore<M> {
             transactions: HashMap::new(),
             events: VecDeque::new(),
             rng: seed | 1,
+            users: HashSet::new(),
+            next_mt: 1,
         }
     }
 
@@ -294,6 +344,9 @@ impl<M: MediaControl> CallCore<M> {
                 offer,
             } => self.originate(now, call, &from, &to, &offer, layer),
             Command::Hangup { call } => self.hangup(now, call, layer),
+            Command::Ringing { call } => self.progress(now, call, 180, layer),
+            Command::Progress { call } => self.progress(now, call, 183, layer),
+            Command::Answer { call, sdp } => self.answer(now, call, &sdp, layer),
         }
     }
 

@@ -2,7 +2,9 @@
 
 use std::time::Instant;
 
-use super::{Call, CallCore, CallError, CallId, CamaraStatus, IdentityHeader, Phase, Purpose};
+use super::{
+    Call, CallCore, CallError, CallId, CamaraStatus, IdentityHeader, Phase, Purpose, Role,
+};
 use crate::dialog::{Dialog, DialogId};
 use crate::media::{MediaAllocation, MediaControl, MediaSessionId, ANSWER_SETUP};
 use crate::message::builder::{response_to, RequestBuilder};
@@ -52,6 +54,7 @@ impl<M: MediaControl> CallCore<M> {
         self.calls.insert(
             call,
             Call {
+                role: Role::Mo,
                 media: media_id,
                 phase: Phase::Calling,
                 invite,
@@ -106,15 +109,16 @@ impl<M: MediaControl> CallCore<M> {
             .calls
             .get_mut(&call)
             .ok_or(CallError::UnknownCall(call))?;
-        match c.phase {
-            Phase::Connected => {
+        match (c.role, c.phase) {
+            (_, Phase::Connected) => {
                 self.send_bye(now, call, layer);
                 self.finish(call, CamaraStatus::Terminated, Some("local hangup".into()));
             }
+            (Role::Mt, _) => self.decline(now, call, layer),
             // RFC 3261 §9.1: no CANCEL before a provisional response; it goes out when one
             // arrives (or Timer B ends the INVITE).
-            Phase::Calling => c.cancelling = true,
-            Phase::Early => {
+            (Role::Mo, Phase::Calling) => c.cancelling = true,
+            (Role::Mo, Phase::Early) => {
                 c.cancelling = true;
                 self.send_cancel(now, call, layer);
             }
@@ -420,7 +424,7 @@ impl<M: MediaControl> CallCore<M> {
     }
 }
 
-fn ims_local(a: &MediaAllocation, origin: Origin) -> ImsLocal {
+pub(super) fn ims_local(a: &MediaAllocation, origin: Origin) -> ImsLocal {
     let security = if a.sdes_keys.is_empty() {
         ImsSecurity::Rtp
     } else {
@@ -433,7 +437,7 @@ fn ims_local(a: &MediaAllocation, origin: Origin) -> ImsLocal {
     }
 }
 
-fn webrtc_local(a: &MediaAllocation, origin: Origin) -> WebrtcLocal {
+pub(super) fn webrtc_local(a: &MediaAllocation, origin: Origin) -> WebrtcLocal {
     WebrtcLocal {
         origin,
         ice_ufrag: a.ice_ufrag.clone(),
