@@ -611,3 +611,45 @@ fn stray_ack_and_stray_response() {
     );
     assert!(sim.layer.send_request(sim.t0, &ack, target(UDP)).is_err());
 }
+
+#[test]
+fn many_transactions_fire_in_deadline_order() {
+    let mut sim = Sim::new(TimerConfig::default());
+    let mut ids = Vec::new();
+    for n in 0..2000u64 {
+        let at = sim.at(ms(n));
+        let branch = format!("z9hG4bKmany{n}");
+        ids.push(
+            sim.layer
+                .send_request(at, &request(Method::Options, &branch), target(TCP))
+                .unwrap(),
+        );
+    }
+    assert_eq!(sim.layer.len(), 2000);
+    assert_eq!(
+        sim.layer.poll_timeout(),
+        Some(sim.at(ms(32000))),
+        "Timer F of the first"
+    );
+    sim.drain(sim.t0);
+    sim.clear();
+    sim.run_until(Duration::from_secs(40));
+    let timeouts: Vec<(Duration, TransactionEvent)> = sim
+        .events()
+        .into_iter()
+        .filter(|(_, e)| matches!(e, TransactionEvent::Timeout { .. }))
+        .collect();
+    assert_eq!(timeouts.len(), 2000);
+    for (n, (d, e)) in timeouts.iter().enumerate() {
+        assert_eq!(*d, ms(32000 + n as u64));
+        assert_eq!(
+            *e,
+            TransactionEvent::Timeout {
+                id: ids[n],
+                timer: Timer::F
+            }
+        );
+    }
+    assert!(sim.layer.is_empty());
+    assert_eq!(sim.layer.poll_timeout(), None);
+}

@@ -85,6 +85,52 @@ pub fn response_to(req: &Request<'_>, status: u16, to_tag: Option<&[u8]>) -> Res
     }
 }
 
+/// A CANCEL for `req` (RFC 3261 §9.1): same Request-URI, Call-ID, From, To and CSeq
+/// number, the request's top Via only (same branch, so it matches the same server
+/// transaction's key), its Route headers.
+pub fn cancel_for(req: &Request<'_>) -> Request<'static> {
+    let to = req.headers.get(HeaderName::To).cloned();
+    same_transaction_request(req, Method::Cancel, to)
+}
+
+/// A request that shares `req`'s transaction identity: the top Via only, Route, From,
+/// Call-ID, the given To, `CSeq: <req's number> <method>`, Max-Forwards 70, no body
+/// (RFC 3261 §9.1 CANCEL, §17.1.1.3 ACK for a non-2xx).
+pub(crate) fn same_transaction_request(
+    req: &Request<'_>,
+    method: Method,
+    to: Option<Header<'_>>,
+) -> Request<'static> {
+    let mut headers = Headers::new();
+    if let Some(via) = req.headers.top_via_raw() {
+        headers.push(Header::new(&b"Via"[..], via.to_vec()));
+    }
+    for h in req.headers.iter() {
+        if matches!(
+            h.kind(),
+            HeaderName::Route | HeaderName::From | HeaderName::CallId
+        ) {
+            headers.push(h.clone().into_owned());
+        }
+    }
+    if let Some(to) = to {
+        headers.push(to.into_owned());
+    }
+    let seq = req.headers.cseq().map_or(0, |c| c.seq);
+    headers.push(Header::new(
+        &b"CSeq"[..],
+        format!("{seq} {method}").into_bytes(),
+    ));
+    headers.push(Header::new(&b"Max-Forwards"[..], &b"70"[..]));
+    headers.push(Header::new(&b"Content-Length"[..], &b"0"[..]));
+    Request {
+        method,
+        uri: Cow::Owned(req.uri.to_vec()),
+        headers,
+        body: Cow::Borrowed(b""),
+    }
+}
+
 impl Response<'_> {
     /// Appends a header line before Content-Length.
     pub fn add_header(&mut self, name: &str, value: impl Into<Vec<u8>>) {
@@ -143,6 +189,41 @@ mod tests {
         };
         assert_eq!(parsed, req);
         assert_eq!(parsed.headers.content_length(), Some(5));
+    }
+
+    #[test]
+    fn cancel_matches_the_invite() {
+        let inv = RequestBuilder::new(Method::Invite, "sip:bob@example.com")
+            .header("Via", "SIP/2.0/UDP h;branch=z9hG4bKc1")
+            .header("Via", "SIP/2.0/UDP upstream;branch=z9hG4bKup")
+            .header("Route", "<sip:p1;lr>")
+            .header("From", "<sip:a@b>;tag=1")
+            .header("To", "<sip:bob@example.com>")
+            .header("Call-ID", "c9")
+            .header("CSeq", "7 INVITE")
+            .body("application/sdp", b"v=0\r\n".to_vec())
+            .build();
+        let cancel = cancel_for(&inv);
+        let bytes = cancel.to_bytes();
+        let Message::Request(c) = Message::parse(&bytes).unwrap() else {
+            panic!("request")
+        };
+        assert_eq!(c.method, Method::Cancel);
+        assert_eq!(c.uri, inv.uri);
+        assert_eq!(c.headers.vias().unwrap().len(), 1);
+        assert_eq!(
+            c.headers.top_via().unwrap().branch(),
+            Some(&b"z9hG4bKc1"[..])
+        );
+        assert_eq!(
+            (
+                c.headers.cseq().unwrap().seq,
+                c.headers.cseq().unwrap().method
+            ),
+            (7, &b"CANCEL"[..])
+        );
+        assert_eq!(c.headers.name_addrs(HeaderName::Route).unwrap().len(), 1);
+        assert!(c.body.is_empty());
     }
 
     #[test]

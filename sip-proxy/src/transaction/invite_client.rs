@@ -10,7 +10,7 @@ use std::time::Instant;
 
 use super::timers::{due, earliest, Backoff, Timer, TimerConfig};
 use super::{Action, Disposition, TransactionState};
-use crate::message::{Header, HeaderName, Headers, Message, Method, Request, Response};
+use crate::message::{HeaderName, Message, Method, Request, Response};
 
 pub(crate) struct InviteClient {
     state: TransactionState,
@@ -152,29 +152,6 @@ impl InviteClient {
 /// From and CSeq number as the INVITE, To from the response, the INVITE's top Via only,
 /// its Route headers.
 pub fn ack_for_non2xx(invite: &Request<'_>, resp: &Response<'_>) -> Request<'static> {
-    let mut headers = Headers::new();
-    if let Some(via) = invite.headers.top_via_raw() {
-        headers.push(Header::new(&b"Via"[..], via.to_vec()));
-    }
-    for h in invite.headers.iter() {
-        match h.kind() {
-            HeaderName::Route | HeaderName::From | HeaderName::CallId => {
-                headers.push(h.clone().into_owned())
-            }
-            _ => {}
-        }
-    }
-    if let Some(to) = resp.headers.get(HeaderName::To) {
-        headers.push(to.clone().into_owned());
-    }
-    let seq = invite.headers.cseq().map_or(0, |c| c.seq);
-    headers.push(Header::new(&b"CSeq"[..], format!("{seq} ACK").into_bytes()));
-    headers.push(Header::new(&b"Max-Forwards"[..], &b"70"[..]));
-    headers.push(Header::new(&b"Content-Length"[..], &b"0"[..]));
-    Request {
-        method: Method::Ack,
-        uri: invite.uri.clone().into_owned().into(),
-        headers,
-        body: std::borrow::Cow::Borrowed(b""),
-    }
+    let to = resp.headers.get(HeaderName::To).cloned();
+    crate::message::builder::same_transaction_request(invite, Method::Ack, to)
 }

@@ -1,6 +1,6 @@
 //! The transaction layer: owns every client and server transaction, keyed by branch.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::{BTreeSet, HashMap, VecDeque};
 use std::time::Instant;
 
 use super::invite_client::InviteClient;
@@ -46,6 +46,8 @@ struct Entry {
     server: bool,
     target: Target,
     machine: Machine,
+    /// The deadline registered in `TransactionLayer::timers`.
+    scheduled: Option<Instant>,
 }
 
 /// Every transaction of one SIP endpoint. Sans-IO: feed it messages, timer ticks and
@@ -58,6 +60,9 @@ pub struct TransactionLayer {
     clients: HashMap<TransactionKey, TransactionId>,
     servers: HashMap<TransactionKey, TransactionId>,
     entries: HashMap<TransactionId, Entry>,
+    /// Every live deadline, earliest first: `poll_timeout` is O(1) and `handle_timeout`
+    /// visits only the due transactions.
+    timers: BTreeSet<(Instant, TransactionId)>,
     transmits: VecDeque<Transmit>,
     events: VecDeque<TransactionEvent>,
 }
@@ -73,6 +78,7 @@ impl TransactionLayer {
             clients: HashMap::new(),
             servers: HashMap::new(),
             entries: HashMap::new(),
+            timers: BTreeSet::new(),
             transmits: VecDeque::new(),
             events: VecDeque::new(),
         }
@@ -119,6 +125,7 @@ impl TransactionLayer {
                 server,
                 target,
                 machine,
+                scheduled: None,
             },
         );
         id
@@ -291,10 +298,10 @@ impl TransactionLayer {
     /// Fires every timer due at `now`.
     pub fn handle_timeout(&mut self, now: Instant) {
         let due: Vec<TransactionId> = self
-            .entries
+            .timers
             .iter()
-            .filter(|(_, e)| e.machine.next_timeout().is_some_and(|t| t <= now))
-            .map(|(id, _)| *id)
+            .take_while(|(t, _)| *t <= now)
+            .map(|(_, id)| *id)
             .collect();
         for id in due {
             let mut out = Vec::new();
@@ -311,10 +318,7 @@ impl TransactionLayer {
 
     /// When [`Self::handle_timeout`] must next be called.
     pub fn poll_timeout(&self) -> Option<Instant> {
-        self.entries
-            .values()
-            .filter_map(|e| e.machine.next_timeout())
-            .min()
+        self.timers.first().map(|(t, _)| *t)
     }
 
     /// The next message to send.
@@ -329,9 +333,19 @@ impl TransactionLayer {
 
     /// Turns a machine's actions into transmits and events; removes a terminated machine.
     fn apply(&mut self, id: TransactionId, actions: Vec<Action>) {
-        let Some(entry) = self.entries.get(&id) else {
+        let Some(entry) = self.entries.get_mut(&id) else {
             return;
         };
+        let next = entry.machine.next_timeout();
+        if next != entry.scheduled {
+            if let Some(old) = entry.scheduled {
+                self.timers.remove(&(old, id));
+            }
+            if let Some(n) = next {
+                self.timers.insert((n, id));
+            }
+            entry.scheduled = next;
+        }
         for a in actions {
             match a {
                 Action::Send(bytes) => self.transmits.push_back(Transmit {
