@@ -66,6 +66,7 @@ pub mod call;
 pub mod endpoint;
 pub mod media;
 pub mod message;
+pub mod registration;
 pub mod sdp;
 pub mod transaction;
 pub mod transport;
