@@ -7,7 +7,7 @@ use super::{
 };
 use crate::dialog::{Dialog, DialogId};
 use crate::media::{MediaAllocation, MediaControl, MediaSessionId, ANSWER_SETUP};
-use crate::message::builder::{response_to, RequestBuilder};
+use crate::message::builder::{cancel_for, response_to, RequestBuilder};
 use crate::message::{HeaderName, Method, Request, Response};
 use crate::sdp::{self, ImsLocal, ImsSecurity, Origin, SessionDescription, WebrtcLocal};
 use crate::transaction::{TransactionEvent, TransactionId, TransactionLayer};
@@ -447,24 +447,4 @@ pub(super) fn webrtc_local(a: &MediaAllocation, origin: Origin) -> WebrtcLocal {
         address: a.webrtc_address,
         answer_setup: ANSWER_SETUP,
     }
-}
-
-/// The CANCEL for an INVITE (RFC 3261 §9.1): same Request-URI, Call-ID, From, To, CSeq
-/// number, and the INVITE's top Via (so it matches the INVITE's transaction), Route kept.
-fn cancel_for(invite: &Request<'_>) -> Request<'static> {
-    let mut b = RequestBuilder::new(Method::Cancel, invite.uri.to_vec());
-    if let Some(via) = invite.headers.top_via_raw() {
-        b = b.header("Via", via.to_vec());
-    }
-    b = b.header("Max-Forwards", "70");
-    for h in invite.headers.iter() {
-        match h.kind() {
-            HeaderName::Route | HeaderName::From | HeaderName::To | HeaderName::CallId => {
-                b = b.header(&String::from_utf8_lossy(h.name()), h.value.to_vec());
-            }
-            _ => {}
-        }
-    }
-    let seq = invite.headers.cseq().map_or(1, |c| c.seq);
-    b.header("CSeq", format!("{seq} CANCEL")).build()
 }
