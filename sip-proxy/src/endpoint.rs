@@ -83,7 +83,7 @@ pub struct Endpoint {
     policy: UaPolicy,
     layer: TransactionLayer,
     draining: bool,
-    tag_state: u64,
+    ids: crate::ids::IdGen,
     stateless: VecDeque<Transmit>,
     events: VecDeque<EndpointEvent>,
 }
@@ -108,7 +108,7 @@ impl Endpoint {
             policy: UaPolicy::gateway(Role::Endpoint),
             layer,
             draining: false,
-            tag_state: seed | 1,
+            ids: crate::ids::IdGen::new(seed),
             stateless: VecDeque::new(),
             events: VecDeque::new(),
         }
@@ -125,7 +125,7 @@ impl Endpoint {
     pub fn handle_message(&mut self, now: Instant, source: Target, bytes: &[u8]) {
         match Message::parse(bytes) {
             Err(err) => {
-                let tag = self.next_tag();
+                let tag = self.ids.hex();
                 let answer = reject_malformed(bytes, err, tag.as_bytes());
                 let answered = answer.as_ref().map(|_| err.status());
                 if let Some(bytes) = answer {
@@ -194,7 +194,7 @@ impl Endpoint {
         status: u16,
         extra: &[(&str, Vec<u8>)],
     ) {
-        let tag = self.next_tag();
+        let tag = self.ids.hex();
         let mut resp = response_to(req, status, Some(tag.as_bytes()));
         for (name, value) in extra {
             resp.add_header(name, value.clone());
@@ -243,17 +243,6 @@ impl Endpoint {
             }
         }
         self.events.pop_front()
-    }
-
-    /// A To-tag: 64 bits from a xorshift generator seeded by the driver (RFC 3261 §19.3
-    /// asks for at least 32 bits of randomness).
-    fn next_tag(&mut self) -> String {
-        let mut x = self.tag_state;
-        x ^= x << 13;
-        x ^= x >> 7;
-        x ^= x << 17;
-        self.tag_state = x;
-        format!("{x:016x}")
     }
 }
 

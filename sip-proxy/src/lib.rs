@@ -64,6 +64,7 @@ pub mod auth;
 pub mod dialog;
 pub mod call;
 pub mod endpoint;
+pub mod ids;
 pub mod media;
 pub mod message;
 pub mod registration;

@@ -17,6 +17,7 @@ use std::collections::{HashMap, VecDeque};
 use std::time::{Duration, Instant};
 
 use crate::auth::digest::DigestClient;
+use crate::ids::IdGen;
 use crate::message::builder::{response_to, RequestBuilder};
 use crate::message::{HeaderName, Method, Request, Response};
 use crate::transaction::{Target, TransactionEvent, TransactionId, TransactionLayer};
@@ -112,7 +113,7 @@ pub struct Registrations {
     regs: HashMap<String, Reg>,
     transactions: HashMap<TransactionId, (String, Purpose)>,
     events: VecDeque<RegEvent>,
-    rng: u64,
+    ids: IdGen,
 }
 
 /// RFC 3261 §10.2.4 refresh point: half the granted time, or 600 s before expiry,
@@ -131,17 +132,8 @@ impl Registrations {
             regs: HashMap::new(),
             transactions: HashMap::new(),
             events: VecDeque::new(),
-            rng: seed | 1,
+            ids: IdGen::new(seed),
         }
-    }
-
-    fn random(&mut self) -> u64 {
-        let mut x = self.rng;
-        x ^= x << 13;
-        x ^= x >> 7;
-        x ^= x << 17;
-        self.rng = x;
-        x
     }
 
     /// Whether `number` is registered now.
@@ -176,8 +168,8 @@ impl Registrations {
         auth.set_credentials(realm, username, password);
         let reg = Reg {
             state: State::Registering,
-            call_id: format!("{:016x}{:08x}", self.random(), self.random() as u32),
-            from_tag: format!("{:016x}", self.random()),
+            call_id: format!("{}{}", self.ids.hex(), self.ids.hex()),
+            from_tag: self.ids.hex(),
             cseq: 0,
             auth,
             last: None,
@@ -208,8 +200,8 @@ impl Registrations {
         expires: u32,
         layer: &mut TransactionLayer,
     ) {
-        let branch = crate::message::builder::branch_from(self.random());
-        let cnonce = format!("{:016x}", self.random());
+        let branch = self.ids.branch();
+        let cnonce = self.ids.hex();
         let aor = self.aor(number);
         let uri = format!("sip:{}", self.cfg.domain);
         let local_host = self.cfg.local_host.clone();
@@ -305,8 +297,8 @@ impl Registrations {
         resp: &Response<'_>,
         layer: &mut TransactionLayer,
     ) {
-        let cnonce = format!("{:016x}", self.random());
-        let branch = crate::message::builder::branch_from(self.random());
+        let cnonce = self.ids.hex();
+        let branch = self.ids.branch();
         let Some(reg) = self.regs.get_mut(number) else {
             return;
         };
@@ -399,9 +391,9 @@ impl Registrations {
     /// RFC 3680: subscribe to the registration state of our own AoR, along the
     /// Service-Route.
     fn subscribe_reg_event(&mut self, now: Instant, number: &str, layer: &mut TransactionLayer) {
-        let branch = crate::message::builder::branch_from(self.random());
-        let call_id = format!("{:016x}sub", self.random());
-        let tag = format!("{:016x}", self.random());
+        let branch = self.ids.branch();
+        let call_id = format!("{}sub", self.ids.hex());
+        let tag = self.ids.hex();
         let aor = self.aor(number);
         let local_host = self.cfg.local_host.clone();
         let expires = self.cfg.expires;

@@ -61,11 +61,7 @@ impl<M: MediaControl> CallCore<M> {
     ) {
         if let Err((status, why)) = self.accept_invite(tx, req) {
             tracing::info!(sip = status, why, "incoming call refused");
-            let mut resp = response_to(
-                req,
-                status,
-                Some(format!("{:016x}", self.random()).as_bytes()),
-            );
+            let mut resp = response_to(req, status, Some(self.ids.hex().as_bytes()));
             if status == 488 {
                 resp.add_header("Warning", format!("399 rtcgate \"{why}\""));
             }
@@ -102,7 +98,7 @@ impl<M: MediaControl> CallCore<M> {
             .allocate(media)
             .map_err(|e| (e.sip_status(), "no media resources"))?;
         let origin = Origin {
-            session_id: self.random() >> 1,
+            session_id: self.ids.next_u64() >> 1,
             version: 1,
         };
         let (browser_offer, pending_sdp) =
@@ -113,7 +109,7 @@ impl<M: MediaControl> CallCore<M> {
                     return Err((e.sip_status(), "no codec or SRTP suite in common"));
                 }
             };
-        let local_tag = format!("{:016x}", self.random());
+        let local_tag = self.ids.hex();
         let dialog = Dialog::uas(req, local_tag.as_bytes(), &self.contact())
             .map_err(|e| (e.status(), "dialog"))?;
         tracing::info!(call = call.0, to = %media_plane::redact::phone(&to), "incoming call");

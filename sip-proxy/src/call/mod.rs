@@ -226,7 +226,7 @@ pub struct CallCore<M: MediaControl> {
     calls: BTreeMap<CallId, Call>,
     transactions: HashMap<TransactionId, (CallId, Purpose)>,
     events: VecDeque<CallEvent>,
-    rng: u64,
+    ids: crate::ids::IdGen,
     /// Numbers of the web users that can receive calls.
     users: HashSet<String>,
     next_mt: u64,
@@ -242,7 +242,7 @@ impl<M: MediaControl> CallCore<M> {
             calls: BTreeMap::new(),
             transactions: HashMap::new(),
             events: VecDeque::new(),
-            rng: seed | 1,
+            ids: crate::ids::IdGen::new(seed),
             users: HashSet::new(),
             next_mt: 1,
         }
@@ -287,18 +287,8 @@ impl<M: MediaControl> CallCore<M> {
         self.emit(call, status, reason, None);
     }
 
-    /// 64 random-looking bits from the seeded xorshift generator.
-    fn random(&mut self) -> u64 {
-        let mut x = self.rng;
-        x ^= x << 13;
-        x ^= x >> 7;
-        x ^= x << 17;
-        self.rng = x;
-        x
-    }
-
     fn via(&mut self) -> String {
-        let branch = crate::message::builder::branch_from(self.random());
+        let branch = self.ids.branch();
         format!("SIP/2.0/UDP {};branch={branch};rport", self.cfg.local_host)
     }
 

@@ -31,7 +31,7 @@ impl<M: MediaControl> CallCore<M> {
         let media_id = MediaSessionId(call.0);
         let allocation = self.media.allocate(media_id)?;
         let origin = Origin {
-            session_id: self.random() >> 1,
+            session_id: self.ids.next_u64() >> 1,
             version: 1,
         };
         let ims = ims_local(&allocation, origin);
@@ -72,8 +72,8 @@ impl<M: MediaControl> CallCore<M> {
     }
 
     fn build_invite(&mut self, from_uri: &str, to_uri: &str, sdp: String) -> Request<'static> {
-        let tag = format!("{:016x}", self.random());
-        let call_id = format!("{:016x}{:016x}", self.random(), self.random());
+        let tag = self.ids.hex();
+        let call_id = format!("{}{}", self.ids.hex(), self.ids.hex());
         let via = self.via();
         let contact = String::from_utf8_lossy(&self.contact()).into_owned();
         let identity = match self.cfg.identity {

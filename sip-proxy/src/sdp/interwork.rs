@@ -163,14 +163,7 @@ pub fn offer_to_ims(
 ) -> Result<(SessionDescription, Pending), SdpError> {
     let (audio_index, audio) = browser_offer.audio().ok_or(SdpError::NoAudio)?;
     webrtc_remote(browser_offer, audio, Setup::Active)?;
-    let offered = codecs(audio);
-    let mut chosen: Vec<RtpMap> = offered.iter().filter(|c| is_carried(c)).cloned().collect();
-    if chosen.is_empty() {
-        return Err(SdpError::NoSharedCodec);
-    }
-    if let Some(te) = offered.iter().find(|c| c.is("telephone-event", 8000)) {
-        chosen.push(te.clone());
-    }
+    let chosen = carried_codecs(audio)?;
     let direction = Direction::of(audio);
     let media = ims_media(ims, &chosen, direction, sdes_offer(&ims.security));
     let sdp = ims_session(ims, vec![media]);
@@ -193,11 +186,7 @@ pub fn answer_from_ims(
     let remote = webrtc_remote(&pending.offer, browser_audio, webrtc.answer_setup)?;
     let browser_codecs = codecs(browser_audio);
     let answered = codecs(answer);
-    let codec = answered
-        .iter()
-        .find(|c| is_carried(c))
-        .ok_or(SdpError::NoSharedCodec)?
-        .clone();
+    let codec = first_carried(&answered)?;
     let webrtc_pt = matching_pt(&browser_codecs, &codec).ok_or(SdpError::NoSharedCodec)?;
     let dtmf_pt = dtmf_pair(&browser_codecs, &answered);
     let ims_srtp = answered_crypto(&ims.security, answer)?;
@@ -247,14 +236,7 @@ pub fn offer_from_ims(
         return Err(SdpError::NoUsableCrypto);
     }
     media_address(ims_offer, audio)?;
-    let offered = codecs(audio);
-    let mut chosen: Vec<RtpMap> = offered.iter().filter(|c| is_carried(c)).cloned().collect();
-    if chosen.is_empty() {
-        return Err(SdpError::NoSharedCodec);
-    }
-    if let Some(te) = offered.iter().find(|c| c.is("telephone-event", 8000)) {
-        chosen.push(te.clone());
-    }
+    let chosen = carried_codecs(audio)?;
     let media = webrtc_media(webrtc, "0", &chosen, Direction::of(audio), Setup::ActPass);
     let mut sdp = webrtc_session(webrtc, vec![media]);
     sdp.attributes.push(Attribute::value("group", "BUNDLE 0"));
@@ -287,11 +269,7 @@ pub fn answer_to_ims(
     let remote = webrtc_remote(browser_answer, answer, setup)?;
     let ims_codecs = codecs(ims_audio);
     let answered = codecs(answer);
-    let codec = answered
-        .iter()
-        .find(|c| is_carried(c))
-        .ok_or(SdpError::NoSharedCodec)?
-        .clone();
+    let codec = first_carried(&answered)?;
     let ims_pt = matching_pt(&ims_codecs, &codec).ok_or(SdpError::NoSharedCodec)?;
     let dtmf_pt = dtmf_pair(&answered, &ims_codecs);
     let direction = Direction::of(answer);
@@ -357,6 +335,32 @@ pub fn answer_to_ims(
 
 fn is_carried(c: &RtpMap) -> bool {
     CARRIED.iter().any(|(name, rate)| c.is(name, *rate))
+}
+
+/// The codecs of an offer that cross the gateway, in the offer's order, plus
+/// telephone-event at 8 kHz when offered.
+fn carried_codecs(audio: &Media) -> Result<Vec<RtpMap>, SdpError> {
+    let offered = codecs(audio);
+    let mut chosen: Vec<RtpMap> = offered.iter().filter(|c| is_carried(c)).cloned().collect();
+    if chosen.is_empty() {
+        return Err(SdpError::NoSharedCodec);
+    }
+    chosen.extend(
+        offered
+            .iter()
+            .find(|c| c.is("telephone-event", 8000))
+            .cloned(),
+    );
+    Ok(chosen)
+}
+
+/// The codec an answer chose: its first one that crosses the gateway.
+fn first_carried(answered: &[RtpMap]) -> Result<RtpMap, SdpError> {
+    answered
+        .iter()
+        .find(|c| is_carried(c))
+        .cloned()
+        .ok_or(SdpError::NoSharedCodec)
 }
 
 fn is_secure(proto: &str) -> bool {
