@@ -24,7 +24,7 @@ pub mod validate;
 
 pub use error::{reason_phrase, Error};
 pub use header::{Header, HeaderName, Headers};
-pub(crate) use parse::split as split_raw;
+pub(crate) use parse::{is_response_line, split as split_raw};
 pub use uri::{SipUri, TelUri, Uri};
 
 macro_rules! methods {

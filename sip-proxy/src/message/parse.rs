@@ -92,7 +92,7 @@ fn split_headers(section: &[u8]) -> Result<Headers<'_>, Error> {
 pub(crate) fn parse_message(datagram: &[u8]) -> Result<Message<'_>, Error> {
     let raw = split(datagram)?;
     // The start line first, so a wrong version is answered 505 (RFC 4475 §3.1.2.16).
-    if raw.start_line.starts_with(b"SIP/") {
+    if is_response_line(raw.start_line) {
         let (status, reason) = parse_status_line(raw.start_line)?;
         let body = frame_body(&raw.headers, raw.rest)?;
         check_common(&raw.headers)?;
@@ -116,10 +116,17 @@ pub(crate) fn parse_message(datagram: &[u8]) -> Result<Message<'_>, Error> {
     }
 }
 
+/// A Status-Line starts with the SIP-Version, which is case-insensitive (RFC 3261 §7.1);
+/// a Method is a token and cannot contain `/`.
+pub(crate) fn is_response_line(line: &[u8]) -> bool {
+    line.get(..4)
+        .is_some_and(|p| p.eq_ignore_ascii_case(b"SIP/"))
+}
+
 /// `Status-Line = SIP-Version SP Status-Code SP Reason-Phrase` (RFC 3261 §7.2).
 fn parse_status_line(line: &[u8]) -> Result<(u16, &[u8]), Error> {
     let version = line.get(..7).ok_or(Error::BadStartLine)?;
-    if version != b"SIP/2.0" {
+    if !version.eq_ignore_ascii_case(b"SIP/2.0") {
         return Err(Error::UnsupportedVersion);
     }
     let code = line.get(8..11).ok_or(Error::BadStartLine)?;
@@ -145,7 +152,7 @@ fn parse_request_line(line: &[u8]) -> Result<(Method, &[u8]), Error> {
     if !scan::is_token(method) {
         return Err(Error::BadStartLine);
     }
-    if version != b"SIP/2.0" {
+    if !version.eq_ignore_ascii_case(b"SIP/2.0") {
         let looks_like_sip = version.len() > 4 && version[..4].eq_ignore_ascii_case(b"SIP/");
         return Err(if looks_like_sip {
             Error::UnsupportedVersion
@@ -275,6 +282,12 @@ mod tests {
         );
         assert_eq!(parse_status_line(b"SIP/2.0 180 ").unwrap(), (180, &b""[..]));
         assert!(parse_status_line(b"SIP/2.0 099 x").is_err());
+        // RFC 3261 §7.1: the SIP-Version is case-insensitive.
+        assert_eq!(
+            parse_status_line(b"sip/2.0 200 OK").unwrap(),
+            (200, &b"OK"[..])
+        );
+        assert!(parse_request_line(b"BYE sip:a@b Sip/2.0").is_ok());
         assert!(parse_status_line(b"SIP/2.0 4294967301 x").is_err());
         assert_eq!(
             parse_status_line(b"SIP/3.0 200 OK"),

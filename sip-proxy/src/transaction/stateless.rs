@@ -10,7 +10,7 @@ use crate::message::{reason_phrase, Error, HeaderName};
 /// `to_tag` is added to a To header that has none (RFC 3261 §8.2.6.2).
 pub fn reject_malformed(datagram: &[u8], err: Error, to_tag: &[u8]) -> Option<Vec<u8>> {
     let raw = crate::message::split_raw(datagram).ok()?;
-    if raw.start_line.starts_with(b"SIP/") {
+    if crate::message::is_response_line(raw.start_line) {
         return None;
     }
     raw.headers.get(HeaderName::Via)?;
