@@ -24,6 +24,8 @@ fn invite(to: &str, sdp: &str) -> Request<'static> {
          Contact: <sip:far@198.51.100.33:5060>\r\n\
          Record-Route: <sip:scscf.ims.example.net;lr>\r\n\
          P-Asserted-Identity: <tel:+15557777>\r\n\
+         Supported: 100rel, timer\r\n\
+         Session-Expires: 1800\r\n\
          Content-Type: application/sdp\r\n\
          Content-Length: {}\r\n\r\n{sdp}",
         sdp.len()
@@ -127,6 +129,17 @@ fn mt_call_rings_is_answered_and_the_caller_hangs_up() {
         "{answer}"
     );
     assert!(ok.headers.get_raw(b"Contact").is_some());
+    let value = |name: &str| {
+        ok.headers
+            .get_raw(name.as_bytes())
+            .map(|h| h.value.to_vec())
+    };
+    assert_eq!(
+        value("Session-Expires"),
+        Some(b"1800;refresher=uac".to_vec()),
+        "RFC 4028 §9: the caller refreshes"
+    );
+    assert_eq!(value("Require"), Some(b"timer".to_vec()));
     assert!(matches!(
         h.all_events().as_slice(),
         [CallEvent::Status {

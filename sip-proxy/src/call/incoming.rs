@@ -128,6 +128,9 @@ impl<M: MediaControl> CallCore<M> {
                 answered: false,
                 cancelling: false,
                 cancel_sent: false,
+                timer: None,
+                local_ims_sdp: None,
+                negotiated: None,
             },
         );
         self.events.push_back(CallEvent::Incoming {
@@ -186,10 +189,22 @@ impl<M: MediaControl> CallCore<M> {
             "Contact",
             format!("<{}>", String::from_utf8_lossy(&self.contact())),
         );
-        resp.set_body("application/sdp", ims_answer.to_string().into_bytes());
         let c = self.mt_call(call)?;
+        let timer = super::session::timer_for_request(&c.invite, now);
+        if let Some((value, _)) = &timer {
+            resp.add_header("Session-Expires", value.clone());
+            // RFC 4028 §9: Require: timer only toward a UAC that supports it.
+            let supported = c.invite.headers.tokens(HeaderName::Supported);
+            if supported.is_some_and(|t| t.iter().any(|x| x.eq_ignore_ascii_case(b"timer"))) {
+                resp.add_header("Require", "timer");
+            }
+        }
+        resp.set_body("application/sdp", ims_answer.to_string().into_bytes());
         c.phase = Phase::Connected;
         c.answered = true;
+        c.timer = timer.map(|(_, t)| t);
+        c.local_ims_sdp = Some(ims_answer);
+        c.negotiated = Some(negotiated);
         if let Some(d) = c.dialog.as_mut() {
             d.on_local_response(200);
         }

@@ -16,6 +16,7 @@
 
 mod incoming;
 mod outgoing;
+mod session;
 mod status;
 
 pub use status::CamaraStatus;
@@ -197,6 +198,7 @@ enum Purpose {
     Prack,
     Cancel,
     Bye,
+    Refresh,
 }
 
 #[derive(Debug)]
@@ -216,6 +218,12 @@ struct Call {
     /// The web side hung up before answer; CANCEL sent or waiting for a provisional.
     cancelling: bool,
     cancel_sent: bool,
+    /// The session timer, once a 2xx set one up (RFC 4028).
+    timer: Option<session::SessionTimer>,
+    /// The description the gateway last gave the IMS side (answers re-offers).
+    local_ims_sdp: Option<sdp::SessionDescription>,
+    /// What the media plane was last given.
+    negotiated: Option<sdp::Negotiated>,
 }
 
 /// The call core.

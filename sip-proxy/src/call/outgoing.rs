@@ -66,6 +66,9 @@ impl<M: MediaControl> CallCore<M> {
                 answered: false,
                 cancelling: false,
                 cancel_sent: false,
+                timer: None,
+                local_ims_sdp: Some(ims_offer),
+                negotiated: None,
             },
         );
         Ok(())
@@ -139,7 +142,7 @@ impl<M: MediaControl> CallCore<M> {
         let _ = self.send(now, call, Purpose::Cancel, &cancel, layer);
     }
 
-    fn send_bye(&mut self, now: Instant, call: CallId, layer: &mut TransactionLayer) {
+    pub(super) fn send_bye(&mut self, now: Instant, call: CallId, layer: &mut TransactionLayer) {
         let via = self.via();
         let Some(dialog) = self.calls.get_mut(&call).and_then(|c| c.dialog.as_mut()) else {
             return;
@@ -167,6 +170,7 @@ impl<M: MediaControl> CallCore<M> {
         }
         match purpose {
             Purpose::Invite => self.on_invite_response(now, call, resp, layer),
+            Purpose::Refresh => self.on_refresh_response(now, call, resp, layer),
             // A failed PRACK or CANCEL changes nothing the web side sees: the INVITE's
             // own final response decides (RFC 3262 §7.2, RFC 3261 §9.1).
             Purpose::Prack | Purpose::Cancel | Purpose::Bye => {}
@@ -268,6 +272,7 @@ impl<M: MediaControl> CallCore<M> {
                 if let Err(e) = self.media.update(c.media, &negotiated) {
                     tracing::warn!(call = call.0, error = %e, "media update refused");
                 }
+                c.negotiated = Some(negotiated);
                 Some(browser_answer.to_string())
             }
             Err(e) => {
@@ -299,6 +304,7 @@ impl<M: MediaControl> CallCore<M> {
             _ => c.dialog = Dialog::uac(&c.invite, resp, &contact).ok(),
         }
         c.phase = Phase::Connected;
+        c.timer = super::session::timer_from_answer(resp, now);
         let invite_seq = c.invite.headers.cseq().map_or(1, |s| s.seq);
         let cancelling = c.cancelling;
         self.send_ack(call, invite_seq, layer);
@@ -370,10 +376,20 @@ impl<M: MediaControl> CallCore<M> {
             .get_mut(&call)
             .and_then(|c| c.dialog.as_mut())
             .map(|d| d.on_request(req));
+        let connected = self
+            .calls
+            .get(&call)
+            .is_some_and(|c| c.phase == Phase::Connected);
         let status = match (&req.method, accepted) {
             (_, Some(Err(e))) => e.status(),
             (Method::Bye, _) => 200,
-            // re-INVITE, UPDATE, INFO… arrive with the hold/refresh work.
+            (Method::Invite | Method::Update, _) if connected => {
+                self.on_target_refresh(now, call, tx, req, layer);
+                return true;
+            }
+            // RFC 3311 §5.2: an UPDATE before answer would change the early session; the
+            // gateway does not renegotiate early media.
+            (Method::Invite | Method::Update, _) => 491,
             _ => 501,
         };
         let resp = response_to(req, status, None);

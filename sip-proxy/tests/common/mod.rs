@@ -96,12 +96,27 @@ impl Harness {
         }
     }
 
+    /// Advances simulated time, running every layer and core timer that falls due.
     pub fn advance(&mut self, by: Duration) {
-        self.now += by;
-        self.layer.handle_timeout(self.now);
-        while let Some(ev) = self.layer.poll_event() {
-            self.core.handle_transaction_event(&ev);
+        let end = self.now + by;
+        loop {
+            let next = [self.core.poll_timeout(), self.layer.poll_timeout()]
+                .into_iter()
+                .flatten()
+                .min();
+            match next {
+                Some(t) if t <= end => {
+                    self.now = self.now.max(t);
+                    self.layer.handle_timeout(self.now);
+                    while let Some(ev) = self.layer.poll_event() {
+                        self.core.handle_transaction_event(&ev);
+                    }
+                    self.core.handle_timeout(self.now, &mut self.layer);
+                }
+                _ => break,
+            }
         }
+        self.now = end;
     }
 
     /// A request from the IMS side (`source` = the next hop) through the layer: the
