@@ -66,7 +66,7 @@ fn last_response(h: &mut Harness) -> sip_proxy::message::Response<'static> {
             Message::Response(r) => Some(r),
             Message::Request(_) => None,
         })
-        .last()
+        .next_back()
         .expect("a response was sent")
 }
 
