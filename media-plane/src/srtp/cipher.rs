@@ -2,15 +2,12 @@
 //! §4.1.1), AES-GCM (RFC 7714) and a prepared HMAC-SHA1 state (RFC 3711 §4.2.1).
 //!
 //! The AES key schedule, the GHASH key and the HMAC inner/outer pads are computed in
-//! the constructors; the per-packet functions only borrow them (HMAC clones a ~200-octet
-//! prepared state on the stack). Nothing here allocates.
+//! the constructors; the per-packet functions only borrow them (HMAC starts from two
+//! precomputed 20-octet SHA-1 states). Nothing here allocates.
 
 use aes::cipher::{BlockCipherEncrypt, KeyInit};
 use aes::{Aes128, Aes192, Aes256, Block};
-use aes_gcm::aead::AeadInOut;
-use aes_gcm::{Aes128Gcm, Aes256Gcm, Nonce, Tag};
-use hmac::{Hmac, Mac};
-use sha1::Sha1;
+use ring::aead::{self, Aad, LessSafeKey, UnboundKey};
 
 use super::SrtpError;
 
@@ -61,32 +58,31 @@ fn ctr_xor<C: BlockCipherEncrypt<BlockSize = aes::cipher::consts::U16>>(
         }
         cipher.encrypt_blocks(&mut blocks[..n]);
         for (d, k) in chunk.chunks_mut(16).zip(blocks.iter()) {
-            for (x, y) in d.iter_mut().zip(k.iter()) {
-                *x ^= y;
+            let ks: [u8; 16] = (*k).into();
+            match <&mut [u8; 16]>::try_from(&mut *d) {
+                Ok(full) => {
+                    *full = (u128::from_ne_bytes(*full) ^ u128::from_ne_bytes(ks)).to_ne_bytes();
+                }
+                Err(_) => d.iter_mut().zip(ks).for_each(|(x, y)| *x ^= y),
             }
         }
     }
 }
 
-/// AES-GCM with the key schedule and GHASH key done (RFC 7714 uses a 12-octet IV and,
-/// here, the full 16-octet tag).
+/// AES-GCM with the key schedule and GHASH key done, from `ring` (RFC 7714 uses a
+/// 12-octet IV and, here, the full 16-octet tag).
 #[derive(Clone)]
-pub(crate) enum AesGcm {
-    Aes128(Aes128Gcm),
-    Aes256(Aes256Gcm),
-}
+pub(crate) struct AesGcm(LessSafeKey);
 
 impl AesGcm {
     pub(crate) fn new(key: &[u8]) -> Result<Self, SrtpError> {
-        Ok(match key.len() {
-            16 => {
-                AesGcm::Aes128(Aes128Gcm::new_from_slice(key).map_err(|_| SrtpError::BadKeyLength)?)
-            }
-            32 => {
-                AesGcm::Aes256(Aes256Gcm::new_from_slice(key).map_err(|_| SrtpError::BadKeyLength)?)
-            }
+        let alg = match key.len() {
+            16 => &aead::AES_128_GCM,
+            32 => &aead::AES_256_GCM,
             _ => return Err(SrtpError::BadKeyLength),
-        })
+        };
+        let key = UnboundKey::new(alg, key).map_err(|_| SrtpError::BadKeyLength)?;
+        Ok(Self(LessSafeKey::new(key)))
     }
 
     /// Encrypts `data` in place and returns the tag.
@@ -96,18 +92,20 @@ impl AesGcm {
         aad: &[u8],
         data: &mut [u8],
     ) -> Result<[u8; 16], SrtpError> {
-        let nonce = Nonce::from(*iv);
-        let tag = match self {
-            AesGcm::Aes128(c) => c.encrypt_inout_detached(&nonce, aad, data.into()),
-            AesGcm::Aes256(c) => c.encrypt_inout_detached(&nonce, aad, data.into()),
-        }
-        // Only fails for inputs beyond 2^36 octets, which no datagram reaches.
-        .map_err(|_| SrtpError::Truncated)?;
-        Ok(tag.into())
+        let nonce = aead::Nonce::assume_unique_for_key(*iv);
+        let tag = self
+            .0
+            .seal_in_place_separate_tag(nonce, Aad::from(aad), data)
+            // Only fails for inputs beyond 2^36 octets, which no datagram reaches.
+            .map_err(|_| SrtpError::Truncated)?;
+        let mut out = [0u8; 16];
+        out.copy_from_slice(tag.as_ref());
+        Ok(out)
     }
 
-    /// Verifies `tag` over `aad` and `data`, then decrypts `data` in place; on failure
-    /// `data` is untouched (the tag is checked before any keystream is applied).
+    /// Verifies `tag` over `aad` and `data` and decrypts `data` in place. On failure
+    /// `ring` overwrites `data` (it decrypts while it authenticates and then clears the
+    /// unauthenticated plaintext), so the caller must drop the packet.
     pub(crate) fn open(
         &self,
         iv: &[u8; 12],
@@ -115,42 +113,119 @@ impl AesGcm {
         data: &mut [u8],
         tag: &[u8],
     ) -> Result<(), SrtpError> {
-        let nonce = Nonce::from(*iv);
-        let tag = Tag::try_from(tag).map_err(|_| SrtpError::Truncated)?;
-        match self {
-            AesGcm::Aes128(c) => c.decrypt_inout_detached(&nonce, aad, data.into(), &tag),
-            AesGcm::Aes256(c) => c.decrypt_inout_detached(&nonce, aad, data.into(), &tag),
-        }
-        .map_err(|_| SrtpError::AuthFailed)
+        let nonce = aead::Nonce::assume_unique_for_key(*iv);
+        let tag = aead::Tag::try_from(tag).map_err(|_| SrtpError::Truncated)?;
+        self.0
+            .open_in_place_separate_tag(nonce, Aad::from(aad), tag, data, 0..)
+            .map(|_| ())
+            .map_err(|_| SrtpError::AuthFailed)
     }
 }
 
-/// HMAC-SHA1 keyed once; every packet starts from a copy of this prepared state.
+/// SHA-1 initial hash value (FIPS 180-4 §5.3.1).
+const SHA1_H0: [u32; 5] = [
+    0x6745_2301,
+    0xefcd_ab89,
+    0x98ba_dcfe,
+    0x1032_5476,
+    0xc3d2_e1f0,
+];
+
+/// HMAC-SHA1 (RFC 2104) keyed once: the SHA-1 states after the `key XOR ipad` and
+/// `key XOR opad` blocks are computed here, so a packet costs only its own blocks plus
+/// one outer block (4 compressions for a 172-octet RTP packet), with no hasher object
+/// to clone and no buffering beyond one 64-octet stack block. The compression function
+/// is the `sha1` crate's (SHA-NI when the CPU has it).
 #[derive(Clone)]
-pub(crate) struct PreparedHmac(Hmac<Sha1>);
+pub(crate) struct PreparedHmac {
+    inner: [u32; 5],
+    outer: [u32; 5],
+}
+
+fn compress(state: &mut [u32; 5], block: &[u8; 64]) {
+    sha1::block_api::compress(state, std::slice::from_ref(block));
+}
+
+/// SHA-1 of `a || b` continued from `state`, which has already absorbed `prefix_len`
+/// octets (a whole number of blocks).
+fn sha1_from(mut state: [u32; 5], prefix_len: u64, a: &[u8], b: &[u8]) -> [u8; 20] {
+    let mut block = [0u8; 64];
+    let mut fill = 0usize;
+    for piece in [a, b] {
+        let mut p = piece;
+        if fill > 0 {
+            let take = (64 - fill).min(p.len());
+            block[fill..fill + take].copy_from_slice(&p[..take]);
+            fill += take;
+            p = &p[take..];
+            if fill < 64 {
+                continue;
+            }
+            compress(&mut state, &block);
+        }
+        while let Some((full, rest)) = p.split_first_chunk::<64>() {
+            compress(&mut state, full);
+            p = rest;
+        }
+        block[..p.len()].copy_from_slice(p);
+        fill = p.len();
+    }
+    // FIPS 180-4 §5.1.1 padding: 0x80, zeros, 64-bit big-endian length in bits.
+    let bits = (prefix_len + a.len() as u64 + b.len() as u64) * 8;
+    block[fill] = 0x80;
+    block[fill + 1..].fill(0);
+    if fill >= 56 {
+        compress(&mut state, &block);
+        block.fill(0);
+    }
+    block[56..].copy_from_slice(&bits.to_be_bytes());
+    compress(&mut state, &block);
+    let mut out = [0u8; 20];
+    for (o, w) in out.chunks_exact_mut(4).zip(state) {
+        o.copy_from_slice(&w.to_be_bytes());
+    }
+    out
+}
 
 impl PreparedHmac {
     pub(crate) fn new(key: &[u8]) -> Result<Self, SrtpError> {
-        Ok(Self(
-            <Hmac<Sha1> as KeyInit>::new_from_slice(key).map_err(|_| SrtpError::BadKeyLength)?,
-        ))
+        // RFC 2104 §2: keys longer than the block are hashed first.
+        let mut k0 = [0u8; 64];
+        if key.len() > 64 {
+            k0[..20].copy_from_slice(&sha1_from(SHA1_H0, 0, key, &[]));
+        } else {
+            k0[..key.len()].copy_from_slice(key);
+        }
+        let (mut inner, mut outer) = (SHA1_H0, SHA1_H0);
+        let pad = |x: u8| {
+            let mut b = k0;
+            b.iter_mut().for_each(|v| *v ^= x);
+            b
+        };
+        compress(&mut inner, &pad(0x36));
+        compress(&mut outer, &pad(0x5c));
+        Ok(Self { inner, outer })
     }
 
     /// HMAC-SHA1(key, a || b), full 20 octets.
     pub(crate) fn tag(&self, a: &[u8], b: &[u8]) -> [u8; 20] {
-        let mut m = self.0.clone();
-        m.update(a);
-        m.update(b);
-        m.finalize().into_bytes().into()
+        let inner = sha1_from(self.inner, 64, a, b);
+        sha1_from(self.outer, 64, &inner, &[])
     }
 
     /// Constant-time check of a (truncated, leftmost) tag over `a || b`.
     pub(crate) fn verify(&self, a: &[u8], b: &[u8], tag: &[u8]) -> Result<(), SrtpError> {
-        let mut m = self.0.clone();
-        m.update(a);
-        m.update(b);
-        m.verify_truncated_left(tag)
-            .map_err(|_| SrtpError::AuthFailed)
+        let full = self.tag(a, b);
+        if tag.is_empty() || tag.len() > full.len() {
+            return Err(SrtpError::AuthFailed);
+        }
+        // Accumulate every difference; no early exit on the first mismatch.
+        let diff = full.iter().zip(tag).fold(0u8, |d, (x, y)| d | (x ^ y));
+        if std::hint::black_box(diff) == 0 {
+            Ok(())
+        } else {
+            Err(SrtpError::AuthFailed)
+        }
     }
 }
 
@@ -197,6 +272,58 @@ mod tests {
             c.apply_keystream(counter, &mut one);
             assert_eq!(chunk, &one[..chunk.len()]);
             counter = u128::from_be_bytes(counter).wrapping_add(1).to_be_bytes();
+        }
+    }
+
+    /// RFC 2202 §3 test cases 1, 2 and 6 (6: an 80-octet key, hashed first).
+    #[test]
+    fn rfc2202_hmac_sha1() {
+        let cases: [(&[u8], &[u8], &str); 3] = [
+            (
+                &[0x0b; 20],
+                b"Hi There",
+                "b617318655057264e28bc0b6fb378c8ef146be00",
+            ),
+            (
+                b"Jefe",
+                b"what do ya want for nothing?",
+                "effcdf6ae5eb2fa2d27416d5f184df9c259a7c79",
+            ),
+            (
+                &[0xaa; 80],
+                b"Test Using Larger Than Block-Size Key - Hash Key First",
+                "aa4ae5e15272d00e95705637ce8a3b55ed402112",
+            ),
+        ];
+        for (key, data, want) in cases {
+            let h = PreparedHmac::new(key).expect("any key length");
+            assert_eq!(h.tag(data, &[])[..], hex(want)[..]);
+            let (a, b) = data.split_at(data.len() / 2);
+            assert_eq!(h.tag(a, b)[..], hex(want)[..]);
+            assert_eq!(h.verify(a, b, &hex(want)[..10]), Ok(()));
+            assert_eq!(
+                h.verify(a, b, &hex(want)[1..11]),
+                Err(SrtpError::AuthFailed)
+            );
+        }
+    }
+
+    /// Every length and split around the block and padding boundaries, against the
+    /// `hmac` crate.
+    #[test]
+    fn hmac_matches_reference_at_every_boundary() {
+        use hmac::{Hmac, Mac};
+        let key = [0x42u8; 20];
+        let h = PreparedHmac::new(&key).expect("20-octet key");
+        let data: Vec<u8> = (0..200u32).map(|i| (i * 7) as u8).collect();
+        for len in 0..data.len() {
+            for split in [0, len / 3, len.saturating_sub(4), len] {
+                let (a, b) = data[..len].split_at(split);
+                let mut m = <Hmac<sha1::Sha1> as hmac::KeyInit>::new_from_slice(&key).expect("key");
+                m.update(&data[..len]);
+                let want: [u8; 20] = m.finalize().into_bytes().into();
+                assert_eq!(h.tag(a, b), want, "len {len} split {split}");
+            }
         }
     }
 }

@@ -11,7 +11,8 @@
 //!
 //! Receive order (RFC 3711 §3.3): estimate the index → replay check → authenticate →
 //! decrypt → only then update ROC, `s_l` and the replay window. Every error leaves the
-//! context and the caller's buffer as they were.
+//! context as it was, and the buffer too except after `AuthFailed` on GCM (see
+//! [`SrtpError`]).
 
 use super::cipher::{AesCtr, AesGcm, PreparedHmac};
 use super::kdf::{Kdf, SessionKeyMaterial};
@@ -287,7 +288,8 @@ impl SrtpContext {
     }
 
     /// Verifies and decrypts the SRTP packet `buf[..len]` in place; returns the RTP
-    /// length. On error neither the context nor `buf` changes.
+    /// length. On error the context does not change (nor `buf`, but for `AuthFailed` on
+    /// GCM).
     pub fn unprotect_rtp(&mut self, buf: &mut [u8], len: usize) -> Result<usize, SrtpError> {
         let (hdr_len, seq, ssrc) = rtp_fields(buf, len)?;
         let tag_len = self.suite.srtp_tag_len();
@@ -402,7 +404,8 @@ impl SrtpContext {
     }
 
     /// Verifies and (if E = 1) decrypts the SRTCP packet `buf[..len]` in place; returns
-    /// the RTCP length. On error neither the context nor `buf` changes.
+    /// the RTCP length. On error the context does not change (nor `buf`, but for
+    /// `AuthFailed` on GCM).
     pub fn unprotect_rtcp(&mut self, buf: &mut [u8], len: usize) -> Result<usize, SrtpError> {
         let ssrc = rtcp_ssrc(buf, len)?;
         let tag_len = self.suite.srtcp_tag_len();

@@ -5,8 +5,10 @@ use crate::rtp::RtpError;
 /// Why an SRTP/SRTCP operation failed.
 ///
 /// Every variant leaves the context exactly as it was before the call (RFC 3711 §3.3:
-/// state is updated only after a packet authenticates), and `unprotect` leaves the
-/// caller's buffer unmodified on error. The data path drops the packet and counts the
+/// state is updated only after a packet authenticates). `unprotect` leaves the
+/// caller's buffer unmodified on error, with one exception: `AuthFailed` on the AEAD
+/// suites, where the GCM backend has overwritten the payload (it decrypts while it
+/// authenticates, then clears what failed). The data path drops the packet and counts the
 /// variant; none of them ends a call.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
