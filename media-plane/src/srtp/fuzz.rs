@@ -2,6 +2,11 @@
 
 use super::{SrtpConfig, SrtpContext, SrtpError, SrtpSuite};
 
+/// Master key of every fuzz context (cut to the suite's key length).
+pub const FUZZ_MASTER_KEY: [u8; 32] = [0x5a; 32];
+/// Master salt of every fuzz context (cut to the suite's salt length).
+pub const FUZZ_MASTER_SALT: [u8; 14] = [0xa5; 14];
+
 /// Largest input considered; longer inputs are cut (a datagram is at most 64 KiB, and
 /// nothing in the code depends on the size beyond the length checks).
 const MAX_INPUT: usize = 2048;
@@ -11,13 +16,16 @@ const TAILROOM: usize = 32;
 /// Feeds arbitrary bytes through SRTP and SRTCP unprotect of every suite. Panics (the
 /// fuzzer's failure signal) only if an invariant breaks: a failed unprotect changed the
 /// buffer (other than GCM clearing a forgery), or a packet we protected does not come
-/// back.
-pub fn unprotect_any(data: &[u8]) {
+/// back. Returns how many of the raw input's unprotects (one SRTP and one SRTCP per
+/// suite) authenticated: seeds made with [`FUZZ_MASTER_KEY`] pass, which is how the
+/// corpus reaches the code behind the tag check.
+pub fn unprotect_any(data: &[u8]) -> usize {
+    let mut authentic = 0;
     let data = &data[..data.len().min(MAX_INPUT)];
     let mut buf = [0u8; MAX_INPUT + TAILROOM];
     for suite in SrtpSuite::ALL {
-        let key = [0x5a; 32];
-        let salt = [0xa5; 14];
+        let key = FUZZ_MASTER_KEY;
+        let salt = FUZZ_MASTER_SALT;
         let make = || {
             SrtpContext::new(
                 suite,
@@ -41,6 +49,9 @@ pub fn unprotect_any(data: &[u8]) {
                 rx.unprotect_rtp(&mut buf, data.len())
             };
             // The buffer is untouched on error, except where GCM cleared a forgery.
+            if r.is_ok() {
+                authentic += 1;
+            }
             if let Err(e) = r {
                 let gcm_auth = suite.is_aead() && e == SrtpError::AuthFailed;
                 assert!(
@@ -68,4 +79,5 @@ pub fn unprotect_any(data: &[u8]) {
             }
         }
     }
+    authentic
 }
