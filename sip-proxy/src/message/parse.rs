@@ -17,17 +17,9 @@ pub(crate) struct Raw<'a> {
     pub(crate) rest: &'a [u8],
 }
 
+/// First occurrence of `needle` at or after `from` (SIMD search via `memchr`).
 fn find(hay: &[u8], needle: &[u8], from: usize) -> Option<usize> {
-    let first = *needle.first()?;
-    let mut i = from;
-    while let Some(p) = hay.get(i..)?.iter().position(|b| *b == first) {
-        let at = i + p;
-        if hay.get(at..at + needle.len()) == Some(needle) {
-            return Some(at);
-        }
-        i = at + 1;
-    }
-    None
+    memchr::memmem::find(hay.get(from..)?, needle).map(|p| p + from)
 }
 
 /// Splits start line, header lines and the rest (RFC 3261 §7.3.1 line folding).
