@@ -653,3 +653,40 @@ fn many_transactions_fire_in_deadline_order() {
     assert!(sim.layer.is_empty());
     assert_eq!(sim.layer.poll_timeout(), None);
 }
+
+// ---- UAS core 2xx retransmission (§13.3.1.4) ----------------------------------------
+
+#[test]
+fn uas_2xx_retransmission_schedule_and_give_up() {
+    use sip_proxy::transaction::{Uas2xxAction, Uas2xxRetransmit};
+    let t0 = Instant::now();
+    let mut r = Uas2xxRetransmit::start(t0, &TimerConfig::default());
+    let mut resends = Vec::new();
+    while let Some(t) = r.poll_timeout() {
+        match r.handle_timeout(t) {
+            Uas2xxAction::Resend => resends.push(t - t0),
+            Uas2xxAction::GiveUp => {
+                assert_eq!(t - t0, ms(32000), "64·T1");
+                break;
+            }
+            Uas2xxAction::Wait => panic!("woken for nothing at {:?}", t - t0),
+        }
+    }
+    assert_eq!(
+        resends,
+        times(&[500, 1500, 3500, 7500, 11500, 15500, 19500, 23500, 27500, 31500])
+    );
+    assert!(!r.is_active());
+}
+
+#[test]
+fn uas_2xx_retransmission_stops_on_ack() {
+    use sip_proxy::transaction::{Uas2xxAction, Uas2xxRetransmit};
+    let t0 = Instant::now();
+    let mut r = Uas2xxRetransmit::start(t0, &TimerConfig::default());
+    assert_eq!(r.handle_timeout(t0 + ms(100)), Uas2xxAction::Wait);
+    assert_eq!(r.handle_timeout(t0 + ms(500)), Uas2xxAction::Resend);
+    r.on_ack();
+    assert_eq!(r.poll_timeout(), None);
+    assert_eq!(r.handle_timeout(t0 + ms(40000)), Uas2xxAction::Wait);
+}

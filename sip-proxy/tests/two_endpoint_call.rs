@@ -12,6 +12,7 @@ use sip_proxy::message::builder::{branch_from, response_to, RequestBuilder};
 use sip_proxy::message::{HeaderName, Message, Method, Request, Response};
 use sip_proxy::transaction::{
     RequestAction, ResponseAction, Target, TimerConfig, TransactionId, TransactionLayer, Transport,
+    Uas2xxAction, Uas2xxRetransmit,
 };
 
 const LATENCY: Duration = Duration::from_millis(20);
@@ -279,6 +280,8 @@ fn call_survives_lost_invite_and_lost_200() {
     ok.add_header("Contact", "<sip:callee@192.0.2.2>");
     ok.add_header("Record-Route", "<sip:edge.example.net;lr>");
     net.uas.send_response(net.now, srv, &ok).unwrap();
+    let sent_200_at = net.now;
+    let mut retransmit = Uas2xxRetransmit::start(net.now, &TimerConfig::default());
     dialog_uas.on_local_response(200);
 
     // The UAC sees the 100 Trying; the 200 was lost.
@@ -291,8 +294,10 @@ fn call_survives_lost_invite_and_lost_200() {
     );
 
     // RFC 6026 / RFC 3261 §13.3.1.4: the UAS core retransmits its 2xx until the ACK.
-    let resend_at = net.now + Duration::from_millis(500);
+    let resend_at = retransmit.poll_timeout().expect("2xx retransmission armed");
+    assert_eq!(resend_at - sent_200_at, Duration::from_millis(500));
     net.advance_to(resend_at);
+    assert_eq!(retransmit.handle_timeout(net.now), Uas2xxAction::Resend);
     net.uas.send_response(net.now, srv, &ok).unwrap();
     let p = net.deliver_to(UAC);
     let r200 = resp(&p.bytes);
@@ -321,6 +326,8 @@ fn call_survives_lost_invite_and_lost_200() {
         RequestAction::StrayAck
     );
     dialog_uas.on_request(&ack).unwrap();
+    retransmit.on_ack();
+    assert!(!retransmit.is_active());
 
     // BYE from the UAC ends both dialogs.
     let bye = dialog_uac.request(

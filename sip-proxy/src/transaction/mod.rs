@@ -19,11 +19,13 @@ mod non_invite_client;
 mod non_invite_server;
 pub mod stateless;
 mod timers;
+mod uas_2xx;
 
 pub use invite_client::ack_for_non2xx;
 pub use key::TransactionKey;
 pub use layer::TransactionLayer;
 pub use timers::{Timer, TimerConfig};
+pub use uas_2xx::{Uas2xxAction, Uas2xxRetransmit};
 
 /// A SIP transport (RFC 3261 §18, RFC 7118).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
