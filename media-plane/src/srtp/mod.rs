@@ -12,6 +12,8 @@
 //!   and scheduled once; per-SSRC ROC and replay windows live in a fixed table.
 //! - [`ReOriginator`] and [`srtp_to_srtp`], [`srtp_to_rtp`], [`rtp_to_srtp`]: the
 //!   transcode primitive of the media plane.
+//! - [`split_dtls_keying_material`], [`SrtpSuite::from_dtls_profile`]: DTLS-SRTP
+//!   (RFC 5764) keys and profiles; [`SrtpSuite::from_sdes_name`]: SDES (RFC 4568).
 //! - [`SrtpError`]: the one error type of the layer.
 //! - [`fuzz::unprotect_any`]: the fuzz target body.
 //!
@@ -48,6 +50,7 @@
 
 mod cipher;
 mod context;
+mod dtls;
 pub mod fuzz;
 mod kdf;
 mod replay;
@@ -58,6 +61,7 @@ mod transcode;
 mod error;
 
 pub use context::{SessionKeys, SrtpConfig, SrtpContext, SRTCP_TRAILER_LEN};
+pub use dtls::{split_dtls_keying_material, MasterKeys, DTLS_SRTP_EXPORTER_LABEL};
 pub use error::SrtpError;
 pub use replay::{DEFAULT_REPLAY_WINDOW, MIN_REPLAY_WINDOW};
 pub use suite::SrtpSuite;
