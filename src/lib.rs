@@ -183,15 +183,17 @@ async fn serve(cfg: Config, config_path: PathBuf, log: logging::LogHandle) -> Ex
     });
     lifecycle.set_ready("api", true);
 
-    match sip_proxy::transport::start(sip_transport_config(&cfg), lifecycle.draining_rx(), seed())
-        .await
-    {
+    if cfg.sip.mode == config::SipMode::Lab {
+        if let Err(e) = start_lab(&cfg, &lifecycle).await {
+            tracing::error!(error = %e, "cannot start the lab IMS");
+            return ExitCode::FAILURE;
+        }
+    }
+    let sip = sip_transport_config(&cfg, cfg.sip.udp_listen, cfg.sip.tcp_listen);
+    match sip_proxy::transport::start(sip, lifecycle.draining_rx(), seed(), None).await {
         Ok(bound) => {
-            for (name, addr) in [("sip_udp", bound.udp), ("sip_tcp", bound.tcp)] {
-                if let Some(addr) = addr {
-                    tracing::info!(listener = name, addr = %addr, "listening");
-                }
-            }
+            log_bound("sip_udp", bound.udp);
+            log_bound("sip_tcp", bound.tcp);
             lifecycle.set_ready("sip", true);
         }
         Err(e) => {
@@ -222,11 +224,48 @@ async fn serve(cfg: Config, config_path: PathBuf, log: logging::LogHandle) -> Ex
     }
 }
 
-fn sip_transport_config(cfg: &Config) -> sip_proxy::transport::TransportConfig {
+fn log_bound(listener: &'static str, addr: Option<SocketAddr>) {
+    if let Some(addr) = addr {
+        tracing::info!(listener, addr = %addr, "listening");
+    }
+}
+
+/// The in-process lab IMS: its echo RTP socket and its own SIP listener (UDP and TCP on
+/// `lab.listen`), so SIP tools can register to it and call its numbers.
+async fn start_lab(cfg: &Config, lifecycle: &Lifecycle) -> std::io::Result<()> {
+    let echo = sip_proxy::transport::start_echo(SocketAddr::new(cfg.lab.listen.ip(), 0)).await?;
+    log_bound("lab_echo_rtp", Some(echo));
+    let lab = sip_proxy::lab::LabIms::new(
+        sip_proxy::lab::LabConfig {
+            echo_number: cfg.lab.echo_number.clone(),
+            busy_number: cfg.lab.busy_number.clone(),
+            decline_number: cfg.lab.decline_number.clone(),
+            no_answer_number: cfg.lab.no_answer_number.clone(),
+            echo_rtp: echo,
+            answer_delay: Duration::from_millis(300),
+            no_answer_after: Duration::from_secs(10),
+        },
+        seed(),
+    );
+    let listen = Some(cfg.lab.listen);
+    let transport = sip_transport_config(cfg, listen, listen);
+    let user: Box<dyn sip_proxy::endpoint::TransactionUser> = Box::new(lab);
+    let bound =
+        sip_proxy::transport::start(transport, lifecycle.draining_rx(), seed(), Some(user)).await?;
+    log_bound("lab_udp", bound.udp);
+    log_bound("lab_tcp", bound.tcp);
+    Ok(())
+}
+
+fn sip_transport_config(
+    cfg: &Config,
+    udp: Option<SocketAddr>,
+    tcp: Option<SocketAddr>,
+) -> sip_proxy::transport::TransportConfig {
     let ms = Duration::from_millis;
     sip_proxy::transport::TransportConfig {
-        udp: cfg.sip.udp_listen,
-        tcp: cfg.sip.tcp_listen,
+        udp,
+        tcp,
         max_message_bytes: cfg.sip.max_message_bytes,
         max_tcp_connections: cfg.sip.max_tcp_connections,
         tcp_idle_timeout: Duration::from_secs(cfg.sip.tcp_idle_timeout_secs),

@@ -21,10 +21,12 @@ use std::time::Instant;
 
 use crate::message::builder::response_to;
 use crate::message::validate::{check_request, Role, UaPolicy};
+use crate::message::Response;
 use crate::message::{Message, Method, Request};
 use crate::transaction::stateless::reject_malformed;
 use crate::transaction::{
-    RequestAction, Target, TimerConfig, TransactionEvent, TransactionId, TransactionLayer, Transmit,
+    RequestAction, ResponseAction, Target, TimerConfig, TransactionEvent, TransactionId,
+    TransactionLayer, Transmit,
 };
 
 /// Settings of the endpoint.
@@ -77,6 +79,43 @@ pub enum EndpointEvent {
     TransactionFailed,
 }
 
+/// What the endpoint hands requests and responses to once it has done its own checks:
+/// the call core behind the gateway's listener, the lab IMS behind the lab's.
+///
+/// Every method gets the transaction layer to answer or send through.
+pub trait TransactionUser: Send {
+    /// The policy requests are checked against before they reach the user.
+    fn policy(&self) -> UaPolicy {
+        UaPolicy::gateway(Role::Endpoint)
+    }
+    /// A new request (OPTIONS and CANCEL are the endpoint's). Returns false to leave the
+    /// answer to the endpoint (481 inside a dialog, 480 outside).
+    fn on_request(
+        &mut self,
+        now: Instant,
+        tx: TransactionId,
+        req: &Request<'_>,
+        layer: &mut TransactionLayer,
+    ) -> bool;
+    /// A CANCEL matched the INVITE of server transaction `invite_tx`; the endpoint
+    /// answered the CANCEL itself (RFC 3261 §9.2), the user answers the INVITE.
+    fn on_cancel(&mut self, now: Instant, invite_tx: TransactionId, layer: &mut TransactionLayer);
+    /// A response to one of the user's client transactions.
+    fn on_response(
+        &mut self,
+        now: Instant,
+        tx: TransactionId,
+        resp: &Response<'_>,
+        layer: &mut TransactionLayer,
+    );
+    /// A transaction ended, timed out or failed in the transport.
+    fn on_transaction_event(&mut self, now: Instant, event: &TransactionEvent);
+    /// When the user's own timers next need [`handle_timeout`](Self::handle_timeout).
+    fn poll_timeout(&self) -> Option<Instant>;
+    /// Runs the user's due timers.
+    fn handle_timeout(&mut self, now: Instant, layer: &mut TransactionLayer);
+}
+
 /// The sans-IO SIP endpoint.
 pub struct Endpoint {
     cfg: EndpointConfig,
@@ -86,6 +125,7 @@ pub struct Endpoint {
     ids: crate::ids::IdGen,
     stateless: VecDeque<Transmit>,
     events: VecDeque<EndpointEvent>,
+    user: Option<Box<dyn TransactionUser>>,
 }
 
 impl std::fmt::Debug for Endpoint {
@@ -111,7 +151,16 @@ impl Endpoint {
             ids: crate::ids::IdGen::new(seed),
             stateless: VecDeque::new(),
             events: VecDeque::new(),
+            user: None,
         }
+    }
+
+    /// The endpoint with a transaction user behind it; requests are checked against the
+    /// user's policy.
+    pub fn with_user(mut self, user: Box<dyn TransactionUser>) -> Self {
+        self.policy = user.policy();
+        self.user = Some(user);
+        self
     }
 
     /// While draining, new dialogs, registrations, subscriptions and OPTIONS pings get
@@ -141,11 +190,31 @@ impl Endpoint {
                 self.events.push_back(EndpointEvent::Response {
                     status: resp.status,
                 });
-                // Responses to our own client transactions reach the call core through
-                // the layer; strays are dropped (RFC 3261 §18.1.2).
-                let _ = self.layer.handle_response(now, &resp);
+                // Responses to the user's client transactions reach it through the
+                // layer; strays are dropped (RFC 3261 §18.1.2).
+                if let (ResponseAction::Deliver(tx), Some(user)) =
+                    (self.layer.handle_response(now, &resp), self.user.as_mut())
+                {
+                    user.on_response(now, tx, &resp, &mut self.layer);
+                }
             }
             Ok(Message::Request(req)) => self.on_request(now, source, &req),
+        }
+        self.pump_layer_events(now);
+    }
+
+    /// Hands transaction events to the user and counts failures.
+    fn pump_layer_events(&mut self, now: Instant) {
+        while let Some(ev) = self.layer.poll_event() {
+            if matches!(
+                ev,
+                TransactionEvent::Timeout { .. } | TransactionEvent::TransportError { .. }
+            ) {
+                self.events.push_back(EndpointEvent::TransactionFailed);
+            }
+            if let Some(user) = self.user.as_mut() {
+                user.on_transaction_event(now, &ev);
+            }
         }
     }
 
@@ -175,14 +244,25 @@ impl Endpoint {
                 self.answer(now, id, req, 200, &headers);
             }
             Method::Cancel => {
-                // RFC 3261 §9.2: 481 when no transaction matches; the matching INVITE
-                // would be answered 487 by the call core that owns it.
+                // RFC 3261 §9.2: 200 to the CANCEL, 481 when no transaction matches; the
+                // user answers the INVITE itself (487).
                 let status = if cancels.is_some() { 200 } else { 481 };
                 self.answer(now, id, req, status, &[]);
+                if let (Some(invite_tx), Some(user)) = (cancels, self.user.as_mut()) {
+                    user.on_cancel(now, invite_tx, &mut self.layer);
+                }
             }
-            // Until the B2BUA call core is attached, nobody can take a call or a dialog.
-            _ if in_dialog => self.answer(now, id, req, 481, &[]),
-            _ => self.answer(now, id, req, 480, &[]),
+            _ => {
+                let taken = match self.user.as_mut() {
+                    Some(user) => user.on_request(now, id, req, &mut self.layer),
+                    None => false,
+                };
+                if !taken {
+                    // Nobody behind the endpoint can take a call or knows the dialog.
+                    let status = if in_dialog { 481 } else { 480 };
+                    self.answer(now, id, req, status, &[]);
+                }
+            }
         }
     }
 
@@ -212,6 +292,10 @@ impl Endpoint {
     /// Advances timers.
     pub fn handle_timeout(&mut self, now: Instant) {
         self.layer.handle_timeout(now);
+        self.pump_layer_events(now);
+        if let Some(user) = self.user.as_mut() {
+            user.handle_timeout(now, &mut self.layer);
+        }
     }
 
     /// The send to a target failed (stream closed, ICMP error): the transactions that
@@ -229,19 +313,15 @@ impl Endpoint {
 
     /// When [`handle_timeout`](Self::handle_timeout) must next be called.
     pub fn poll_timeout(&self) -> Option<Instant> {
-        self.layer.poll_timeout()
+        let user = self.user.as_ref().and_then(|u| u.poll_timeout());
+        [self.layer.poll_timeout(), user]
+            .into_iter()
+            .flatten()
+            .min()
     }
 
     /// The next event.
     pub fn poll_event(&mut self) -> Option<EndpointEvent> {
-        while let Some(ev) = self.layer.poll_event() {
-            if matches!(
-                ev,
-                TransactionEvent::Timeout { .. } | TransactionEvent::TransportError { .. }
-            ) {
-                self.events.push_back(EndpointEvent::TransactionFailed);
-            }
-        }
         self.events.pop_front()
     }
 }

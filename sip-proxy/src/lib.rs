@@ -65,6 +65,7 @@ pub mod dialog;
 pub mod call;
 pub mod endpoint;
 pub mod ids;
+pub mod lab;
 pub mod media;
 pub mod message;
 pub mod registration;

@@ -25,6 +25,7 @@ pub(crate) fn ephemeral_config(dir: &Path, extra_env_free_edits: &[(&str, &str)]
             "tcp_listen = \"127.0.0.1:5060\"",
             "tcp_listen = \"127.0.0.1:0\"",
         ),
+        ("listen = \"127.0.0.1:5070\"", "listen = \"127.0.0.1:0\""),
     ]
     .iter()
     .chain(extra_env_free_edits)
@@ -87,7 +88,7 @@ impl Gateway {
         gw
     }
 
-    fn listening(&mut self, name: &str) -> SocketAddr {
+    pub(crate) fn listening(&mut self, name: &str) -> SocketAddr {
         let line = self.wait_for_line(|l| {
             l.contains("\"message\":\"listening\"")
                 && l.contains(&format!("\"listener\":\"{name}\""))

@@ -18,7 +18,7 @@ use crate::transaction::{TransactionId, TransactionLayer};
 const MT_ID_BIT: u64 = 1 << 63;
 
 /// The E.164 number (`+…`) a SIP or tel URI addresses, if any.
-pub(crate) fn number_of(uri: &[u8]) -> Option<String> {
+pub fn number_of(uri: &[u8]) -> Option<String> {
     let number = match Uri::parse(uri).ok()? {
         Uri::Tel(t) => t.number.to_vec(),
         Uri::Sip(s) => {

@@ -19,6 +19,7 @@ mod outgoing;
 mod session;
 mod status;
 
+pub use incoming::number_of;
 pub use status::CamaraStatus;
 
 use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};

@@ -13,7 +13,7 @@ use tokio::sync::{mpsc, watch};
 
 use super::metrics;
 use super::stream::{Frame, StreamFramer};
-use crate::endpoint::{Endpoint, EndpointConfig};
+use crate::endpoint::{Endpoint, EndpointConfig, TransactionUser};
 use crate::transaction::{Target, Transmit, Transport};
 
 /// Messages queued from connection readers to the endpoint task.
@@ -61,12 +61,14 @@ enum Inbound {
     },
 }
 
-/// Binds the listeners and starts serving. Returns once every socket is bound; binding
-/// errors are returned, nothing is left half-started.
+/// Binds the listeners and starts serving, with `user` (the call core, the lab IMS)
+/// behind the endpoint. Returns once every socket is bound; binding errors are returned,
+/// nothing is left half-started.
 pub async fn start(
     cfg: TransportConfig,
     draining: watch::Receiver<bool>,
     seed: u64,
+    user: Option<Box<dyn TransactionUser>>,
 ) -> io::Result<SipListeners> {
     metrics::init();
     let udp = match cfg.udp {
@@ -85,7 +87,10 @@ pub async fn start(
     if let Some(listener) = tcp {
         tokio::spawn(accept_loop(listener, inbound_tx.clone(), cfg.clone()));
     }
-    let endpoint = Endpoint::new(cfg.endpoint.clone(), seed);
+    let mut endpoint = Endpoint::new(cfg.endpoint.clone(), seed);
+    if let Some(user) = user {
+        endpoint = endpoint.with_user(user);
+    }
     // The task holds a sender itself, so it serves UDP even with no TCP listener.
     tokio::spawn(endpoint_task(
         endpoint,
@@ -276,4 +281,24 @@ async fn connection(
     let _ = inbound.send(Inbound::Closed { peer }).await;
     drop(tx);
     writer.abort();
+}
+
+/// The lab's echo RTP socket: every datagram goes back to where it came from. Returns
+/// the bound address. Datagrams larger than an Ethernet MTU are dropped.
+pub async fn start_echo(addr: SocketAddr) -> io::Result<SocketAddr> {
+    let sock = UdpSocket::bind(addr).await?;
+    let local = sock.local_addr()?;
+    tokio::spawn(async move {
+        let mut buf = [0u8; 1500];
+        loop {
+            match sock.recv_from(&mut buf).await {
+                Ok((n, from)) => {
+                    // A send failure (the peer went away) is the peer's loss only.
+                    let _ = sock.send_to(&buf[..n], from).await;
+                }
+                Err(e) => tracing::debug!(error = %e, "echo receive error"),
+            }
+        }
+    });
+    Ok(local)
 }

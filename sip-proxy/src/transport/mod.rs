@@ -17,4 +17,4 @@ mod driver;
 mod metrics;
 pub mod stream;
 
-pub use driver::{start, SipListeners, TransportConfig};
+pub use driver::{start, start_echo, SipListeners, TransportConfig};

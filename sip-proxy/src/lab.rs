@@ -1,0 +1,333 @@
+//! The lab IMS: a minimal in-process IMS core for trying rtcgate on one machine.
+//!
+//! ```text
+//!  REGISTER            ─► 200 OK (binding kept until it expires)
+//!  INVITE echo number  ─► 180, 200 after `answer_delay` with an SDP pointing at the echo
+//!                         RTP socket, which sends every packet back to where it came from
+//!  INVITE busy / decline / no-answer ─► 486 / 603 / 180 then 408 after `no_answer_after`
+//!  INVITE other        ─► 404
+//!  CANCEL ─► 487 for the pending INVITE; BYE ─► 200 in a lab dialog, else 481
+//! ```
+//!
+//! It is a [`TransactionUser`] behind its own [`Endpoint`](crate::endpoint::Endpoint) on
+//! its own port, so SIP tools (SIPp) can register to it and call through it, and the
+//! gateway reaches it like any next hop. Echoing SRTP: the echo number answers an SDES
+//! offer with the offerer's own key, so the packets it sends back authenticate at the
+//! offerer.
+
+use std::collections::{HashMap, HashSet};
+use std::net::SocketAddr;
+use std::time::{Duration, Instant};
+
+use crate::call::number_of;
+use crate::endpoint::TransactionUser;
+use crate::ids::IdGen;
+use crate::message::builder::response_to;
+use crate::message::validate::{Role, UaPolicy};
+use crate::message::{Method, Request, Response};
+use crate::sdp::{Attribute, Attributes, Media, SessionDescription};
+use crate::transaction::{TransactionEvent, TransactionId, TransactionLayer};
+
+/// The lab's numbers and timings.
+#[derive(Debug, Clone)]
+pub struct LabConfig {
+    /// Answers and echoes media.
+    pub echo_number: String,
+    /// Answers 486.
+    pub busy_number: String,
+    /// Answers 603.
+    pub decline_number: String,
+    /// Rings, then 408.
+    pub no_answer_number: String,
+    /// The echo RTP socket's address, written into the echo number's SDP.
+    pub echo_rtp: SocketAddr,
+    /// How long the echo number rings before answering.
+    pub answer_delay: Duration,
+    /// How long the no-answer number rings before 408.
+    pub no_answer_after: Duration,
+}
+
+#[derive(Debug)]
+struct Pending {
+    invite: Request<'static>,
+    tag: String,
+    /// When to send the final response, and which.
+    at: Instant,
+    status: u16,
+    sdp: Option<String>,
+}
+
+/// The lab IMS transaction user.
+#[derive(Debug)]
+pub struct LabIms {
+    cfg: LabConfig,
+    ids: IdGen,
+    /// Registered numbers and when their binding expires.
+    bindings: HashMap<String, Instant>,
+    pending: HashMap<TransactionId, Pending>,
+    /// (Call-ID, our tag) of answered calls, for BYE.
+    dialogs: HashSet<(Vec<u8>, Vec<u8>)>,
+}
+
+impl LabIms {
+    /// A lab with no registrations.
+    pub fn new(cfg: LabConfig, seed: u64) -> Self {
+        Self {
+            cfg,
+            ids: IdGen::new(seed),
+            bindings: HashMap::new(),
+            pending: HashMap::new(),
+            dialogs: HashSet::new(),
+        }
+    }
+
+    /// Whether `number` has a live binding.
+    pub fn is_registered(&self, number: &str, now: Instant) -> bool {
+        self.bindings.get(number).is_some_and(|until| *until > now)
+    }
+
+    fn register(
+        &mut self,
+        now: Instant,
+        tx: TransactionId,
+        req: &Request<'_>,
+        layer: &mut TransactionLayer,
+    ) {
+        let Some(number) = req.headers.to().and_then(|t| number_of(t.uri_raw)) else {
+            let _ = layer.send_response(
+                now,
+                tx,
+                &response_to(req, 404, Some(self.ids.hex().as_bytes())),
+            );
+            return;
+        };
+        let contact = req
+            .headers
+            .contacts()
+            .and_then(|c| c.into_iter().next().map(|c| c.uri_raw.to_vec()));
+        let param = req.headers.contacts().and_then(|c| {
+            c.first()
+                .and_then(|c| c.params.value("expires"))
+                .map(<[u8]>::to_vec)
+        });
+        let asked = param
+            .and_then(|v| String::from_utf8(v).ok()?.parse::<u32>().ok())
+            .or_else(|| req.headers.expires())
+            .unwrap_or(3600);
+        let granted = asked.min(3600);
+        let mut resp = response_to(req, 200, Some(self.ids.hex().as_bytes()));
+        if granted == 0 {
+            self.bindings.remove(&number);
+        } else {
+            self.bindings
+                .insert(number, now + Duration::from_secs(u64::from(granted)));
+        }
+        if let Some(uri) = contact.filter(|_| granted > 0) {
+            resp.add_header(
+                "Contact",
+                [
+                    b"<".as_slice(),
+                    &uri,
+                    format!(">;expires={granted}").as_bytes(),
+                ]
+                .concat(),
+            );
+        }
+        resp.add_header("Expires", granted.to_string());
+        let _ = layer.send_response(now, tx, &resp);
+    }
+
+    fn invite(
+        &mut self,
+        now: Instant,
+        tx: TransactionId,
+        req: &Request<'_>,
+        layer: &mut TransactionLayer,
+    ) {
+        let tag = self.ids.hex();
+        let to = number_of(&req.uri).unwrap_or_default();
+        let (status, at, sdp) = if to == self.cfg.echo_number {
+            match echo_answer(req, self.cfg.echo_rtp, self.ids.next_u64() >> 1) {
+                Some(sdp) => (200, now + self.cfg.answer_delay, Some(sdp)),
+                None => (488, now, None),
+            }
+        } else if to == self.cfg.busy_number {
+            (486, now, None)
+        } else if to == self.cfg.decline_number {
+            (603, now, None)
+        } else if to == self.cfg.no_answer_number {
+            (408, now + self.cfg.no_answer_after, None)
+        } else {
+            (404, now, None)
+        };
+        if at > now {
+            let _ = layer.send_response(now, tx, &response_to(req, 180, Some(tag.as_bytes())));
+        }
+        let pending = Pending {
+            invite: req.clone().into_owned(),
+            tag,
+            at,
+            status,
+            sdp,
+        };
+        if at > now {
+            self.pending.insert(tx, pending);
+        } else {
+            self.finish(now, tx, pending, layer);
+        }
+    }
+
+    fn finish(
+        &mut self,
+        now: Instant,
+        tx: TransactionId,
+        p: Pending,
+        layer: &mut TransactionLayer,
+    ) {
+        let mut resp = response_to(&p.invite, p.status, Some(p.tag.as_bytes()));
+        if let Some(sdp) = p.sdp {
+            resp.add_header("Contact", format!("<sip:lab@{}>", self.cfg.echo_rtp.ip()));
+            resp.set_body("application/sdp", sdp.into_bytes());
+            if let Some(call_id) = p.invite.headers.call_id() {
+                self.dialogs.insert((call_id.to_vec(), p.tag.into_bytes()));
+            }
+        }
+        let _ = layer.send_response(now, tx, &resp);
+    }
+
+    fn bye(
+        &mut self,
+        now: Instant,
+        tx: TransactionId,
+        req: &Request<'_>,
+        layer: &mut TransactionLayer,
+    ) {
+        let key = (
+            req.headers.call_id().unwrap_or_default().to_vec(),
+            req.headers
+                .to()
+                .and_then(|t| t.tag())
+                .unwrap_or_default()
+                .to_vec(),
+        );
+        let status = if self.dialogs.remove(&key) { 200 } else { 481 };
+        let _ = layer.send_response(now, tx, &response_to(req, status, None));
+    }
+}
+
+/// The echo number's answer: the first G.711 codec offered (and telephone-event), RTP/AVP
+/// or RTP/SAVP as offered, the offerer's own SDES key, media at the echo socket.
+fn echo_answer(req: &Request<'_>, echo: SocketAddr, session_id: u64) -> Option<String> {
+    let offer = SessionDescription::parse(std::str::from_utf8(&req.body).ok()?).ok()?;
+    let (_, audio) = offer.audio()?;
+    let codecs = crate::sdp::attrs::codecs(audio);
+    let codec = codecs
+        .iter()
+        .find(|c| c.is("PCMU", 8000) || c.is("PCMA", 8000))?;
+    let mut chosen = vec![codec.clone()];
+    chosen.extend(
+        codecs
+            .iter()
+            .find(|c| c.is("telephone-event", 8000))
+            .cloned(),
+    );
+    let mut attributes: Vec<Attribute> = chosen
+        .iter()
+        .map(|c| Attribute::value("rtpmap", c.to_string()))
+        .collect();
+    attributes.push(Attribute::flag("sendrecv"));
+    if audio.proto.contains("SAVP") {
+        attributes.push(Attribute::value("crypto", audio.attr("crypto")?.to_owned()));
+    }
+    let ip = if echo.is_ipv4() { "IP4" } else { "IP6" };
+    let media = Media {
+        kind: "audio".into(),
+        port: echo.port(),
+        port_count: None,
+        proto: audio.proto.clone(),
+        formats: chosen.iter().map(|c| c.pt.to_string()).collect(),
+        title: None,
+        connection: None,
+        bandwidth: Vec::new(),
+        attributes,
+    };
+    let sdp = SessionDescription {
+        origin: format!("lab {session_id} 1 IN {ip} {}", echo.ip()),
+        session_name: "lab echo".into(),
+        extra: Vec::new(),
+        connection: Some(crate::sdp::Connection {
+            addr_type: ip.into(),
+            address: echo.ip().to_string(),
+        }),
+        bandwidth: Vec::new(),
+        timing: vec![('t', "0 0".into())],
+        attributes: Vec::new(),
+        media: vec![media],
+    };
+    Some(sdp.to_string())
+}
+
+impl TransactionUser for LabIms {
+    fn policy(&self) -> UaPolicy {
+        UaPolicy::gateway(Role::Registrar)
+    }
+
+    fn on_request(
+        &mut self,
+        now: Instant,
+        tx: TransactionId,
+        req: &Request<'_>,
+        layer: &mut TransactionLayer,
+    ) -> bool {
+        match req.method {
+            Method::Register => self.register(now, tx, req, layer),
+            Method::Invite if req.headers.to().is_some_and(|t| t.tag().is_none()) => {
+                self.invite(now, tx, req, layer)
+            }
+            Method::Bye => self.bye(now, tx, req, layer),
+            _ => return false,
+        }
+        true
+    }
+
+    fn on_cancel(&mut self, now: Instant, invite_tx: TransactionId, layer: &mut TransactionLayer) {
+        if let Some(p) = self.pending.remove(&invite_tx) {
+            let resp = response_to(&p.invite, 487, Some(p.tag.as_bytes()));
+            let _ = layer.send_response(now, invite_tx, &resp);
+        }
+    }
+
+    fn on_response(
+        &mut self,
+        _now: Instant,
+        _tx: TransactionId,
+        _resp: &Response<'_>,
+        _layer: &mut TransactionLayer,
+    ) {
+    }
+
+    fn on_transaction_event(&mut self, _now: Instant, event: &TransactionEvent) {
+        if let TransactionEvent::Terminated { id, .. } = event {
+            self.pending.remove(id);
+        }
+    }
+
+    fn poll_timeout(&self) -> Option<Instant> {
+        self.pending.values().map(|p| p.at).min()
+    }
+
+    fn handle_timeout(&mut self, now: Instant, layer: &mut TransactionLayer) {
+        let due: Vec<TransactionId> = self
+            .pending
+            .iter()
+            .filter(|(_, p)| p.at <= now)
+            .map(|(id, _)| *id)
+            .collect();
+        for tx in due {
+            if let Some(p) = self.pending.remove(&tx) {
+                self.finish(now, tx, p, layer);
+            }
+        }
+        self.bindings.retain(|_, until| *until > now);
+    }
+}

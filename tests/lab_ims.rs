@@ -1,0 +1,125 @@
+//! Lab mode with the default config: SIPp, standing in for a web user, registers to the
+//! lab IMS, calls the echo number and gets its RTP back.
+//!
+//! SIPp drives the signalling; its offer advertises this test's UDP socket as the media
+//! address, and this test plays the media side: it reads the echo port SIPp found in the
+//! 200 OK's SDP (SIPp logs it), sends RTP there and checks every packet comes back
+//! unchanged while the call is up.
+
+#![allow(clippy::unwrap_used)] // test code: a panic is the failure report
+
+mod common;
+
+use std::net::UdpSocket;
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use common::{ephemeral_config, Gateway};
+
+/// A free local UDP port for SIPp's signalling (SIPp cannot bind port 0).
+fn free_udp_port() -> u16 {
+    UdpSocket::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+fn rtp_packet(seq: u16) -> Vec<u8> {
+    let mut p = vec![0x80, 0x00];
+    p.extend_from_slice(&seq.to_be_bytes());
+    p.extend_from_slice(&(u32::from(seq) * 160).to_be_bytes());
+    p.extend_from_slice(&0x1234_5678u32.to_be_bytes());
+    p.extend((0..160).map(|i| (i as u8) ^ (seq as u8)));
+    p
+}
+
+/// Waits (at most 20 s) for SIPp's log line with the echo port.
+fn echo_port_from_log(dir: &Path) -> u16 {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        for entry in std::fs::read_dir(dir).unwrap().flatten() {
+            let text = std::fs::read_to_string(entry.path()).unwrap_or_default();
+            if let Some(rest) = text.split("ECHO_PORT=").nth(1) {
+                let digits: String = rest.chars().take_while(char::is_ascii_digit).collect();
+                if let Ok(port) = digits.parse() {
+                    return port;
+                }
+            }
+        }
+        assert!(Instant::now() < deadline, "SIPp never logged the echo port");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+#[test]
+fn sipp_registers_to_the_lab_calls_the_echo_number_and_gets_its_rtp_back() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut gw = Gateway::start(&ephemeral_config(dir.path(), &[]), &[]);
+    let lab = gw.listening("lab_udp");
+    let echo = gw.listening("lab_echo_rtp");
+
+    let rtp = UdpSocket::bind("127.0.0.1:0").unwrap();
+    rtp.set_read_timeout(Some(Duration::from_secs(2))).unwrap();
+    let logs = tempfile::tempdir().unwrap();
+    let scenario = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/sipp/lab_echo_uac.xml");
+    let mut sipp = Command::new("sipp")
+        .arg(lab.to_string())
+        .args([
+            "-sf",
+            scenario,
+            "-m",
+            "1",
+            "-nostdin",
+            "-i",
+            "127.0.0.1",
+            "-timeout",
+            "30s",
+        ])
+        .args(["-p", &free_udp_port().to_string()])
+        .args([
+            "-set",
+            "rtp_port",
+            &rtp.local_addr().unwrap().port().to_string(),
+        ])
+        .args(["-d", "3000"])
+        .arg("-trace_logs")
+        .arg("-log_file")
+        .arg(logs.path().join("sipp.log"))
+        .current_dir(logs.path())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("sipp is installed (scripts/test.sh installs sip-tester)");
+
+    let port = echo_port_from_log(logs.path());
+    assert_eq!(
+        port,
+        echo.port(),
+        "the 200 OK points at the lab's echo socket"
+    );
+    let mut buf = [0u8; 2048];
+    for seq in 1..=20u16 {
+        let sent = rtp_packet(seq);
+        rtp.send_to(&sent, echo).unwrap();
+        let (n, from) = rtp.recv_from(&mut buf).expect("the echo comes back");
+        assert_eq!(from, echo);
+        assert_eq!(
+            &buf[..n],
+            sent.as_slice(),
+            "packet {seq} comes back unchanged"
+        );
+    }
+
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let status = loop {
+        if let Some(status) = sipp.try_wait().unwrap() {
+            break status;
+        }
+        assert!(Instant::now() < deadline, "SIPp did not finish");
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert!(status.success(), "the SIPp scenario failed: {status:?}");
+    let _ = &mut gw;
+}
