@@ -132,16 +132,23 @@ async fn endpoint_task(
     ep.set_draining(*draining.borrow());
     loop {
         let mut transport = Transport::Udp;
+        // The drain flag is also read as each message is handled, not only when its change
+        // wins this select: a request that arrives right after a drain started is refused
+        // like any later one.
         tokio::select! {
             r = recv_udp(udp.as_deref(), &mut buf) => match r {
                 Ok((n, _)) if n > max_message => metrics::framing_error(Transport::Udp),
-                Ok((n, src)) => ep.handle_message(Instant::now(), Target { transport, addr: src }, &buf[..n]),
+                Ok((n, src)) => {
+                    ep.set_draining(*draining.borrow());
+                    ep.handle_message(Instant::now(), Target { transport, addr: src }, &buf[..n]);
+                }
                 // ICMP errors from earlier sends surface here on Linux; the socket lives on.
                 Err(e) => tracing::debug!(error = %e, "udp receive error"),
             },
             msg = inbound.recv() => match msg {
                 Some(Inbound::Message { target, bytes }) => {
                     transport = target.transport;
+                    ep.set_draining(*draining.borrow());
                     ep.handle_message(Instant::now(), target, &bytes);
                 }
                 Some(Inbound::Opened { peer, tx }) => { conns.insert(peer, tx); }
