@@ -210,4 +210,45 @@ mod tests {
         let top = MAX_SRTP_INDEX;
         assert_eq!(estimate_index(Some(top), 0), Err(SrtpError::IndexExhausted));
     }
+
+    /// The ring-of-bits window against a plain model (every accepted index kept in a
+    /// set) over a random walk of indices: jumps, reordering, duplicates, wraps of the
+    /// ring, for several window sizes.
+    #[test]
+    fn window_matches_a_naive_model() {
+        let mut seed = 0x9e37_79b9_7f4a_7c15u64;
+        let mut rnd = move || {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            seed
+        };
+        for size in [64usize, 65, 100, 1024] {
+            let mut w = ReplayWindow::new(size).expect("allowed size");
+            let mut seen = std::collections::BTreeSet::new();
+            let mut top: Option<u64> = None;
+            let mut cursor = 10_000u64;
+            for _ in 0..20_000 {
+                let r = rnd();
+                cursor = match r % 10 {
+                    0 => cursor + 1 + r % 3000,                         // jump ahead
+                    1..=5 => cursor + 1,                                // in order
+                    _ => cursor.saturating_sub(r % (size as u64 + 40)), // late
+                };
+                let idx = cursor;
+                let want = match top {
+                    Some(t) if idx <= t && t - idx >= size as u64 => Err(SrtpError::TooOld),
+                    _ if seen.contains(&idx) => Err(SrtpError::Replayed),
+                    _ => Ok(()),
+                };
+                assert_eq!(w.check(idx), want, "size {size} index {idx} top {top:?}");
+                if want.is_ok() {
+                    w.accept(idx);
+                    seen.insert(idx);
+                    top = top.max(Some(idx));
+                }
+                cursor = top.unwrap_or(cursor);
+            }
+        }
+    }
 }
