@@ -244,6 +244,7 @@ async fn start_lab(cfg: &Config, lifecycle: &Lifecycle) -> std::io::Result<()> {
             echo_rtp: echo,
             answer_delay: Duration::from_millis(300),
             no_answer_after: Duration::from_secs(10),
+            timers: sip_timers(cfg),
         },
         seed(),
     );
@@ -257,12 +258,20 @@ async fn start_lab(cfg: &Config, lifecycle: &Lifecycle) -> std::io::Result<()> {
     Ok(())
 }
 
+fn sip_timers(cfg: &Config) -> sip_proxy::transaction::TimerConfig {
+    let ms = Duration::from_millis;
+    sip_proxy::transaction::TimerConfig {
+        t1: ms(cfg.sip.t1_ms),
+        t2: ms(cfg.sip.t2_ms),
+        t4: ms(cfg.sip.t4_ms),
+    }
+}
+
 fn sip_transport_config(
     cfg: &Config,
     udp: Option<SocketAddr>,
     tcp: Option<SocketAddr>,
 ) -> sip_proxy::transport::TransportConfig {
-    let ms = Duration::from_millis;
     sip_proxy::transport::TransportConfig {
         udp,
         tcp,
@@ -270,11 +279,7 @@ fn sip_transport_config(
         max_tcp_connections: cfg.sip.max_tcp_connections,
         tcp_idle_timeout: Duration::from_secs(cfg.sip.tcp_idle_timeout_secs),
         endpoint: sip_proxy::endpoint::EndpointConfig {
-            timers: sip_proxy::transaction::TimerConfig {
-                t1: ms(cfg.sip.t1_ms),
-                t2: ms(cfg.sip.t2_ms),
-                t4: ms(cfg.sip.t4_ms),
-            },
+            timers: sip_timers(cfg),
             retry_after_secs: cfg.api.retry_after_secs,
             server: "rtcgate".into(),
         },

@@ -97,6 +97,9 @@ pub trait TransactionUser: Send {
         req: &Request<'_>,
         layer: &mut TransactionLayer,
     ) -> bool;
+    /// An ACK outside any server transaction: the ACK for a 2xx the user sent
+    /// (RFC 3261 §13.3.1.4, RFC 6026 §7.1), which stops its 2xx retransmissions.
+    fn on_ack(&mut self, _now: Instant, _ack: &Request<'_>) {}
     /// A CANCEL matched the INVITE of server transaction `invite_tx`; the endpoint
     /// answered the CANCEL itself (RFC 3261 §9.2), the user answers the INVITE.
     fn on_cancel(&mut self, now: Instant, invite_tx: TransactionId, layer: &mut TransactionLayer);
@@ -219,8 +222,16 @@ impl Endpoint {
     }
 
     fn on_request(&mut self, now: Instant, source: Target, req: &Request<'_>) {
-        let RequestAction::New { id, cancels } = self.layer.handle_request(now, req, source) else {
-            return; // retransmission or ACK: absorbed by the transaction layer
+        let (id, cancels) = match self.layer.handle_request(now, req, source) {
+            RequestAction::New { id, cancels } => (id, cancels),
+            RequestAction::StrayAck => {
+                if let Some(user) = self.user.as_mut() {
+                    user.on_ack(now, req);
+                }
+                return;
+            }
+            // Retransmissions and ACKs for non-2xx: absorbed by the transaction layer.
+            _ => return,
         };
         self.events.push_back(EndpointEvent::Request {
             method: req.method.clone(),

@@ -26,7 +26,9 @@ use crate::message::builder::response_to;
 use crate::message::validate::{Role, UaPolicy};
 use crate::message::{Method, Request, Response};
 use crate::sdp::{Attribute, Attributes, Media, SessionDescription};
-use crate::transaction::{TransactionEvent, TransactionId, TransactionLayer};
+use crate::transaction::{
+    TimerConfig, TransactionEvent, TransactionId, TransactionLayer, Uas2xxAction, Uas2xxRetransmit,
+};
 
 /// The lab's numbers and timings.
 #[derive(Debug, Clone)]
@@ -45,6 +47,8 @@ pub struct LabConfig {
     pub answer_delay: Duration,
     /// How long the no-answer number rings before 408.
     pub no_answer_after: Duration,
+    /// RFC 3261 timers (for the 2xx retransmission schedule).
+    pub timers: TimerConfig,
 }
 
 #[derive(Debug)]
@@ -57,6 +61,14 @@ struct Pending {
     sdp: Option<String>,
 }
 
+/// A 2xx the lab sent and resends until its ACK arrives (RFC 3261 §13.3.1.4).
+#[derive(Debug)]
+struct Answered {
+    tx: TransactionId,
+    response: Response<'static>,
+    schedule: Uas2xxRetransmit,
+}
+
 /// The lab IMS transaction user.
 #[derive(Debug)]
 pub struct LabIms {
@@ -67,6 +79,8 @@ pub struct LabIms {
     pending: HashMap<TransactionId, Pending>,
     /// (Call-ID, our tag) of answered calls, for BYE.
     dialogs: HashSet<(Vec<u8>, Vec<u8>)>,
+    /// 2xx responses waiting for their ACK, by (Call-ID, our tag).
+    unacked: HashMap<(Vec<u8>, Vec<u8>), Answered>,
 }
 
 impl LabIms {
@@ -78,6 +92,7 @@ impl LabIms {
             bindings: HashMap::new(),
             pending: HashMap::new(),
             dialogs: HashSet::new(),
+            unacked: HashMap::new(),
         }
     }
 
@@ -185,14 +200,27 @@ impl LabIms {
         layer: &mut TransactionLayer,
     ) {
         let mut resp = response_to(&p.invite, p.status, Some(p.tag.as_bytes()));
-        if let Some(sdp) = p.sdp {
-            resp.add_header("Contact", format!("<sip:lab@{}>", self.cfg.echo_rtp.ip()));
-            resp.set_body("application/sdp", sdp.into_bytes());
-            if let Some(call_id) = p.invite.headers.call_id() {
-                self.dialogs.insert((call_id.to_vec(), p.tag.into_bytes()));
-            }
-        }
+        let Some(sdp) = p.sdp else {
+            let _ = layer.send_response(now, tx, &resp);
+            return;
+        };
+        resp.add_header("Contact", format!("<sip:lab@{}>", self.cfg.echo_rtp.ip()));
+        resp.set_body("application/sdp", sdp.into_bytes());
         let _ = layer.send_response(now, tx, &resp);
+        let key = (
+            p.invite.headers.call_id().unwrap_or_default().to_vec(),
+            p.tag.into_bytes(),
+        );
+        self.dialogs.insert(key.clone());
+        let schedule = Uas2xxRetransmit::start(now, &self.cfg.timers);
+        self.unacked.insert(
+            key,
+            Answered {
+                tx,
+                response: resp,
+                schedule,
+            },
+        );
     }
 
     fn bye(
@@ -290,6 +318,18 @@ impl TransactionUser for LabIms {
         true
     }
 
+    fn on_ack(&mut self, _now: Instant, ack: &Request<'_>) {
+        let key = (
+            ack.headers.call_id().unwrap_or_default().to_vec(),
+            ack.headers
+                .to()
+                .and_then(|t| t.tag())
+                .unwrap_or_default()
+                .to_vec(),
+        );
+        self.unacked.remove(&key);
+    }
+
     fn on_cancel(&mut self, now: Instant, invite_tx: TransactionId, layer: &mut TransactionLayer) {
         if let Some(p) = self.pending.remove(&invite_tx) {
             let resp = response_to(&p.invite, 487, Some(p.tag.as_bytes()));
@@ -313,7 +353,12 @@ impl TransactionUser for LabIms {
     }
 
     fn poll_timeout(&self) -> Option<Instant> {
-        self.pending.values().map(|p| p.at).min()
+        let pending = self.pending.values().map(|p| p.at);
+        let resends = self
+            .unacked
+            .values()
+            .filter_map(|a| a.schedule.poll_timeout());
+        pending.chain(resends).min()
     }
 
     fn handle_timeout(&mut self, now: Instant, layer: &mut TransactionLayer) {
@@ -329,5 +374,15 @@ impl TransactionUser for LabIms {
             }
         }
         self.bindings.retain(|_, until| *until > now);
+        self.unacked
+            .retain(|_, a| match a.schedule.handle_timeout(now) {
+                Uas2xxAction::Resend => {
+                    let _ = layer.send_response(now, a.tx, &a.response);
+                    true
+                }
+                Uas2xxAction::Wait => true,
+                // No ACK within 64·T1: the caller is gone; the lab forgets the answer.
+                Uas2xxAction::GiveUp => false,
+            });
     }
 }

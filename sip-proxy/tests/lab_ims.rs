@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 use sip_proxy::endpoint::{Endpoint, EndpointConfig};
 use sip_proxy::lab::{LabConfig, LabIms};
 use sip_proxy::message::{Message, Response};
-use sip_proxy::transaction::{Target, Transport};
+use sip_proxy::transaction::{Target, TimerConfig, Transport};
 
 const OFFER: &str = "v=0\r\no=ue 1 1 IN IP4 192.0.2.7\r\ns=-\r\nc=IN IP4 192.0.2.7\r\nt=0 0\r\n\
     m=audio 4000 RTP/SAVP 8 0 101\r\na=rtpmap:101 telephone-event/8000\r\n\
@@ -36,6 +36,7 @@ impl Lab {
             echo_rtp: "127.0.0.1:41000".parse().unwrap(),
             answer_delay: Duration::from_millis(300),
             no_answer_after: Duration::from_secs(10),
+            timers: TimerConfig::default(),
         };
         let ep =
             Endpoint::new(EndpointConfig::default(), 3).with_user(Box::new(LabIms::new(cfg, 4)));
@@ -190,4 +191,27 @@ fn registrar_grants_and_removes_bindings() {
     let ok = lab.responses().pop().unwrap();
     assert_eq!(ok.status, 200);
     assert!(ok.headers.get_raw(b"Contact").is_none(), "no binding left");
+}
+
+#[test]
+fn the_echo_answer_is_resent_until_its_ack_arrives() {
+    let mut lab = Lab::new();
+    lab.send(&request("INVITE", "+15550100", "r1", "", OFFER));
+    lab.advance(Duration::from_millis(300));
+    let ok = lab.responses().pop().unwrap();
+    assert_eq!(ok.status, 200);
+    // RFC 3261 §13.3.1.4: resent at T1, then 2·T1 later, … until the ACK.
+    lab.advance(Duration::from_millis(500));
+    assert_eq!(lab.statuses(), vec![200]);
+    lab.advance(Duration::from_millis(1000));
+    assert_eq!(lab.statuses(), vec![200]);
+    let tag = String::from_utf8_lossy(ok.headers.to().unwrap().tag().unwrap()).into_owned();
+    let ack = request("ACK", "+15550100", "r1", &format!(";tag={tag}"), "")
+        .replace("z9hG4bKr1ACK", "z9hG4bKr1ack2");
+    lab.send(&ack);
+    lab.advance(Duration::from_secs(10));
+    assert!(
+        lab.statuses().iter().all(|s| *s != 200),
+        "no 200 after the ACK"
+    );
 }
