@@ -75,9 +75,15 @@ fn views(m: &Message<'_>) -> usize {
 fn bench_message(c: &mut Criterion, name: &str, bytes: &'static [u8]) {
     let mut g = c.benchmark_group(name);
     g.throughput(Throughput::Bytes(bytes.len() as u64));
-    g.bench_function("parse", |b| b.iter(|| Message::parse(black_box(bytes)).is_ok()));
+    g.bench_function("parse", |b| {
+        b.iter(|| Message::parse(black_box(bytes)).is_ok())
+    });
     g.bench_function("parse+views", |b| {
-        b.iter(|| Message::parse(black_box(bytes)).map(|m| views(&m)).unwrap_or(0))
+        b.iter(|| {
+            Message::parse(black_box(bytes))
+                .map(|m| views(&m))
+                .unwrap_or(0)
+        })
     });
     let msg = Message::parse(bytes).expect("the bench message is valid");
     let mut out = Vec::with_capacity(2048);

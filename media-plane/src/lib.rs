@@ -29,9 +29,9 @@
 //!   (`stun::MessageWriter`) with MESSAGE-INTEGRITY and FINGERPRINT.
 #![warn(missing_docs)]
 
+pub mod demux;
+pub mod ice;
 pub mod redact;
 pub mod rtp;
 pub mod srtp;
 pub mod stun;
-pub mod ice;
-pub mod demux;

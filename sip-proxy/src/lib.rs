@@ -61,8 +61,8 @@
 #![forbid(unsafe_code)]
 
 pub mod auth;
-pub mod dialog;
 pub mod call;
+pub mod dialog;
 pub mod endpoint;
 pub mod ids;
 pub mod lab;
