@@ -69,6 +69,7 @@ pub mod lab;
 pub mod media;
 pub mod message;
 pub mod registration;
+pub mod resolve;
 pub mod sdp;
 pub mod transaction;
 pub mod transport;
