@@ -85,6 +85,12 @@ pub struct SipConfig {
     pub udp_listen: Option<SocketAddr>,
     /// TCP listen address; omit to disable TCP.
     pub tcp_listen: Option<SocketAddr>,
+    /// TLS listen address; omit to disable TLS. Needs `tls_cert` and `tls_key`.
+    pub tls_listen: Option<SocketAddr>,
+    /// PEM certificate chain presented on the TLS listener.
+    pub tls_cert: Option<std::path::PathBuf>,
+    /// PEM private key of `tls_cert`.
+    pub tls_key: Option<std::path::PathBuf>,
     /// Next hop (P-CSCF or IBCF) as `host:port`, or a SIP URI; required outside lab mode.
     pub next_hop: Option<String>,
     /// Verify the next hop's TLS certificate. Only a lab should turn this off.
@@ -495,6 +501,9 @@ fn validate(c: &Config) -> Result<(), (String, String)> {
             "sip.next_hop",
             "is required when sip.mode is pcscf or trunk",
         );
+    }
+    if c.sip.tls_listen.is_some() && (c.sip.tls_cert.is_none() || c.sip.tls_key.is_none()) {
+        return err("sip.tls_listen", "needs sip.tls_cert and sip.tls_key");
     }
     if c.sip.udp_listen.is_none() && c.sip.tcp_listen.is_none() {
         return err(

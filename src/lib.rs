@@ -155,6 +155,21 @@ async fn serve(cfg: Config, config_path: PathBuf, log: logging::LogHandle) -> Ex
         }
     };
 
+    // Files named by the config are read before anything binds: a bad one is a config
+    // error (exit 2) with nothing left listening.
+    let sip_tls = match (cfg.sip.tls_listen, &cfg.sip.tls_cert, &cfg.sip.tls_key) {
+        (Some(listen), Some(cert), Some(key)) => {
+            match sip_proxy::transport::tls::server_config(cert, key) {
+                Ok(config) => Some(sip_proxy::transport::TlsListener { listen, config }),
+                Err(e) => {
+                    eprintln!("rtcgate: invalid config: sip.tls_cert / sip.tls_key: {e}");
+                    return ExitCode::from(2);
+                }
+            }
+        }
+        _ => None,
+    };
+
     let admin_listener = match bind("admin", cfg.admin.listen).await {
         Ok(l) => l,
         Err(code) => return code,
@@ -189,11 +204,13 @@ async fn serve(cfg: Config, config_path: PathBuf, log: logging::LogHandle) -> Ex
             return ExitCode::FAILURE;
         }
     }
-    let sip = sip_transport_config(&cfg, cfg.sip.udp_listen, cfg.sip.tcp_listen);
+    let mut sip = sip_transport_config(&cfg, cfg.sip.udp_listen, cfg.sip.tcp_listen);
+    sip.tls = sip_tls;
     match sip_proxy::transport::start(sip, lifecycle.draining_rx(), seed(), None).await {
         Ok(bound) => {
             log_bound("sip_udp", bound.udp);
             log_bound("sip_tcp", bound.tcp);
+            log_bound("sip_tls", bound.tls);
             lifecycle.set_ready("sip", true);
         }
         Err(e) => {
@@ -275,6 +292,7 @@ fn sip_transport_config(
     sip_proxy::transport::TransportConfig {
         udp,
         tcp,
+        tls: None,
         max_message_bytes: cfg.sip.max_message_bytes,
         max_tcp_connections: cfg.sip.max_tcp_connections,
         tcp_idle_timeout: Duration::from_secs(cfg.sip.tcp_idle_timeout_secs),

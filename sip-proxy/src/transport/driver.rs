@@ -7,8 +7,8 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::{TcpListener, TcpStream, UdpSocket};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use tokio::net::{TcpListener, UdpSocket};
 use tokio::sync::{mpsc, watch};
 
 use super::metrics;
@@ -28,6 +28,8 @@ pub struct TransportConfig {
     pub udp: Option<SocketAddr>,
     /// TCP listen address.
     pub tcp: Option<SocketAddr>,
+    /// TLS listen address and server configuration.
+    pub tls: Option<TlsListener>,
     /// The largest message accepted on any transport.
     pub max_message_bytes: usize,
     /// Open TCP connections accepted at once; more are closed at accept.
@@ -38,6 +40,18 @@ pub struct TransportConfig {
     pub endpoint: EndpointConfig,
 }
 
+/// A TLS listener: where, and with which certificate.
+#[derive(Debug, Clone)]
+pub struct TlsListener {
+    /// Listen address.
+    pub listen: SocketAddr,
+    /// The server configuration (see [`super::tls::server_config`]).
+    pub config: Arc<rustls::ServerConfig>,
+}
+
+/// Seconds a TLS client gets to finish its handshake.
+const TLS_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+
 /// The bound addresses (useful with port 0).
 #[derive(Debug, Clone, Copy)]
 pub struct SipListeners {
@@ -45,6 +59,8 @@ pub struct SipListeners {
     pub udp: Option<SocketAddr>,
     /// Where TCP listens.
     pub tcp: Option<SocketAddr>,
+    /// Where TLS listens.
+    pub tls: Option<SocketAddr>,
 }
 
 enum Inbound {
@@ -79,13 +95,38 @@ pub async fn start(
         Some(addr) => Some(TcpListener::bind(addr).await?),
         None => None,
     };
+    let tls = match &cfg.tls {
+        Some(t) => Some((
+            TcpListener::bind(t.listen).await?,
+            tokio_rustls::TlsAcceptor::from(t.config.clone()),
+        )),
+        None => None,
+    };
     let listeners = SipListeners {
         udp: udp.as_ref().map(|s| s.local_addr()).transpose()?,
         tcp: tcp.as_ref().map(TcpListener::local_addr).transpose()?,
+        tls: tls.as_ref().map(|(l, _)| l.local_addr()).transpose()?,
     };
     let (inbound_tx, inbound_rx) = mpsc::channel(INBOUND_QUEUE);
+    // One connection limit shared by TCP and TLS.
+    let open = Arc::new(AtomicUsize::new(0));
     if let Some(listener) = tcp {
-        tokio::spawn(accept_loop(listener, inbound_tx.clone(), cfg.clone()));
+        tokio::spawn(accept_loop(
+            listener,
+            None,
+            inbound_tx.clone(),
+            cfg.clone(),
+            open.clone(),
+        ));
+    }
+    if let Some((listener, acceptor)) = tls {
+        tokio::spawn(accept_loop(
+            listener,
+            Some(acceptor),
+            inbound_tx.clone(),
+            cfg.clone(),
+            open,
+        ));
     }
     let mut endpoint = Endpoint::new(cfg.endpoint.clone(), seed);
     if let Some(user) = user {
@@ -189,14 +230,19 @@ async fn send(
     }
 }
 
-async fn accept_loop(listener: TcpListener, inbound: mpsc::Sender<Inbound>, cfg: TransportConfig) {
-    let open = Arc::new(AtomicUsize::new(0));
+async fn accept_loop(
+    listener: TcpListener,
+    tls: Option<tokio_rustls::TlsAcceptor>,
+    inbound: mpsc::Sender<Inbound>,
+    cfg: TransportConfig,
+    open: Arc<AtomicUsize>,
+) {
     loop {
         let (stream, peer) = match listener.accept().await {
             Ok(accepted) => accepted,
             Err(e) => {
                 // EMFILE and friends: back off briefly instead of spinning.
-                tracing::warn!(error = %e, "sip tcp accept failed");
+                tracing::warn!(error = %e, "sip stream accept failed");
                 tokio::time::sleep(Duration::from_millis(100)).await;
                 continue;
             }
@@ -208,24 +254,42 @@ async fn accept_loop(listener: TcpListener, inbound: mpsc::Sender<Inbound>, cfg:
         }
         open.fetch_add(1, Ordering::Relaxed);
         metrics::tcp_opened();
-        let (inbound, open, cfg) = (inbound.clone(), open.clone(), cfg.clone());
+        let (inbound, open, cfg, tls) = (inbound.clone(), open.clone(), cfg.clone(), tls.clone());
         tokio::spawn(async move {
-            connection(stream, peer, inbound, &cfg).await;
+            match tls {
+                None => connection(stream, peer, Transport::Tcp, inbound, &cfg).await,
+                Some(acceptor) => {
+                    match tokio::time::timeout(TLS_HANDSHAKE_TIMEOUT, acceptor.accept(stream)).await
+                    {
+                        Ok(Ok(stream)) => {
+                            connection(stream, peer, Transport::Tls, inbound, &cfg).await
+                        }
+                        Ok(Err(e)) => {
+                            tracing::debug!(error = %e, peer = %media_plane::redact::addr(peer), "sip tls handshake failed");
+                            metrics::tcp_closed_by_us("handshake");
+                        }
+                        Err(_) => metrics::tcp_closed_by_us("handshake"),
+                    }
+                }
+            }
             open.fetch_sub(1, Ordering::Relaxed);
             metrics::tcp_closed();
         });
     }
 }
 
-/// Reads, frames and forwards one TCP connection's messages; a writer task sends what the
-/// endpoint queues for it.
-async fn connection(
-    stream: TcpStream,
+/// Reads, frames and forwards one stream connection's messages (TCP or TLS); a writer
+/// task sends what the endpoint queues for it.
+async fn connection<S>(
+    stream: S,
     peer: SocketAddr,
+    transport: Transport,
     inbound: mpsc::Sender<Inbound>,
     cfg: &TransportConfig,
-) {
-    let (mut rd, mut wr) = stream.into_split();
+) where
+    S: AsyncRead + AsyncWrite + Send + 'static,
+{
+    let (mut rd, mut wr) = tokio::io::split(stream);
     let (tx, mut rx) = mpsc::channel::<Vec<u8>>(OUTBOUND_QUEUE);
     if inbound
         .send(Inbound::Opened {
@@ -245,7 +309,7 @@ async fn connection(
         }
     });
     let target = Target {
-        transport: Transport::Tcp,
+        transport,
         addr: peer,
     };
     let mut framer = StreamFramer::new(cfg.max_message_bytes);
@@ -278,7 +342,7 @@ async fn connection(
                 Ok(None) => break,
                 Err(e) => {
                     tracing::debug!(error = %e, peer = %media_plane::redact::addr(peer), "closing unframeable sip stream");
-                    metrics::framing_error(Transport::Tcp);
+                    metrics::framing_error(transport);
                     metrics::tcp_closed_by_us("framing");
                     break 'read;
                 }

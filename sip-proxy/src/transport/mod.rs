@@ -2,7 +2,7 @@
 //!
 //! ```text
 //!   UDP socket ──datagram──────────────┐
-//!   TCP accept ─► per-connection reader │  (StreamFramer: Content-Length framing, limits,
+//!   TCP/TLS accept ─► per-connection reader │  (StreamFramer: Content-Length framing, limits,
 //!                  ─► framed message ───┤   idle timeout, CRLF keep-alive pongs)
 //!                                       ▼
 //!                             endpoint task (owns the sans-IO Endpoint)
@@ -16,5 +16,6 @@
 mod driver;
 mod metrics;
 pub mod stream;
+pub mod tls;
 
-pub use driver::{start, start_echo, SipListeners, TransportConfig};
+pub use driver::{start, start_echo, SipListeners, TlsListener, TransportConfig};

@@ -1,0 +1,66 @@
+//! TLS for SIP (RFC 3261 §26.3.1, RFC 5630): the server side of the gateway's listener.
+//!
+//! Certificates come from PEM files named in the config; rustls with the `ring` provider
+//! does the handshake. The accepted stream is then framed like TCP.
+
+use std::path::Path;
+use std::sync::Arc;
+
+use rustls::pki_types::pem::PemObject;
+use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+
+/// Why a TLS configuration could not be built.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum TlsError {
+    /// The certificate chain file is unreadable or holds no certificate.
+    #[error("certificate {path}: {reason}")]
+    Certificate {
+        /// The file.
+        path: String,
+        /// What is wrong.
+        reason: String,
+    },
+    /// The key file is unreadable or holds no private key.
+    #[error("private key {path}: {reason}")]
+    Key {
+        /// The file.
+        path: String,
+        /// What is wrong.
+        reason: String,
+    },
+    /// rustls refused the pair (the key does not match the certificate, say).
+    #[error("TLS configuration: {0}")]
+    Config(#[from] rustls::Error),
+}
+
+/// A server configuration from a PEM certificate chain and a PEM private key.
+pub fn server_config(cert: &Path, key: &Path) -> Result<Arc<rustls::ServerConfig>, TlsError> {
+    let path = cert.display().to_string();
+    let chain: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(cert)
+        .map_err(|e| TlsError::Certificate {
+            path: path.clone(),
+            reason: e.to_string(),
+        })?
+        .collect::<Result<_, _>>()
+        .map_err(|e| TlsError::Certificate {
+            path: path.clone(),
+            reason: e.to_string(),
+        })?;
+    if chain.is_empty() {
+        return Err(TlsError::Certificate {
+            path,
+            reason: "no certificate in the file".into(),
+        });
+    }
+    let key = PrivateKeyDer::from_pem_file(key).map_err(|e| TlsError::Key {
+        path: key.display().to_string(),
+        reason: e.to_string(),
+    })?;
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let config = rustls::ServerConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()?
+        .with_no_client_auth()
+        .with_single_cert(chain, key)?;
+    Ok(Arc::new(config))
+}
