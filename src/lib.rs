@@ -206,8 +206,9 @@ async fn serve(cfg: Config, config_path: PathBuf, log: logging::LogHandle) -> Ex
     }
     let mut sip = sip_transport_config(&cfg, cfg.sip.udp_listen, cfg.sip.tcp_listen);
     sip.tls = sip_tls;
-    match sip_proxy::transport::start(sip, lifecycle.draining_rx(), seed(), None).await {
-        Ok(bound) => {
+    let no_user = sip_proxy::endpoint::NoUser;
+    match sip_proxy::transport::start(sip, lifecycle.draining_rx(), seed(), no_user).await {
+        Ok((bound, _)) => {
             log_bound("sip_udp", bound.udp);
             log_bound("sip_tcp", bound.tcp);
             log_bound("sip_tls", bound.tls);
@@ -267,9 +268,8 @@ async fn start_lab(cfg: &Config, lifecycle: &Lifecycle) -> std::io::Result<()> {
     );
     let listen = Some(cfg.lab.listen);
     let transport = sip_transport_config(cfg, listen, listen);
-    let user: Box<dyn sip_proxy::endpoint::TransactionUser> = Box::new(lab);
-    let bound =
-        sip_proxy::transport::start(transport, lifecycle.draining_rx(), seed(), Some(user)).await?;
+    let (bound, _) =
+        sip_proxy::transport::start(transport, lifecycle.draining_rx(), seed(), lab).await?;
     log_bound("lab_udp", bound.udp);
     log_bound("lab_tcp", bound.tcp);
     Ok(())

@@ -82,8 +82,14 @@ pub enum EndpointEvent {
 /// What the endpoint hands requests and responses to once it has done its own checks:
 /// the call core behind the gateway's listener, the lab IMS behind the lab's.
 ///
-/// Every method gets the transaction layer to answer or send through.
+/// Every method gets the transaction layer to answer or send through. Commands come in
+/// from the rest of the process (the JSON side) and events go out to it, both typed by
+/// the user.
 pub trait TransactionUser: Send {
+    /// What the rest of the process asks of the user.
+    type Command: Send + 'static;
+    /// What the user reports to the rest of the process.
+    type Event: Send + 'static;
     /// The policy requests are checked against before they reach the user.
     fn policy(&self) -> UaPolicy {
         UaPolicy::gateway(Role::Endpoint)
@@ -117,10 +123,58 @@ pub trait TransactionUser: Send {
     fn poll_timeout(&self) -> Option<Instant>;
     /// Runs the user's due timers.
     fn handle_timeout(&mut self, now: Instant, layer: &mut TransactionLayer);
+    /// A command from the rest of the process.
+    fn handle_command(
+        &mut self,
+        now: Instant,
+        command: Self::Command,
+        layer: &mut TransactionLayer,
+    );
+    /// The next event for the rest of the process.
+    fn poll_event(&mut self) -> Option<Self::Event>;
 }
 
-/// The sans-IO SIP endpoint.
-pub struct Endpoint {
+/// No user: the endpoint answers OPTIONS, drains and rejects, and refuses everything
+/// else (480 outside a dialog, 481 inside).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct NoUser;
+
+impl TransactionUser for NoUser {
+    type Command = std::convert::Infallible;
+    type Event = std::convert::Infallible;
+    fn on_request(
+        &mut self,
+        _: Instant,
+        _: TransactionId,
+        _: &Request<'_>,
+        _: &mut TransactionLayer,
+    ) -> bool {
+        false
+    }
+    fn on_cancel(&mut self, _: Instant, _: TransactionId, _: &mut TransactionLayer) {}
+    fn on_response(
+        &mut self,
+        _: Instant,
+        _: TransactionId,
+        _: &Response<'_>,
+        _: &mut TransactionLayer,
+    ) {
+    }
+    fn on_transaction_event(&mut self, _: Instant, _: &TransactionEvent) {}
+    fn poll_timeout(&self) -> Option<Instant> {
+        None
+    }
+    fn handle_timeout(&mut self, _: Instant, _: &mut TransactionLayer) {}
+    fn handle_command(&mut self, _: Instant, command: Self::Command, _: &mut TransactionLayer) {
+        match command {}
+    }
+    fn poll_event(&mut self) -> Option<Self::Event> {
+        None
+    }
+}
+
+/// The sans-IO SIP endpoint, with its [`TransactionUser`] behind it.
+pub struct Endpoint<U: TransactionUser = NoUser> {
     cfg: EndpointConfig,
     policy: UaPolicy,
     layer: TransactionLayer,
@@ -128,10 +182,10 @@ pub struct Endpoint {
     ids: crate::ids::IdGen,
     stateless: VecDeque<Transmit>,
     events: VecDeque<EndpointEvent>,
-    user: Option<Box<dyn TransactionUser>>,
+    user: U,
 }
 
-impl std::fmt::Debug for Endpoint {
+impl<U: TransactionUser> std::fmt::Debug for Endpoint<U> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Endpoint")
             .field("transactions", &self.layer.len())
@@ -140,8 +194,8 @@ impl std::fmt::Debug for Endpoint {
     }
 }
 
-impl Endpoint {
-    /// A new endpoint; `seed` feeds the To-tags it generates (the core draws no
+impl Endpoint<NoUser> {
+    /// A new endpoint with no user behind it; `seed` feeds the To-tags it generates (the core draws no
     /// randomness itself).
     pub fn new(cfg: EndpointConfig, seed: u64) -> Self {
         let mut layer = TransactionLayer::new(cfg.timers);
@@ -154,16 +208,41 @@ impl Endpoint {
             ids: crate::ids::IdGen::new(seed),
             stateless: VecDeque::new(),
             events: VecDeque::new(),
-            user: None,
+            user: NoUser,
         }
     }
 
     /// The endpoint with a transaction user behind it; requests are checked against the
     /// user's policy.
-    pub fn with_user(mut self, user: Box<dyn TransactionUser>) -> Self {
-        self.policy = user.policy();
-        self.user = Some(user);
-        self
+    pub fn with_user<U: TransactionUser>(self, user: U) -> Endpoint<U> {
+        Endpoint {
+            cfg: self.cfg,
+            policy: user.policy(),
+            layer: self.layer,
+            draining: self.draining,
+            ids: self.ids,
+            stateless: self.stateless,
+            events: self.events,
+            user,
+        }
+    }
+}
+
+impl<U: TransactionUser> Endpoint<U> {
+    /// The user behind the endpoint.
+    pub fn user(&self) -> &U {
+        &self.user
+    }
+
+    /// A command for the user.
+    pub fn handle_command(&mut self, now: Instant, command: U::Command) {
+        self.user.handle_command(now, command, &mut self.layer);
+        self.pump_layer_events(now);
+    }
+
+    /// The user's next event.
+    pub fn poll_user_event(&mut self) -> Option<U::Event> {
+        self.user.poll_event()
     }
 
     /// While draining, new dialogs, registrations, subscriptions and OPTIONS pings get
@@ -195,10 +274,8 @@ impl Endpoint {
                 });
                 // Responses to the user's client transactions reach it through the
                 // layer; strays are dropped (RFC 3261 §18.1.2).
-                if let (ResponseAction::Deliver(tx), Some(user)) =
-                    (self.layer.handle_response(now, &resp), self.user.as_mut())
-                {
-                    user.on_response(now, tx, &resp, &mut self.layer);
+                if let ResponseAction::Deliver(tx) = self.layer.handle_response(now, &resp) {
+                    self.user.on_response(now, tx, &resp, &mut self.layer);
                 }
             }
             Ok(Message::Request(req)) => self.on_request(now, source, &req),
@@ -215,9 +292,7 @@ impl Endpoint {
             ) {
                 self.events.push_back(EndpointEvent::TransactionFailed);
             }
-            if let Some(user) = self.user.as_mut() {
-                user.on_transaction_event(now, &ev);
-            }
+            self.user.on_transaction_event(now, &ev);
         }
     }
 
@@ -225,9 +300,7 @@ impl Endpoint {
         let (id, cancels) = match self.layer.handle_request(now, req, source) {
             RequestAction::New { id, cancels } => (id, cancels),
             RequestAction::StrayAck => {
-                if let Some(user) = self.user.as_mut() {
-                    user.on_ack(now, req);
-                }
+                self.user.on_ack(now, req);
                 return;
             }
             // Retransmissions and ACKs for non-2xx: absorbed by the transaction layer.
@@ -259,15 +332,12 @@ impl Endpoint {
                 // user answers the INVITE itself (487).
                 let status = if cancels.is_some() { 200 } else { 481 };
                 self.answer(now, id, req, status, &[]);
-                if let (Some(invite_tx), Some(user)) = (cancels, self.user.as_mut()) {
-                    user.on_cancel(now, invite_tx, &mut self.layer);
+                if let Some(invite_tx) = cancels {
+                    self.user.on_cancel(now, invite_tx, &mut self.layer);
                 }
             }
             _ => {
-                let taken = match self.user.as_mut() {
-                    Some(user) => user.on_request(now, id, req, &mut self.layer),
-                    None => false,
-                };
+                let taken = self.user.on_request(now, id, req, &mut self.layer);
                 if !taken {
                     // Nobody behind the endpoint can take a call or knows the dialog.
                     let status = if in_dialog { 481 } else { 480 };
@@ -304,9 +374,7 @@ impl Endpoint {
     pub fn handle_timeout(&mut self, now: Instant) {
         self.layer.handle_timeout(now);
         self.pump_layer_events(now);
-        if let Some(user) = self.user.as_mut() {
-            user.handle_timeout(now, &mut self.layer);
-        }
+        self.user.handle_timeout(now, &mut self.layer);
     }
 
     /// The send to a target failed (stream closed, ICMP error): the transactions that
@@ -324,7 +392,7 @@ impl Endpoint {
 
     /// When [`handle_timeout`](Self::handle_timeout) must next be called.
     pub fn poll_timeout(&self) -> Option<Instant> {
-        let user = self.user.as_ref().and_then(|u| u.poll_timeout());
+        let user = self.user.poll_timeout();
         [self.layer.poll_timeout(), user]
             .into_iter()
             .flatten()

@@ -296,6 +296,22 @@ fn echo_answer(req: &Request<'_>, echo: SocketAddr, session_id: u64) -> Option<S
 }
 
 impl TransactionUser for LabIms {
+    type Command = std::convert::Infallible;
+    type Event = std::convert::Infallible;
+
+    fn handle_command(
+        &mut self,
+        _now: Instant,
+        command: Self::Command,
+        _layer: &mut TransactionLayer,
+    ) {
+        match command {}
+    }
+
+    fn poll_event(&mut self) -> Option<Self::Event> {
+        None
+    }
+
     fn policy(&self) -> UaPolicy {
         UaPolicy::gateway(Role::Registrar)
     }

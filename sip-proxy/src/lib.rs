@@ -64,6 +64,7 @@ pub mod auth;
 pub mod call;
 pub mod dialog;
 pub mod endpoint;
+pub mod gateway;
 pub mod ids;
 pub mod lab;
 pub mod media;

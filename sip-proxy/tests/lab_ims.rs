@@ -22,7 +22,7 @@ fn peer() -> Target {
 }
 
 struct Lab {
-    ep: Endpoint,
+    ep: Endpoint<LabIms>,
     now: Instant,
 }
 
@@ -38,8 +38,7 @@ impl Lab {
             no_answer_after: Duration::from_secs(10),
             timers: TimerConfig::default(),
         };
-        let ep =
-            Endpoint::new(EndpointConfig::default(), 3).with_user(Box::new(LabIms::new(cfg, 4)));
+        let ep = Endpoint::new(EndpointConfig::default(), 3).with_user(LabIms::new(cfg, 4));
         Lab {
             ep,
             now: Instant::now(),

@@ -267,6 +267,11 @@ impl<M: MediaControl> CallCore<M> {
         self.calls.len()
     }
 
+    /// The ids of the calls in progress.
+    pub fn call_ids(&self) -> Vec<CallId> {
+        self.calls.keys().copied().collect()
+    }
+
     /// The next event for the web side.
     pub fn poll_event(&mut self) -> Option<CallEvent> {
         self.events.pop_front()

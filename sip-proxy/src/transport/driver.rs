@@ -49,6 +49,18 @@ pub struct TlsListener {
     pub config: Arc<rustls::ServerConfig>,
 }
 
+/// Commands queued toward the endpoint's user, and its events queued out.
+const USER_QUEUE: usize = 4096;
+
+/// The typed channels to and from the [`TransactionUser`] behind a listener.
+#[derive(Debug)]
+pub struct UserChannels<U: TransactionUser> {
+    /// Commands for the user (bounded: a full queue is the caller's back-pressure).
+    pub commands: mpsc::Sender<U::Command>,
+    /// The user's events, in order.
+    pub events: mpsc::Receiver<U::Event>,
+}
+
 /// Seconds a TLS client gets to finish its handshake.
 const TLS_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 
@@ -80,12 +92,12 @@ enum Inbound {
 /// Binds the listeners and starts serving, with `user` (the call core, the lab IMS)
 /// behind the endpoint. Returns once every socket is bound; binding errors are returned,
 /// nothing is left half-started.
-pub async fn start(
+pub async fn start<U: TransactionUser + 'static>(
     cfg: TransportConfig,
     draining: watch::Receiver<bool>,
     seed: u64,
-    user: Option<Box<dyn TransactionUser>>,
-) -> io::Result<SipListeners> {
+    user: U,
+) -> io::Result<(SipListeners, UserChannels<U>)> {
     metrics::init();
     let udp = match cfg.udp {
         Some(addr) => Some(Arc::new(UdpSocket::bind(addr).await?)),
@@ -128,20 +140,36 @@ pub async fn start(
             open,
         ));
     }
-    let mut endpoint = Endpoint::new(cfg.endpoint.clone(), seed);
-    if let Some(user) = user {
-        endpoint = endpoint.with_user(user);
-    }
+    let endpoint = Endpoint::new(cfg.endpoint.clone(), seed).with_user(user);
+    let (commands_tx, commands_rx) = mpsc::channel(USER_QUEUE);
+    let (events_tx, events_rx) = mpsc::channel(USER_QUEUE);
+    let user_io = UserIo {
+        commands: commands_rx,
+        events: events_tx,
+    };
     // The task holds a sender itself, so it serves UDP even with no TCP listener.
     tokio::spawn(endpoint_task(
         endpoint,
         udp,
         inbound_tx,
         inbound_rx,
+        user_io,
         draining,
         cfg.max_message_bytes,
     ));
-    Ok(listeners)
+    Ok((
+        listeners,
+        UserChannels {
+            commands: commands_tx,
+            events: events_rx,
+        },
+    ))
+}
+
+/// The endpoint task's ends of the user channels.
+struct UserIo<U: TransactionUser> {
+    commands: mpsc::Receiver<U::Command>,
+    events: mpsc::Sender<U::Event>,
 }
 
 async fn recv_udp(sock: Option<&UdpSocket>, buf: &mut [u8]) -> io::Result<(usize, SocketAddr)> {
@@ -159,11 +187,12 @@ async fn sleep_until(deadline: Option<Instant>) {
 }
 
 /// Owns the endpoint: read, handle, drain `poll_*`, sleep until the next timer.
-async fn endpoint_task(
-    mut ep: Endpoint,
+async fn endpoint_task<U: TransactionUser>(
+    mut ep: Endpoint<U>,
     udp: Option<Arc<UdpSocket>>,
     _keep_open: mpsc::Sender<Inbound>,
     mut inbound: mpsc::Receiver<Inbound>,
+    mut user_io: UserIo<U>,
     mut draining: watch::Receiver<bool>,
     max_message: usize,
 ) {
@@ -196,11 +225,22 @@ async fn endpoint_task(
                 Some(Inbound::Closed { peer }) => { conns.remove(&peer); }
                 None => return,
             },
+            Some(command) = user_io.commands.recv() => ep.handle_command(Instant::now(), command),
             () = sleep_until(ep.poll_timeout()) => ep.handle_timeout(Instant::now()),
             Ok(()) = draining.changed() => ep.set_draining(*draining.borrow()),
         }
         while let Some(event) = ep.poll_event() {
             metrics::record(transport, &event);
+        }
+        while let Some(event) = ep.poll_user_event() {
+            match user_io.events.try_send(event) {
+                Ok(()) => {}
+                // Nobody listens to this user's events (the lab): nothing to deliver.
+                Err(mpsc::error::TrySendError::Closed(_)) => {}
+                Err(mpsc::error::TrySendError::Full(_)) => {
+                    tracing::error!("SIP user event queue full: an event was dropped");
+                }
+            }
         }
         while let Some(t) = ep.poll_transmit() {
             if !send(udp.as_deref(), &conns, &t).await {

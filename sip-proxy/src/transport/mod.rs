@@ -18,4 +18,4 @@ mod metrics;
 pub mod stream;
 pub mod tls;
 
-pub use driver::{start, start_echo, SipListeners, TlsListener, TransportConfig};
+pub use driver::{start, start_echo, SipListeners, TlsListener, TransportConfig, UserChannels};

@@ -1,0 +1,218 @@
+//! The gateway's transaction user: the call core and the registration client behind the
+//! gateway's SIP listener, driven by typed commands from the JSON side.
+//!
+//! ```text
+//!  GatewayCommand (API) ─► GatewayUser ─► CallCore / Registrations ─► SIP via the layer
+//!  SIP from IMS ─► Endpoint (checks) ─► GatewayUser ─► INVITE: handle_invite
+//!                                                    ├ NOTIFY: reg-event
+//!                                                    └ in-dialog: handle_request
+//!  GatewayEvent (CallEvent, RegEvent, command results) ─► the JSON side
+//! ```
+//!
+//! Command results travel as events with the caller's correlation id, so nothing here
+//! blocks or needs a runtime.
+
+use std::collections::VecDeque;
+use std::time::Instant;
+
+use crate::call::{CallCore, CallError, CallEvent, Command};
+use crate::endpoint::TransactionUser;
+use crate::media::MediaControl;
+use crate::message::{Method, Request, Response};
+use crate::registration::{RegEvent, Registrations};
+use crate::transaction::{TransactionEvent, TransactionId, TransactionLayer};
+
+/// What the JSON side asks of the gateway.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum GatewayCommand {
+    /// A call command; its result comes back as [`GatewayEvent::CallResult`] with `id`.
+    Call {
+        /// Correlation id chosen by the caller.
+        id: u64,
+        /// The command.
+        command: Command,
+    },
+    /// Make a web user's number reachable for incoming calls (trunk and lab modes).
+    AddUser(String),
+    /// Make it unreachable again.
+    RemoveUser(String),
+    /// Register a number through the P-CSCF (pcscf mode).
+    Register {
+        /// The number.
+        number: String,
+        /// Digest realm.
+        realm: String,
+        /// Private identity.
+        username: String,
+        /// Password.
+        password: String,
+    },
+    /// De-register a number.
+    Deregister(String),
+    /// The drain deadline passed: end every call now (BYE, CANCEL or 603 by state).
+    EndAllCalls,
+}
+
+/// What the gateway reports to the JSON side.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum GatewayEvent {
+    /// A call event.
+    Call(CallEvent),
+    /// A registration event.
+    Registration(RegEvent),
+    /// The result of [`GatewayCommand::Call`] with this correlation id.
+    CallResult {
+        /// The caller's correlation id.
+        id: u64,
+        /// `Ok`, or why the command was refused.
+        result: Result<(), CallError>,
+    },
+}
+
+/// The call core and the registration client as one transaction user.
+#[derive(Debug)]
+pub struct GatewayUser<M: MediaControl> {
+    core: CallCore<M>,
+    registrations: Option<Registrations>,
+    results: VecDeque<GatewayEvent>,
+}
+
+impl<M: MediaControl> GatewayUser<M> {
+    /// The user for `pcscf` mode (with `registrations`) or `trunk`/`lab` modes (without).
+    pub fn new(core: CallCore<M>, registrations: Option<Registrations>) -> Self {
+        Self {
+            core,
+            registrations,
+            results: VecDeque::new(),
+        }
+    }
+
+    /// The call core (for tests and metrics).
+    pub fn core(&self) -> &CallCore<M> {
+        &self.core
+    }
+}
+
+impl<M: MediaControl + Send> TransactionUser for GatewayUser<M> {
+    type Command = GatewayCommand;
+    type Event = GatewayEvent;
+
+    fn on_request(
+        &mut self,
+        now: Instant,
+        tx: TransactionId,
+        req: &Request<'_>,
+        layer: &mut TransactionLayer,
+    ) -> bool {
+        let in_dialog = req.headers.to().is_some_and(|t| t.tag().is_some());
+        match req.method {
+            Method::Invite if !in_dialog => {
+                self.core.handle_invite(now, tx, req, layer);
+                true
+            }
+            Method::Notify => {
+                let reg_event = self
+                    .registrations
+                    .as_mut()
+                    .is_some_and(|r| r.handle_notify(now, tx, req, layer));
+                reg_event || self.core.handle_request(now, tx, req, layer)
+            }
+            _ => self.core.handle_request(now, tx, req, layer),
+        }
+    }
+
+    fn on_cancel(&mut self, now: Instant, invite_tx: TransactionId, layer: &mut TransactionLayer) {
+        self.core.handle_cancel(now, invite_tx, layer);
+    }
+
+    fn on_response(
+        &mut self,
+        now: Instant,
+        tx: TransactionId,
+        resp: &Response<'_>,
+        layer: &mut TransactionLayer,
+    ) {
+        let taken = self
+            .registrations
+            .as_mut()
+            .is_some_and(|r| r.handle_response(now, tx, resp, layer));
+        if !taken {
+            self.core.handle_response(now, tx, resp, layer);
+        }
+    }
+
+    fn on_transaction_event(&mut self, now: Instant, event: &TransactionEvent) {
+        self.core.handle_transaction_event(event);
+        if let Some(r) = self.registrations.as_mut() {
+            r.handle_transaction_event(now, event);
+        }
+    }
+
+    fn poll_timeout(&self) -> Option<Instant> {
+        let regs = self
+            .registrations
+            .as_ref()
+            .and_then(Registrations::poll_timeout);
+        [self.core.poll_timeout(), regs].into_iter().flatten().min()
+    }
+
+    fn handle_timeout(&mut self, now: Instant, layer: &mut TransactionLayer) {
+        self.core.handle_timeout(now, layer);
+        if let Some(r) = self.registrations.as_mut() {
+            r.handle_timeout(now, layer);
+        }
+    }
+
+    fn handle_command(
+        &mut self,
+        now: Instant,
+        command: GatewayCommand,
+        layer: &mut TransactionLayer,
+    ) {
+        match command {
+            GatewayCommand::Call { id, command } => {
+                let result = self.core.handle_command(now, command, layer);
+                self.results
+                    .push_back(GatewayEvent::CallResult { id, result });
+            }
+            GatewayCommand::AddUser(number) => self.core.add_user(&number),
+            GatewayCommand::RemoveUser(number) => self.core.remove_user(&number),
+            GatewayCommand::Register {
+                number,
+                realm,
+                username,
+                password,
+            } => {
+                if let Some(r) = self.registrations.as_mut() {
+                    r.register(now, &number, &realm, &username, &password, layer);
+                }
+            }
+            GatewayCommand::Deregister(number) => {
+                if let Some(r) = self.registrations.as_mut() {
+                    r.deregister(now, &number, layer);
+                }
+            }
+            GatewayCommand::EndAllCalls => {
+                for call in self.core.call_ids() {
+                    // A call that ended in between is no longer there: nothing to do.
+                    let _ = self
+                        .core
+                        .handle_command(now, Command::Hangup { call }, layer);
+                }
+            }
+        }
+    }
+
+    fn poll_event(&mut self) -> Option<GatewayEvent> {
+        if let Some(result) = self.results.pop_front() {
+            return Some(result);
+        }
+        if let Some(ev) = self.core.poll_event() {
+            return Some(GatewayEvent::Call(ev));
+        }
+        self.registrations
+            .as_mut()
+            .and_then(Registrations::poll_event)
+            .map(GatewayEvent::Registration)
+    }
+}
