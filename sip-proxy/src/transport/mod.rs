@@ -13,9 +13,11 @@
 //! One task owns the [`Endpoint`](crate::endpoint::Endpoint); readers hand it messages
 //! over a bounded channel, so a flood on one connection cannot grow memory without bound.
 
+mod dns;
 mod driver;
 mod metrics;
 pub mod stream;
 pub mod tls;
 
+pub use dns::DnsResolver;
 pub use driver::{start, start_echo, SipListeners, TlsListener, TransportConfig, UserChannels};
