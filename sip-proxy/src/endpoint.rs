@@ -381,6 +381,7 @@ impl<U: TransactionUser> Endpoint<U> {
     /// used it are told (RFC 3261 §17.1.4, §17.2.4).
     pub fn handle_transport_error(&mut self, now: Instant, transaction: TransactionId) {
         self.layer.handle_transport_error(now, transaction);
+        self.pump_layer_events(now);
     }
 
     /// The next message to send.

@@ -430,10 +430,11 @@ impl<M: MediaControl> CallCore<M> {
             .is_some_and(|c| c.invite_tx == tx && c.phase != Phase::Connected);
         if purpose == Purpose::Invite && invite_open {
             let cancelling = self.calls.get(&call).is_some_and(|c| c.cancelling);
-            let (status, reason) = if cancelling {
-                (CamaraStatus::SessionCancelled, "cancelled")
-            } else {
-                (CamaraStatus::Failed, "no response from the IMS")
+            let unreachable = matches!(event, TransactionEvent::TransportError { .. });
+            let (status, reason) = match (cancelling, unreachable) {
+                (true, _) => (CamaraStatus::SessionCancelled, "cancelled"),
+                (false, true) => (CamaraStatus::Failed, "IMS next hop unreachable"),
+                (false, false) => (CamaraStatus::Failed, "no response from the IMS"),
             };
             self.finish(call, status, Some(reason.into()));
         }

@@ -87,6 +87,10 @@ enum Inbound {
     Closed {
         peer: SocketAddr,
     },
+    /// An outbound connection could not be opened.
+    ConnectFailed {
+        peer: SocketAddr,
+    },
 }
 
 /// Binds the listeners and starts serving, with `user` (the call core, the lab IMS)
@@ -155,7 +159,7 @@ pub async fn start<U: TransactionUser + 'static>(
         inbound_rx,
         user_io,
         draining,
-        cfg.max_message_bytes,
+        cfg.clone(),
     ));
     Ok((
         listeners,
@@ -190,13 +194,16 @@ async fn sleep_until(deadline: Option<Instant>) {
 async fn endpoint_task<U: TransactionUser>(
     mut ep: Endpoint<U>,
     udp: Option<Arc<UdpSocket>>,
-    _keep_open: mpsc::Sender<Inbound>,
+    inbound_tx: mpsc::Sender<Inbound>,
     mut inbound: mpsc::Receiver<Inbound>,
     mut user_io: UserIo<U>,
     mut draining: watch::Receiver<bool>,
-    max_message: usize,
+    cfg: TransportConfig,
 ) {
+    let max_message = cfg.max_message_bytes;
     let mut conns: HashMap<SocketAddr, mpsc::Sender<Vec<u8>>> = HashMap::new();
+    // Messages waiting for an outbound TCP connection being opened.
+    let mut pending: HashMap<SocketAddr, Vec<Transmit>> = HashMap::new();
     // One byte more than the limit, to tell an oversized datagram from a full one.
     let mut buf = vec![0u8; max_message + 1];
     ep.set_draining(*draining.borrow());
@@ -221,7 +228,20 @@ async fn endpoint_task<U: TransactionUser>(
                     ep.set_draining(*draining.borrow());
                     ep.handle_message(Instant::now(), target, &bytes);
                 }
-                Some(Inbound::Opened { peer, tx }) => { conns.insert(peer, tx); }
+                Some(Inbound::Opened { peer, tx }) => {
+                    for t in pending.remove(&peer).unwrap_or_default() {
+                        if tx.try_send(t.bytes).is_err() {
+                            if let Some(id) = t.transaction { ep.handle_transport_error(Instant::now(), id); }
+                        }
+                    }
+                    conns.insert(peer, tx);
+                }
+                Some(Inbound::ConnectFailed { peer }) => {
+                    // RFC 3261 §18.1.1: the transactions learn of the failure.
+                    for t in pending.remove(&peer).unwrap_or_default() {
+                        if let Some(id) = t.transaction { ep.handle_transport_error(Instant::now(), id); }
+                    }
+                }
                 Some(Inbound::Closed { peer }) => { conns.remove(&peer); }
                 None => return,
             },
@@ -243,6 +263,16 @@ async fn endpoint_task<U: TransactionUser>(
             }
         }
         while let Some(t) = ep.poll_transmit() {
+            let addr = t.target.addr;
+            if t.target.transport == Transport::Tcp && !conns.contains_key(&addr) {
+                // RFC 3261 §18.1.1: open a connection to the target, send once it is up.
+                let first = !pending.contains_key(&addr);
+                pending.entry(addr).or_default().push(t);
+                if first {
+                    tokio::spawn(connect_out(addr, inbound_tx.clone(), cfg.clone()));
+                }
+                continue;
+            }
             if !send(udp.as_deref(), &conns, &t).await {
                 if let Some(id) = t.transaction {
                     ep.handle_transport_error(Instant::now(), id);
@@ -267,6 +297,28 @@ async fn send(
         _ => conns
             .get(&t.target.addr)
             .is_some_and(|tx| tx.try_send(t.bytes.clone()).is_ok()),
+    }
+}
+
+/// How long an outbound TCP connection may take to open.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// Opens an outbound TCP connection and serves it like an accepted one. TLS toward a
+/// next hop needs the host name for verification and arrives with next-hop routing.
+async fn connect_out(peer: SocketAddr, inbound: mpsc::Sender<Inbound>, cfg: TransportConfig) {
+    match tokio::time::timeout(CONNECT_TIMEOUT, tokio::net::TcpStream::connect(peer)).await {
+        Ok(Ok(stream)) => {
+            metrics::tcp_opened();
+            connection(stream, peer, Transport::Tcp, inbound, &cfg).await;
+            metrics::tcp_closed();
+        }
+        Ok(Err(e)) => {
+            tracing::debug!(peer = %media_plane::redact::addr(peer), error = %e, "sip tcp connect failed");
+            let _ = inbound.send(Inbound::ConnectFailed { peer }).await;
+        }
+        Err(_) => {
+            let _ = inbound.send(Inbound::ConnectFailed { peer }).await;
+        }
     }
 }
 
