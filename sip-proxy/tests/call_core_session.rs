@@ -194,3 +194,44 @@ fn a_refresh_re_invite_without_change_gets_the_same_description() {
     assert_eq!(ok.body, invite.body, "same SDP, same version (RFC 3264 §8)");
     assert!(h.events().is_empty());
 }
+
+#[test]
+fn dtmf_digits_go_to_the_media_plane_in_a_connected_call_only() {
+    use common::CALL;
+    use sip_proxy::call::{CallError, Command};
+    let mut h = Harness::new();
+    let invite = h.originate();
+    let dtmf = |digits: &str, duration_ms| Command::Dtmf {
+        call: CALL,
+        digits: digits.into(),
+        duration_ms,
+    };
+    assert_eq!(
+        h.command(dtmf("1", 100)),
+        Err(CallError::WrongState(CALL)),
+        "not before answer"
+    );
+    h.deliver(&reply(&invite, 200, &[], Some(IMS_ANSWER)));
+    h.command(dtmf("12#*A", 100)).unwrap();
+    let sent: String = h
+        .core
+        .media()
+        .calls
+        .iter()
+        .filter_map(|c| match c {
+            MediaCall::Dtmf(_, d) => Some(*d),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(sent, "12#*A");
+    assert_eq!(
+        h.command(dtmf("1x", 100)),
+        Err(CallError::BadDtmf("1x".into()))
+    );
+    assert_eq!(
+        h.command(dtmf("1", 10)),
+        Err(CallError::BadDtmf("1".into())),
+        "too short a tone"
+    );
+    assert_eq!(CallError::BadDtmf(String::new()).sip_status(), 400);
+}

@@ -93,6 +93,15 @@ pub enum Command {
         /// The call.
         call: CallId,
     },
+    /// Send DTMF digits toward the IMS side as RFC 4733 telephone-events.
+    Dtmf {
+        /// The call.
+        call: CallId,
+        /// Digits: `0`–`9`, `*`, `#`, `A`–`D`.
+        digits: String,
+        /// Tone duration per digit, milliseconds (RFC 4733 §2.5.1.3; 40–2000 accepted).
+        duration_ms: u32,
+    },
     /// The browser answers an incoming call with its SDP: 200 OK.
     Answer {
         /// The call.
@@ -144,6 +153,9 @@ pub enum CallError {
     /// twice).
     #[error("call {0:?} is not in a state for that")]
     WrongState(CallId),
+    /// DTMF digits or a duration outside what RFC 4733 events carry.
+    #[error("invalid DTMF {0:?}")]
+    BadDtmf(String),
     /// A phone number or URI the gateway cannot route.
     #[error("invalid address {0:?}")]
     BadAddress(String),
@@ -162,7 +174,7 @@ impl CallError {
     /// The SIP status for this refusal.
     pub fn sip_status(&self) -> u16 {
         match self {
-            CallError::Exists(_) | CallError::BadAddress(_) => 400,
+            CallError::Exists(_) | CallError::BadAddress(_) | CallError::BadDtmf(_) => 400,
             CallError::UnknownCall(_) => 481,
             CallError::WrongState(_) => 491,
             CallError::Sdp(e) => e.sip_status(),
@@ -351,7 +363,36 @@ impl<M: MediaControl> CallCore<M> {
             Command::Ringing { call } => self.progress(now, call, 180, layer),
             Command::Progress { call } => self.progress(now, call, 183, layer),
             Command::Answer { call, sdp } => self.answer(now, call, &sdp, layer),
+            Command::Dtmf {
+                call,
+                digits,
+                duration_ms,
+            } => self.dtmf(call, &digits, duration_ms),
         }
+    }
+
+    /// Sends each digit as a telephone-event on the IMS leg (the media plane maps the
+    /// payload type and clock rate). Only in a connected call with telephone-event
+    /// negotiated on both legs.
+    fn dtmf(&mut self, call: CallId, digits: &str, duration_ms: u32) -> Result<(), CallError> {
+        let c = self.calls.get(&call).ok_or(CallError::UnknownCall(call))?;
+        let negotiated_dtmf = c.negotiated.as_ref().and_then(|n| n.dtmf_pt).is_some();
+        if c.phase != Phase::Connected || !negotiated_dtmf {
+            return Err(CallError::WrongState(call));
+        }
+        let valid = |d: char| d.is_ascii_digit() || matches!(d, '*' | '#' | 'A'..='D');
+        if digits.is_empty()
+            || digits.len() > 32
+            || !digits.chars().all(valid)
+            || !(40..=2000).contains(&duration_ms)
+        {
+            return Err(CallError::BadDtmf(digits.to_owned()));
+        }
+        let media = c.media;
+        for digit in digits.chars() {
+            self.media.send_dtmf(media, digit, duration_ms)?;
+        }
+        Ok(())
     }
 
     /// Whether a message method belongs to the core (for the endpoint's routing).
