@@ -7,8 +7,8 @@ mod common;
 
 use std::time::Duration;
 
-use common::{header, reply, Harness, IMS_ANSWER};
-use sip_proxy::call::CamaraStatus;
+use common::{header, reply, Harness, CALL, CHROME_OFFER, IMS_ANSWER};
+use sip_proxy::call::{CallError, CamaraStatus, Command};
 use sip_proxy::media::MediaCall;
 use sip_proxy::message::{Message, Method, Request};
 
@@ -234,4 +234,89 @@ fn dtmf_digits_go_to_the_media_plane_in_a_connected_call_only() {
         "too short a tone"
     );
     assert_eq!(CallError::BadDtmf(String::new()).sip_status(), 400);
+}
+
+#[test]
+fn the_browser_holds_and_resumes_through_re_invites_toward_ims() {
+    let mut h = Harness::new();
+    let invite = connected(&mut h, None);
+    let reoffer = CHROME_OFFER.replace("a=sendrecv", "a=sendonly");
+    h.command(Command::Hold {
+        call: CALL,
+        offer: Some(reoffer),
+    })
+    .unwrap();
+    let reinvite = h.sent_requests().pop().unwrap();
+    assert_eq!(reinvite.method, Method::Invite);
+    assert_eq!(header(&reinvite, "CSeq"), "2 INVITE");
+    let body = String::from_utf8_lossy(&reinvite.body).into_owned();
+    assert!(
+        body.contains("a=sendonly\r\n") && body.contains("RTP/SAVP"),
+        "{body}"
+    );
+    assert!(
+        h.events().is_empty(),
+        "Hold only once the IMS side accepted"
+    );
+    assert_eq!(
+        h.command(Command::Resume {
+            call: CALL,
+            offer: None
+        }),
+        Err(CallError::WrongState(CALL)),
+        "one re-INVITE at a time"
+    );
+
+    // A re-INVITE from IMS crossing ours gets 491 (RFC 3261 §14.2).
+    from_ims(&mut h, &invite, "INVITE", 2, Some(IMS_ANSWER));
+    assert_eq!(last_response(&mut h).status, 491);
+
+    let held_answer = IMS_ANSWER.replace("a=sendrecv", "a=recvonly");
+    h.deliver(&reply(&reinvite, 200, &[], Some(&held_answer)));
+    let ack = h.sent_requests().pop().unwrap();
+    assert_eq!(
+        (ack.method.clone(), header(&ack, "CSeq")),
+        (Method::Ack, "2 ACK".into())
+    );
+    let events = h.events();
+    assert_eq!(events.len(), 1);
+    assert_eq!(events[0].0, CamaraStatus::Hold);
+    let answer = events[0]
+        .2
+        .as_deref()
+        .expect("the browser's answer rides on the Hold event");
+    assert!(
+        answer.contains("a=recvonly\r\n") && answer.contains("a=setup:active"),
+        "same DTLS role: {answer}"
+    );
+    assert!(!h
+        .core
+        .media()
+        .calls
+        .iter()
+        .any(|c| matches!(c, MediaCall::Restart(_))));
+
+    // Resume; the IMS side refuses once (488): nothing changes, then it accepts.
+    h.command(Command::Resume {
+        call: CALL,
+        offer: None,
+    })
+    .unwrap();
+    let resume = h.sent_requests().pop().unwrap();
+    assert!(String::from_utf8_lossy(&resume.body).contains("a=sendrecv\r\n"));
+    h.deliver(&reply(&resume, 488, &[], None));
+    assert!(h.events().is_empty());
+    h.command(Command::Resume {
+        call: CALL,
+        offer: None,
+    })
+    .unwrap();
+    let resume = h
+        .sent_requests()
+        .into_iter()
+        .rev()
+        .find(|r| r.method == Method::Invite)
+        .unwrap();
+    h.deliver(&reply(&resume, 200, &[], Some(IMS_ANSWER)));
+    assert_eq!(h.events(), vec![(CamaraStatus::Resume, None, None)]);
 }

@@ -131,6 +131,7 @@ impl<M: MediaControl> CallCore<M> {
                 timer: None,
                 local_ims_sdp: None,
                 negotiated: None,
+                reinvite: None,
             },
         );
         self.events.push_back(CallEvent::Incoming {

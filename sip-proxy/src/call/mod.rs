@@ -14,6 +14,7 @@
 //! handling the 200-after-CANCEL race), BYE in both directions, and the CAMARA mapping of
 //! every final response.
 
+mod hold;
 mod incoming;
 mod outgoing;
 mod session;
@@ -92,6 +93,21 @@ pub enum Command {
     Progress {
         /// The call.
         call: CallId,
+    },
+    /// The browser puts the call on hold; `offer` is its re-offer (`sendonly`), answered
+    /// in the `Hold` event.
+    Hold {
+        /// The call.
+        call: CallId,
+        /// The browser's SDP re-offer, if it renegotiated.
+        offer: Option<String>,
+    },
+    /// The browser resumes the call; `offer` is its re-offer (`sendrecv`).
+    Resume {
+        /// The call.
+        call: CallId,
+        /// The browser's SDP re-offer, if it renegotiated.
+        offer: Option<String>,
     },
     /// Send DTMF digits toward the IMS side as RFC 4733 telephone-events.
     Dtmf {
@@ -212,6 +228,7 @@ enum Purpose {
     Cancel,
     Bye,
     Refresh,
+    Reinvite,
 }
 
 #[derive(Debug)]
@@ -237,6 +254,8 @@ struct Call {
     local_ims_sdp: Option<sdp::SessionDescription>,
     /// What the media plane was last given.
     negotiated: Option<sdp::Negotiated>,
+    /// Our hold/resume re-INVITE in flight.
+    reinvite: Option<hold::PendingReinvite>,
 }
 
 /// The call core.
@@ -368,6 +387,12 @@ impl<M: MediaControl> CallCore<M> {
                 digits,
                 duration_ms,
             } => self.dtmf(call, &digits, duration_ms),
+            Command::Hold { call, offer } => {
+                self.hold_or_resume(now, call, true, offer.as_deref(), layer)
+            }
+            Command::Resume { call, offer } => {
+                self.hold_or_resume(now, call, false, offer.as_deref(), layer)
+            }
         }
     }
 

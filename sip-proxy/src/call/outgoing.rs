@@ -69,6 +69,7 @@ impl<M: MediaControl> CallCore<M> {
                 timer: None,
                 local_ims_sdp: Some(ims_offer),
                 negotiated: None,
+                reinvite: None,
             },
         );
         Ok(())
@@ -171,6 +172,7 @@ impl<M: MediaControl> CallCore<M> {
         match purpose {
             Purpose::Invite => self.on_invite_response(now, call, resp, layer),
             Purpose::Refresh => self.on_refresh_response(now, call, resp, layer),
+            Purpose::Reinvite => self.on_reinvite_response(call, resp, layer),
             // A failed PRACK or CANCEL changes nothing the web side sees: the INVITE's
             // own final response decides (RFC 3262 §7.2, RFC 3261 §9.1).
             Purpose::Prack | Purpose::Cancel | Purpose::Bye => {}

@@ -171,6 +171,11 @@ impl<M: MediaControl> CallCore<M> {
         req: &Request<'_>,
         layer: &mut TransactionLayer,
     ) {
+        if req.method == Method::Invite && self.reinvite_pending(call) {
+            // RFC 3261 §14.2: re-INVITEs crossed; the UAS answers 491 Request Pending.
+            let _ = layer.send_response(now, tx, &response_to(req, 491, None));
+            return;
+        }
         let contact = String::from_utf8_lossy(&self.contact()).into_owned();
         let Some(c) = self.calls.get_mut(&call) else {
             return;
@@ -249,7 +254,7 @@ pub(super) fn refresher_label(role: Role, we_refresh: bool) -> &'static str {
 
 /// Sets the direction attribute of the audio section; bumps the `o=` version when it
 /// changed (RFC 3264 §8). Returns whether it changed.
-fn set_direction(sdp: &mut SessionDescription, direction: Direction) -> bool {
+pub(super) fn set_direction(sdp: &mut SessionDescription, direction: Direction) -> bool {
     let Some(audio) = sdp
         .media
         .iter_mut()

@@ -642,6 +642,40 @@ fn rejected(offer: &Media) -> Media {
     }
 }
 
+/// The answer to a browser re-offer in a connected call (hold, resume): the codecs and
+/// payload types already negotiated, the offer's direction mirrored, the same ICE
+/// credentials and the same DTLS role (RFC 8842 §5.5: no new handshake).
+pub fn reanswer_browser(
+    offer: &SessionDescription,
+    webrtc: &WebrtcLocal,
+    negotiated: &Negotiated,
+) -> Result<SessionDescription, SdpError> {
+    let (audio_index, audio) = offer.audio().ok_or(SdpError::NoAudio)?;
+    let mut codecs = vec![RtpMap {
+        pt: negotiated.webrtc_pt,
+        ..negotiated.codec.clone()
+    }];
+    if let Some((pt, _)) = negotiated.dtmf_pt {
+        codecs.push(RtpMap {
+            pt,
+            encoding: "telephone-event".into(),
+            clock_rate: 8000,
+            channels: None,
+        });
+    }
+    let same_role = WebrtcLocal {
+        answer_setup: negotiated.webrtc.local_setup,
+        ..webrtc.clone()
+    };
+    browser_answer(
+        offer,
+        audio_index,
+        &same_role,
+        &codecs,
+        Direction::of(audio).answer(),
+    )
+}
+
 fn browser_answer(
     offer: &SessionDescription,
     audio_index: usize,
