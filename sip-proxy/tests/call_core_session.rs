@@ -197,8 +197,6 @@ fn a_refresh_re_invite_without_change_gets_the_same_description() {
 
 #[test]
 fn dtmf_digits_go_to_the_media_plane_in_a_connected_call_only() {
-    use common::CALL;
-    use sip_proxy::call::{CallError, Command};
     let mut h = Harness::new();
     let invite = h.originate();
     let dtmf = |digits: &str, duration_ms| Command::Dtmf {
