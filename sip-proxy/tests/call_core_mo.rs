@@ -329,3 +329,30 @@ fn refused_originations_send_nothing_and_leak_nothing() {
         Err(CallError::UnknownCall(CALL))
     );
 }
+
+#[test]
+fn a_422_is_answered_by_retrying_once_with_the_min_se_interval() {
+    let mut h = Harness::new();
+    let invite = h.originate();
+    h.deliver(&reply(&invite, 422, &[("Min-SE", "3600")], None));
+    let retry = h
+        .sent_requests()
+        .into_iter()
+        .find(|r| r.method == Method::Invite)
+        .expect("a new INVITE");
+    assert_eq!(header(&retry, "CSeq"), "2 INVITE");
+    assert_eq!(header(&retry, "Session-Expires"), "3600");
+    assert_eq!(header(&retry, "Min-SE"), "3600");
+    assert_eq!(header(&retry, "Call-ID"), header(&invite, "Call-ID"));
+    assert_ne!(header(&retry, "Via"), header(&invite, "Via"));
+    assert!(
+        h.events().is_empty(),
+        "the browser sees nothing of the retry"
+    );
+    // A second 422 is not retried again: the call fails.
+    h.deliver(&reply(&retry, 422, &[("Min-SE", "3600")], None));
+    assert_eq!(
+        h.events(),
+        vec![(CamaraStatus::Failed, Some("SIP 422".into()), None)]
+    );
+}

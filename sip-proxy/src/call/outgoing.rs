@@ -190,6 +190,7 @@ impl<M: MediaControl> CallCore<M> {
             100 => {}
             101..=199 => self.on_provisional(now, call, resp, layer),
             200..=299 => self.on_success(now, call, resp, layer),
+            422 if self.retry_with_min_se(now, call, resp, layer) => {}
             _ => {
                 let status = CamaraStatus::from_sip(resp.status).unwrap_or(CamaraStatus::Failed);
                 tracing::info!(
@@ -200,6 +201,52 @@ impl<M: MediaControl> CallCore<M> {
                 );
                 self.finish(call, status, Some(format!("SIP {}", resp.status)));
             }
+        }
+    }
+
+    /// RFC 4028 §7.3: a 422 names the smallest interval the IMS side accepts (Min-SE);
+    /// the INVITE is sent again once with that interval, a new CSeq and a new branch.
+    /// Returns false when the 422 cannot be honoured (no Min-SE, already retried).
+    fn retry_with_min_se(
+        &mut self,
+        now: Instant,
+        call: CallId,
+        resp: &Response<'_>,
+        layer: &mut TransactionLayer,
+    ) -> bool {
+        let Some(min_se) = resp.headers.min_se() else {
+            return false;
+        };
+        let via = self.via();
+        let Some(c) = self.calls.get_mut(&call) else {
+            return false;
+        };
+        let seq = c.invite.headers.cseq().map_or(1, |s| s.seq);
+        let asked = c.invite.headers.session_expires().map_or(0, |s| s.delta);
+        if c.phase != Phase::Calling || min_se <= asked || min_se > 86_400 {
+            return false;
+        }
+        let mut invite = c.invite.clone();
+        invite.headers.set(HeaderName::Via, via.into_bytes());
+        invite
+            .headers
+            .set(HeaderName::CSeq, format!("{} INVITE", seq + 1).into_bytes());
+        invite
+            .headers
+            .set(HeaderName::SessionExpires, min_se.to_string().into_bytes());
+        invite
+            .headers
+            .set(HeaderName::MinSe, min_se.to_string().into_bytes());
+        match layer.send_request(now, &invite, self.cfg.next_hop) {
+            Ok(tx) => {
+                self.transactions.insert(tx, (call, Purpose::Invite));
+                if let Some(c) = self.calls.get_mut(&call) {
+                    c.invite = invite;
+                    c.invite_tx = tx;
+                }
+                true
+            }
+            Err(_) => false,
         }
     }
 
