@@ -17,6 +17,7 @@ use std::time::Instant;
 
 use crate::call::{CallCore, CallError, CallEvent, Command};
 use crate::endpoint::TransactionUser;
+use crate::keepalive::{KeepAlive, NextHopState};
 use crate::media::MediaControl;
 use crate::message::{Method, Request, Response};
 use crate::registration::{RegEvent, Registrations};
@@ -60,6 +61,8 @@ pub enum GatewayEvent {
     Call(CallEvent),
     /// A registration event.
     Registration(RegEvent),
+    /// The OPTIONS keep-alive saw the next hop come up or go down.
+    NextHop(NextHopState),
     /// The result of [`GatewayCommand::Call`] with this correlation id.
     CallResult {
         /// The caller's correlation id.
@@ -74,6 +77,7 @@ pub enum GatewayEvent {
 pub struct GatewayUser<M: MediaControl> {
     core: CallCore<M>,
     registrations: Option<Registrations>,
+    keepalive: Option<KeepAlive>,
     results: VecDeque<GatewayEvent>,
 }
 
@@ -83,8 +87,15 @@ impl<M: MediaControl> GatewayUser<M> {
         Self {
             core,
             registrations,
+            keepalive: None,
             results: VecDeque::new(),
         }
+    }
+
+    /// Adds the OPTIONS keep-alive toward the next hop.
+    pub fn with_keepalive(mut self, keepalive: KeepAlive) -> Self {
+        self.keepalive = Some(keepalive);
+        self
     }
 
     /// The call core (for tests and metrics).
@@ -132,16 +143,28 @@ impl<M: MediaControl + Send> TransactionUser for GatewayUser<M> {
         resp: &Response<'_>,
         layer: &mut TransactionLayer,
     ) {
-        let taken = self
-            .registrations
+        let probe = self
+            .keepalive
             .as_mut()
-            .is_some_and(|r| r.handle_response(now, tx, resp, layer));
+            .is_some_and(|k| k.handle_response(tx, resp));
+        let taken = probe
+            || self
+                .registrations
+                .as_mut()
+                .is_some_and(|r| r.handle_response(now, tx, resp, layer));
         if !taken {
             self.core.handle_response(now, tx, resp, layer);
         }
     }
 
     fn on_transaction_event(&mut self, now: Instant, event: &TransactionEvent) {
+        if self
+            .keepalive
+            .as_mut()
+            .is_some_and(|k| k.handle_transaction_event(event))
+        {
+            return;
+        }
         self.core.handle_transaction_event(event);
         if let Some(r) = self.registrations.as_mut() {
             r.handle_transaction_event(now, event);
@@ -153,10 +176,17 @@ impl<M: MediaControl + Send> TransactionUser for GatewayUser<M> {
             .registrations
             .as_ref()
             .and_then(Registrations::poll_timeout);
-        [self.core.poll_timeout(), regs].into_iter().flatten().min()
+        let probe = self.keepalive.as_ref().and_then(KeepAlive::poll_timeout);
+        [self.core.poll_timeout(), regs, probe]
+            .into_iter()
+            .flatten()
+            .min()
     }
 
     fn handle_timeout(&mut self, now: Instant, layer: &mut TransactionLayer) {
+        if let Some(k) = self.keepalive.as_mut() {
+            k.handle_timeout(now, layer);
+        }
         self.core.handle_timeout(now, layer);
         if let Some(r) = self.registrations.as_mut() {
             r.handle_timeout(now, layer);
@@ -206,6 +236,9 @@ impl<M: MediaControl + Send> TransactionUser for GatewayUser<M> {
     fn poll_event(&mut self) -> Option<GatewayEvent> {
         if let Some(result) = self.results.pop_front() {
             return Some(result);
+        }
+        if let Some(state) = self.keepalive.as_mut().and_then(KeepAlive::poll_change) {
+            return Some(GatewayEvent::NextHop(state));
         }
         if let Some(ev) = self.core.poll_event() {
             return Some(GatewayEvent::Call(ev));

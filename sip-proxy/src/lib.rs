@@ -66,6 +66,7 @@ pub mod dialog;
 pub mod endpoint;
 pub mod gateway;
 pub mod ids;
+pub mod keepalive;
 pub mod lab;
 pub mod media;
 pub mod message;

@@ -191,3 +191,50 @@ fn a_refused_command_reports_why() {
     );
     assert!(sent(&mut ep).is_empty());
 }
+
+#[test]
+fn options_keepalive_reports_the_next_hop_up_then_down() {
+    use sip_proxy::keepalive::{KeepAlive, NextHopState};
+    use std::time::Duration;
+    let now = Instant::now();
+    let cfg = CallCoreConfig {
+        next_hop: ims(),
+        local_host: "192.0.2.10:5060".into(),
+        domain: "ims.example.net".into(),
+        identity: IdentityHeader::Asserted,
+        access_network_info: None,
+        session_expires: 1800,
+    };
+    let user =
+        GatewayUser::new(CallCore::new(cfg, RecordingMedia::srtp(), 1), None).with_keepalive(
+            KeepAlive::new(now, ims(), "192.0.2.10:5060", Duration::from_secs(30), 2),
+        );
+    let mut ep = Endpoint::new(EndpointConfig::default(), 3).with_user(user);
+
+    ep.handle_timeout(now);
+    let probe = match sent(&mut ep).pop() {
+        Some(Message::Request(r)) if r.method == Method::Options => r,
+        other => panic!("{other:?}"),
+    };
+    ep.handle_message(now, ims(), &response_to(&probe, 200, Some(b"p")).to_bytes());
+    assert_eq!(
+        events(&mut ep),
+        vec![GatewayEvent::NextHop(NextHopState::Up)]
+    );
+
+    // The next probe, 30 s later, is never answered: Timer F (64·T1) marks the hop down.
+    let later = now + Duration::from_secs(30);
+    ep.handle_timeout(later);
+    assert!(
+        matches!(sent(&mut ep).pop(), Some(Message::Request(r)) if r.method == Method::Options)
+    );
+    let mut t = later;
+    while let Some(next) = ep
+        .poll_timeout()
+        .filter(|n| *n <= later + Duration::from_secs(33))
+    {
+        t = t.max(next);
+        ep.handle_timeout(t);
+    }
+    assert!(events(&mut ep).contains(&GatewayEvent::NextHop(NextHopState::Down)));
+}
