@@ -207,7 +207,7 @@ async fn serve(cfg: Config, config_path: PathBuf, log: logging::LogHandle) -> Ex
     let mut sip = sip_transport_config(&cfg, cfg.sip.udp_listen, cfg.sip.tcp_listen);
     sip.tls = sip_tls;
     let no_user = sip_proxy::endpoint::NoUser;
-    match sip_proxy::transport::start(sip, lifecycle.draining_rx(), seed(), no_user).await {
+    match sip_proxy::transport::start(sip, lifecycle.draining_rx(), seed(), |_| no_user).await {
         Ok((bound, _)) => {
             log_bound("sip_udp", bound.udp);
             log_bound("sip_tcp", bound.tcp);
@@ -253,23 +253,35 @@ fn log_bound(listener: &'static str, addr: Option<SocketAddr>) {
 async fn start_lab(cfg: &Config, lifecycle: &Lifecycle) -> std::io::Result<()> {
     let echo = sip_proxy::transport::start_echo(SocketAddr::new(cfg.lab.listen.ip(), 0)).await?;
     log_bound("lab_echo_rtp", Some(echo));
-    let lab = sip_proxy::lab::LabIms::new(
-        sip_proxy::lab::LabConfig {
-            echo_number: cfg.lab.echo_number.clone(),
-            busy_number: cfg.lab.busy_number.clone(),
-            decline_number: cfg.lab.decline_number.clone(),
-            no_answer_number: cfg.lab.no_answer_number.clone(),
-            echo_rtp: echo,
-            answer_delay: Duration::from_millis(300),
-            no_answer_after: Duration::from_secs(10),
-            timers: sip_timers(cfg),
-        },
-        seed(),
-    );
+    let lab_config = sip_proxy::lab::LabConfig {
+        echo_number: cfg.lab.echo_number.clone(),
+        busy_number: cfg.lab.busy_number.clone(),
+        decline_number: cfg.lab.decline_number.clone(),
+        no_answer_number: cfg.lab.no_answer_number.clone(),
+        echo_rtp: echo,
+        answer_delay: Duration::from_millis(300),
+        no_answer_after: Duration::from_secs(10),
+        timers: sip_timers(cfg),
+        local_host: cfg.lab.listen.to_string(),
+    };
     let listen = Some(cfg.lab.listen);
     let transport = sip_transport_config(cfg, listen, listen);
+    let seed = seed();
+    let make_lab = |bound: &sip_proxy::transport::SipListeners| {
+        // The Via the lab writes when it forwards names the port it really got.
+        let local_host = bound
+            .udp
+            .map_or(lab_config.local_host.clone(), |a| a.to_string());
+        sip_proxy::lab::LabIms::new(
+            sip_proxy::lab::LabConfig {
+                local_host,
+                ..lab_config
+            },
+            seed,
+        )
+    };
     let (bound, _) =
-        sip_proxy::transport::start(transport, lifecycle.draining_rx(), seed(), lab).await?;
+        sip_proxy::transport::start(transport, lifecycle.draining_rx(), seed, make_lab).await?;
     log_bound("lab_udp", bound.udp);
     log_bound("lab_tcp", bound.tcp);
     Ok(())

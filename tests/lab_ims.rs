@@ -53,6 +53,37 @@ fn echo_port_from_log(dir: &Path) -> u16 {
     }
 }
 
+/// Runs SIPp with `scenario` (a file in tests/sipp/) against `lab` from local port `port`.
+fn sipp_run(
+    lab: std::net::SocketAddr,
+    scenario: &str,
+    port: u16,
+    logs: &Path,
+    extra: &[&str],
+) -> Child {
+    let path = format!("{}/tests/sipp/{scenario}", env!("CARGO_MANIFEST_DIR"));
+    Command::new("sipp")
+        .arg(lab.to_string())
+        .args([
+            "-sf",
+            &path,
+            "-m",
+            "1",
+            "-nostdin",
+            "-i",
+            "127.0.0.1",
+            "-timeout",
+            "30s",
+        ])
+        .args(["-p", &port.to_string()])
+        .args(extra)
+        .current_dir(logs)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("sipp is installed (scripts/test.sh installs sip-tester)")
+}
+
 /// Starts SIPp on the lab echo scenario; `extra` adds transport or loss options.
 fn sipp(
     lab: std::net::SocketAddr,
@@ -164,4 +195,62 @@ fn a_lab_call_completes_over_tcp() {
     let logs = tempfile::tempdir().unwrap();
     let child = sipp(lab, 40_000, 500, logs.path(), &["-t", "t1"]);
     wait_success(child, Duration::from_secs(30));
+}
+
+/// Two web-user stand-ins: the callee registers, then answers (SIPp's built-in UAS on the
+/// registered port); the caller calls its number through the lab, which forwards the
+/// INVITE, ACK and BYE to the binding and relays the answers.
+#[test]
+fn two_registered_users_call_each_other_through_the_lab() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut gw = Gateway::start(&ephemeral_config(dir.path(), &[]), &[]);
+    let lab = gw.listening("lab_udp");
+    let logs = tempfile::tempdir().unwrap();
+    let callee_port = free_udp_port();
+    let register = sipp_run(
+        lab,
+        "lab_register.xml",
+        callee_port,
+        logs.path(),
+        &["-set", "number", "+15550002"],
+    );
+    wait_success(register, Duration::from_secs(30));
+
+    let uas = Command::new("sipp")
+        .args([
+            "-sn",
+            "uas",
+            "-m",
+            "1",
+            "-nostdin",
+            "-i",
+            "127.0.0.1",
+            "-timeout",
+            "30s",
+        ])
+        .args(["-p", &callee_port.to_string()])
+        .current_dir(logs.path())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    // The UAS must be listening before the INVITE is forwarded: wait for its socket.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while UdpSocket::bind(("127.0.0.1", callee_port)).is_ok() {
+        assert!(
+            Instant::now() < deadline,
+            "the SIPp UAS did not bind its port"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let caller = sipp_run(
+        lab,
+        "lab_call_uac.xml",
+        free_udp_port(),
+        logs.path(),
+        &["-set", "callee", "+15550002", "-d", "500"],
+    );
+    wait_success(caller, Duration::from_secs(30));
+    wait_success(uas, Duration::from_secs(30));
+    let _ = &mut gw;
 }

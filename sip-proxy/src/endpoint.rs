@@ -105,7 +105,7 @@ pub trait TransactionUser: Send {
     ) -> bool;
     /// An ACK outside any server transaction: the ACK for a 2xx the user sent
     /// (RFC 3261 §13.3.1.4, RFC 6026 §7.1), which stops its 2xx retransmissions.
-    fn on_ack(&mut self, _now: Instant, _ack: &Request<'_>) {}
+    fn on_ack(&mut self, _now: Instant, _ack: &Request<'_>, _layer: &mut TransactionLayer) {}
     /// A CANCEL matched the INVITE of server transaction `invite_tx`; the endpoint
     /// answered the CANCEL itself (RFC 3261 §9.2), the user answers the INVITE.
     fn on_cancel(&mut self, now: Instant, invite_tx: TransactionId, layer: &mut TransactionLayer);
@@ -300,7 +300,7 @@ impl<U: TransactionUser> Endpoint<U> {
         let (id, cancels) = match self.layer.handle_request(now, req, source) {
             RequestAction::New { id, cancels } => (id, cancels),
             RequestAction::StrayAck => {
-                self.user.on_ack(now, req);
+                self.user.on_ack(now, req, &mut self.layer);
                 return;
             }
             // Retransmissions and ACKs for non-2xx: absorbed by the transaction layer.

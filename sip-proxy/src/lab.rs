@@ -5,6 +5,8 @@
 //!  INVITE echo number  ─► 180, 200 after `answer_delay` with an SDP pointing at the echo
 //!                         RTP socket, which sends every packet back to where it came from
 //!  INVITE busy / decline / no-answer ─► 486 / 603 / 180 then 408 after `no_answer_after`
+//!  INVITE a registered number ─► forwarded to its binding (Via added, responses relayed);
+//!                         ACK and BYE addressed to that number follow the same way
 //!  INVITE other        ─► 404
 //!  CANCEL ─► 487 for the pending INVITE; BYE ─► 200 in a lab dialog, else 481
 //! ```
@@ -49,6 +51,8 @@ pub struct LabConfig {
     pub no_answer_after: Duration,
     /// RFC 3261 timers (for the 2xx retransmission schedule).
     pub timers: TimerConfig,
+    /// The lab's own SIP `host:port`, for the Via it adds when it forwards.
+    pub local_host: String,
 }
 
 #[derive(Debug)]
@@ -69,13 +73,24 @@ struct Answered {
     schedule: Uas2xxRetransmit,
 }
 
+/// A request the lab forwarded to a registered user: its client transaction answers the
+/// server transaction it came in on.
+#[derive(Debug)]
+struct Forwarded {
+    server_tx: TransactionId,
+    request: Request<'static>,
+    target: crate::transaction::Target,
+}
+
 /// The lab IMS transaction user.
 #[derive(Debug)]
 pub struct LabIms {
     cfg: LabConfig,
     ids: IdGen,
-    /// Registered numbers and when their binding expires.
-    bindings: HashMap<String, Instant>,
+    /// Registered numbers: their contact URI and when the binding expires.
+    bindings: HashMap<String, (Vec<u8>, Instant)>,
+    /// Forwarded requests by client transaction.
+    forwarded: HashMap<TransactionId, Forwarded>,
     pending: HashMap<TransactionId, Pending>,
     /// (Call-ID, our tag) of answered calls, for BYE.
     dialogs: HashSet<(Vec<u8>, Vec<u8>)>,
@@ -90,6 +105,7 @@ impl LabIms {
             cfg,
             ids: IdGen::new(seed),
             bindings: HashMap::new(),
+            forwarded: HashMap::new(),
             pending: HashMap::new(),
             dialogs: HashSet::new(),
             unacked: HashMap::new(),
@@ -98,7 +114,9 @@ impl LabIms {
 
     /// Whether `number` has a live binding.
     pub fn is_registered(&self, number: &str, now: Instant) -> bool {
-        self.bindings.get(number).is_some_and(|until| *until > now)
+        self.bindings
+            .get(number)
+            .is_some_and(|(_, until)| *until > now)
     }
 
     fn register(
@@ -131,11 +149,14 @@ impl LabIms {
             .unwrap_or(3600);
         let granted = asked.min(3600);
         let mut resp = response_to(req, 200, Some(self.ids.hex().as_bytes()));
-        if granted == 0 {
-            self.bindings.remove(&number);
-        } else {
-            self.bindings
-                .insert(number, now + Duration::from_secs(u64::from(granted)));
+        match (&contact, granted) {
+            (Some(uri), 1..) => {
+                let until = now + Duration::from_secs(u64::from(granted));
+                self.bindings.insert(number, (uri.clone(), until));
+            }
+            _ => {
+                self.bindings.remove(&number);
+            }
         }
         if let Some(uri) = contact.filter(|_| granted > 0) {
             resp.add_header(
@@ -172,6 +193,9 @@ impl LabIms {
             (603, now, None)
         } else if to == self.cfg.no_answer_number {
             (408, now + self.cfg.no_answer_after, None)
+        } else if self.is_registered(&to, now) {
+            self.forward(now, Some(tx), req, &to, layer);
+            return;
         } else {
             (404, now, None)
         };
@@ -221,6 +245,99 @@ impl LabIms {
                 schedule,
             },
         );
+    }
+
+    /// Whether `req` is addressed to a registered web user (a lab-grade route by number:
+    /// the lab adds no Record-Route, so in-dialog requests that come back to it are
+    /// routed by their Request-URI's number).
+    fn routes_to_user(&self, req: &Request<'_>, now: Instant) -> bool {
+        number_of(&req.uri).is_some_and(|n| self.is_registered(&n, now))
+    }
+
+    /// Forwards `req` to `number`'s binding: Request-URI replaced by the contact, our
+    /// Via on top, Max-Forwards decremented (RFC 3261 §16.6). `tx` is the server
+    /// transaction to relay responses to; `None` for an ACK, sent statelessly.
+    fn forward(
+        &mut self,
+        now: Instant,
+        tx: Option<TransactionId>,
+        req: &Request<'_>,
+        number: &str,
+        layer: &mut TransactionLayer,
+    ) {
+        let refuse = |layer: &mut TransactionLayer, status| {
+            if let Some(tx) = tx {
+                let _ = layer.send_response(now, tx, &response_to(req, status, None));
+            }
+        };
+        let Some((contact, _)) = self.bindings.get(number) else {
+            return refuse(layer, 480);
+        };
+        let target = std::str::from_utf8(contact)
+            .ok()
+            .and_then(crate::resolve::NextHop::parse)
+            .and_then(|hop| crate::resolve::static_target(&hop));
+        let Some(target) = target else {
+            return refuse(layer, 480);
+        };
+        let max_forwards = req.headers.max_forwards().unwrap_or(70);
+        if max_forwards == 0 {
+            return refuse(layer, 483);
+        }
+        let mut fwd = req.clone().into_owned();
+        fwd.uri = std::borrow::Cow::Owned(contact.clone());
+        let via = format!(
+            "SIP/2.0/UDP {};branch={};rport",
+            self.cfg.local_host,
+            self.ids.branch()
+        );
+        fwd.headers.push_front(crate::message::Header::new(
+            b"Via".to_vec(),
+            via.into_bytes(),
+        ));
+        fwd.headers.set(
+            crate::message::HeaderName::MaxForwards,
+            (max_forwards - 1).to_string().into_bytes(),
+        );
+        match tx {
+            None => layer.send_stateless(target, fwd.to_bytes()),
+            Some(server_tx) => match layer.send_request(now, &fwd, target) {
+                Ok(client_tx) => {
+                    self.forwarded.insert(
+                        client_tx,
+                        Forwarded {
+                            server_tx,
+                            request: fwd,
+                            target,
+                        },
+                    );
+                }
+                Err(_) => refuse(layer, 500),
+            },
+        }
+    }
+
+    /// A response to a forwarded request: our Via removed, relayed upstream.
+    fn relay(
+        &mut self,
+        now: Instant,
+        tx: TransactionId,
+        resp: &Response<'_>,
+        layer: &mut TransactionLayer,
+    ) {
+        let Some(f) = self.forwarded.get(&tx) else {
+            return;
+        };
+        let mut up = resp.clone().into_owned();
+        if let Some(first) = up
+            .headers
+            .0
+            .iter()
+            .position(|h| h.kind() == crate::message::HeaderName::Via)
+        {
+            up.headers.0.remove(first);
+        }
+        let _ = layer.send_response(now, f.server_tx, &up);
     }
 
     fn bye(
@@ -328,13 +445,21 @@ impl TransactionUser for LabIms {
             Method::Invite if req.headers.to().is_some_and(|t| t.tag().is_none()) => {
                 self.invite(now, tx, req, layer)
             }
+            _ if self.routes_to_user(req, now) => {
+                let number = number_of(&req.uri).unwrap_or_default();
+                self.forward(now, Some(tx), req, &number, layer);
+            }
             Method::Bye => self.bye(now, tx, req, layer),
             _ => return false,
         }
         true
     }
 
-    fn on_ack(&mut self, _now: Instant, ack: &Request<'_>) {
+    fn on_ack(&mut self, now: Instant, ack: &Request<'_>, layer: &mut TransactionLayer) {
+        if self.routes_to_user(ack, now) {
+            let number = number_of(&ack.uri).unwrap_or_default();
+            return self.forward(now, None, ack, &number, layer);
+        }
         let key = (
             ack.headers.call_id().unwrap_or_default().to_vec(),
             ack.headers
@@ -347,6 +472,16 @@ impl TransactionUser for LabIms {
     }
 
     fn on_cancel(&mut self, now: Instant, invite_tx: TransactionId, layer: &mut TransactionLayer) {
+        // A forwarded INVITE: the CANCEL follows it; the callee's 487 is relayed back.
+        let forwarded = self
+            .forwarded
+            .values()
+            .find(|f| f.server_tx == invite_tx)
+            .map(|f| (f.request.clone(), f.target));
+        if let Some((invite, target)) = forwarded {
+            let _ = layer.send_request(now, &crate::message::builder::cancel_for(&invite), target);
+            return;
+        }
         if let Some(p) = self.pending.remove(&invite_tx) {
             let resp = response_to(&p.invite, 487, Some(p.tag.as_bytes()));
             let _ = layer.send_response(now, invite_tx, &resp);
@@ -355,16 +490,18 @@ impl TransactionUser for LabIms {
 
     fn on_response(
         &mut self,
-        _now: Instant,
-        _tx: TransactionId,
-        _resp: &Response<'_>,
-        _layer: &mut TransactionLayer,
+        now: Instant,
+        tx: TransactionId,
+        resp: &Response<'_>,
+        layer: &mut TransactionLayer,
     ) {
+        self.relay(now, tx, resp, layer);
     }
 
     fn on_transaction_event(&mut self, _now: Instant, event: &TransactionEvent) {
         if let TransactionEvent::Terminated { id, .. } = event {
             self.pending.remove(id);
+            self.forwarded.remove(id);
         }
     }
 
@@ -389,7 +526,7 @@ impl TransactionUser for LabIms {
                 self.finish(now, tx, p, layer);
             }
         }
-        self.bindings.retain(|_, until| *until > now);
+        self.bindings.retain(|_, (_, until)| *until > now);
         self.unacked
             .retain(|_, a| match a.schedule.handle_timeout(now) {
                 Uas2xxAction::Resend => {

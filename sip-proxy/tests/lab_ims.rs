@@ -37,6 +37,7 @@ impl Lab {
             answer_delay: Duration::from_millis(300),
             no_answer_after: Duration::from_secs(10),
             timers: TimerConfig::default(),
+            local_host: "127.0.0.1:5070".into(),
         };
         let ep = Endpoint::new(EndpointConfig::default(), 3).with_user(LabIms::new(cfg, 4));
         Lab {
@@ -213,4 +214,59 @@ fn the_echo_answer_is_resent_until_its_ack_arrives() {
         lab.statuses().iter().all(|s| *s != 200),
         "no 200 after the ACK"
     );
+}
+
+/// The callee's side of the lab: where its binding points.
+fn callee() -> Target {
+    Target {
+        transport: Transport::Udp,
+        addr: "192.0.2.8:5064".parse().unwrap(),
+    }
+}
+
+#[test]
+fn calls_between_registered_users_are_forwarded_and_answers_relayed() {
+    let mut lab = Lab::new();
+    let register = request("REGISTER", "+15550002", "rg", "", "").replace(
+        "Contact: <sip:+15550001@192.0.2.7:5062>",
+        "Contact: <sip:+15550002@192.0.2.8:5064>",
+    );
+    lab.send(&register);
+    assert_eq!(lab.statuses(), vec![200]);
+
+    lab.send(&request("INVITE", "+15550002", "w1", "", OFFER));
+    let sent: Vec<_> = std::iter::from_fn(|| lab.ep.poll_transmit()).collect();
+    let forwarded = sent
+        .iter()
+        .find(|t| t.target == callee())
+        .expect("the INVITE goes to the binding");
+    let Message::Request(fwd) = Message::parse(&forwarded.bytes).unwrap().into_owned() else {
+        panic!()
+    };
+    assert_eq!(&*fwd.uri, b"sip:+15550002@192.0.2.8:5064");
+    assert_eq!(
+        fwd.headers.vias().unwrap().len(),
+        2,
+        "the lab's Via on top of the caller's"
+    );
+    assert_eq!(fwd.headers.max_forwards(), Some(69));
+    assert_eq!(fwd.body, OFFER.as_bytes());
+
+    // The callee rings and answers; each response reaches the caller with one Via.
+    for status in [180, 200] {
+        let mut resp = sip_proxy::message::builder::response_to(&fwd, status, Some(b"callee"));
+        resp.add_header("Contact", "<sip:+15550002@192.0.2.8:5064>");
+        lab.ep.handle_message(lab.now, callee(), &resp.to_bytes());
+        let up = lab.responses().pop().unwrap();
+        assert_eq!(up.status, status);
+        assert_eq!(up.headers.vias().unwrap().len(), 1);
+    }
+
+    // The caller's ACK and BYE to the callee's number follow the same way.
+    lab.send(&request("ACK", "+15550002", "w1", ";tag=callee", ""));
+    let ack = lab.ep.poll_transmit().expect("the ACK is forwarded");
+    assert_eq!(ack.target, callee());
+    lab.send(&request("BYE", "+15550002", "w1b", ";tag=callee", ""));
+    let bye = lab.ep.poll_transmit().expect("the BYE is forwarded");
+    assert_eq!(bye.target, callee());
 }

@@ -52,7 +52,7 @@ async fn gateway(next_hop: SocketAddr) -> UserChannels<GatewayUser<RecordingMedi
     };
     // Never draining; the driver keeps the last value once the sender is gone.
     let (_, draining) = watch::channel(false);
-    let (_, channels) = start(cfg, draining, 22, GatewayUser::new(core, None))
+    let (_, channels) = start(cfg, draining, 22, |_| GatewayUser::new(core, None))
         .await
         .unwrap();
     channels

@@ -93,14 +93,14 @@ enum Inbound {
     },
 }
 
-/// Binds the listeners and starts serving, with `user` (the call core, the lab IMS)
-/// behind the endpoint. Returns once every socket is bound; binding errors are returned,
+/// Binds the listeners and starts serving, with the user `make_user` builds (the call
+/// core, the lab IMS) behind the endpoint. Returns once every socket is bound; binding errors are returned,
 /// nothing is left half-started.
 pub async fn start<U: TransactionUser + 'static>(
     cfg: TransportConfig,
     draining: watch::Receiver<bool>,
     seed: u64,
-    user: U,
+    make_user: impl FnOnce(&SipListeners) -> U,
 ) -> io::Result<(SipListeners, UserChannels<U>)> {
     metrics::init();
     let udp = match cfg.udp {
@@ -144,7 +144,8 @@ pub async fn start<U: TransactionUser + 'static>(
             open,
         ));
     }
-    let endpoint = Endpoint::new(cfg.endpoint.clone(), seed).with_user(user);
+    // The user is built once the sockets are bound, so it can write their addresses.
+    let endpoint = Endpoint::new(cfg.endpoint.clone(), seed).with_user(make_user(&listeners));
     let (commands_tx, commands_rx) = mpsc::channel(USER_QUEUE);
     let (events_tx, events_rx) = mpsc::channel(USER_QUEUE);
     let user_io = UserIo {
