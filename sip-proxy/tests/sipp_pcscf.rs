@@ -1,0 +1,177 @@
+//! The registration client over the real transport against SIPp playing the P-CSCF:
+//! the digest challenge is answered with MD5 (verified by SIPp with the password) and
+//! with SHA-256; a wrong password ends in a clean failure.
+
+#![allow(clippy::unwrap_used)] // test code: a panic is the failure report
+
+use std::net::{SocketAddr, UdpSocket};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use sip_proxy::call::{CallCore, CallCoreConfig, IdentityHeader};
+use sip_proxy::endpoint::EndpointConfig;
+use sip_proxy::gateway::{GatewayCommand, GatewayEvent, GatewayUser};
+use sip_proxy::media::RecordingMedia;
+use sip_proxy::registration::{RegEvent, RegistrationConfig, Registrations};
+use sip_proxy::transaction::{Target, Transport};
+use sip_proxy::transport::{start, TransportConfig, UserChannels};
+use tokio::sync::watch;
+
+fn free_udp_port() -> u16 {
+    UdpSocket::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// SIPp as the P-CSCF on a free port, once its socket is bound.
+fn pcscf(scenario: &str, logs: &std::path::Path) -> (Child, SocketAddr) {
+    let port = free_udp_port();
+    let path = format!("{}/tests/sipp/{scenario}", env!("CARGO_MANIFEST_DIR"));
+    let child = Command::new("sipp")
+        .args([
+            "-sf",
+            &path,
+            "-m",
+            "1",
+            "-nostdin",
+            "-i",
+            "127.0.0.1",
+            "-timeout",
+            "20s",
+        ])
+        .args(["-p", &port.to_string()])
+        .current_dir(logs)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("sipp is installed (scripts/test.sh installs sip-tester)");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while UdpSocket::bind(("127.0.0.1", port)).is_ok() {
+        assert!(Instant::now() < deadline, "SIPp did not bind its port");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    (child, SocketAddr::from(([127, 0, 0, 1], port)))
+}
+
+async fn gateway(pcscf: SocketAddr) -> UserChannels<GatewayUser<RecordingMedia>> {
+    let target = Target {
+        transport: Transport::Udp,
+        addr: pcscf,
+    };
+    let cfg = TransportConfig {
+        udp: Some("127.0.0.1:0".parse().unwrap()),
+        tcp: None,
+        tls: None,
+        max_message_bytes: 65_535,
+        max_tcp_connections: 16,
+        tcp_idle_timeout: Duration::from_secs(30),
+        endpoint: EndpointConfig::default(),
+    };
+    let (_, draining) = watch::channel(false);
+    let make = |bound: &sip_proxy::transport::SipListeners| {
+        let local_host = bound.udp.unwrap().to_string();
+        let core_cfg = CallCoreConfig {
+            next_hop: target,
+            local_host: local_host.clone(),
+            domain: "ims.test".into(),
+            identity: IdentityHeader::Preferred,
+            access_network_info: None,
+            session_expires: 1800,
+        };
+        let regs = Registrations::new(
+            RegistrationConfig {
+                pcscf: target,
+                domain: "ims.test".into(),
+                local_host,
+                expires: 600,
+            },
+            7,
+        );
+        GatewayUser::new(
+            CallCore::new(core_cfg, RecordingMedia::default(), 8),
+            Some(regs),
+        )
+    };
+    start(cfg, draining, 9, make).await.unwrap().1
+}
+
+async fn register(ch: &mut UserChannels<GatewayUser<RecordingMedia>>, password: &str) -> RegEvent {
+    let cmd = GatewayCommand::Register {
+        number: "+15550001".into(),
+        realm: "ims.test".into(),
+        username: "user1@ims.test".into(),
+        password: password.into(),
+    };
+    ch.commands.send(cmd).await.unwrap();
+    loop {
+        let event = tokio::time::timeout(Duration::from_secs(15), ch.events.recv())
+            .await
+            .unwrap()
+            .unwrap();
+        if let GatewayEvent::Registration(ev) = event {
+            return ev;
+        }
+    }
+}
+
+fn wait_success(mut child: Child) {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        assert!(Instant::now() < deadline, "SIPp did not finish");
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert!(status.success(), "the SIPp scenario failed: {status:?}");
+}
+
+#[tokio::test]
+async fn md5_challenge_is_answered_and_verified_by_sipp() {
+    let logs = tempfile::tempdir().unwrap();
+    let (sipp, addr) = pcscf("pcscf_register_md5.xml", logs.path());
+    let mut ch = gateway(addr).await;
+    let ev = register(&mut ch, "secret").await;
+    assert_eq!(
+        ev,
+        RegEvent::Registered {
+            number: "+15550001".into(),
+            expires: Duration::from_secs(600)
+        }
+    );
+    wait_success(sipp);
+}
+
+#[tokio::test]
+async fn sha256_challenge_is_answered_with_sha256() {
+    let logs = tempfile::tempdir().unwrap();
+    let (sipp, addr) = pcscf("pcscf_register_sha256.xml", logs.path());
+    let mut ch = gateway(addr).await;
+    let ev = register(&mut ch, "secret").await;
+    assert_eq!(
+        ev,
+        RegEvent::Registered {
+            number: "+15550001".into(),
+            expires: Duration::from_secs(600)
+        }
+    );
+    wait_success(sipp);
+}
+
+#[tokio::test]
+async fn a_wrong_password_fails_cleanly() {
+    let logs = tempfile::tempdir().unwrap();
+    let (sipp, addr) = pcscf("pcscf_register_md5.xml", logs.path());
+    let mut ch = gateway(addr).await;
+    let ev = register(&mut ch, "wrong").await;
+    assert_eq!(
+        ev,
+        RegEvent::Failed {
+            number: "+15550001".into(),
+            status: 403
+        }
+    );
+    wait_success(sipp);
+}
