@@ -20,18 +20,16 @@ use tokio::sync::watch;
 
 const CHROME_OFFER: &str = include_str!("data/sdp/chrome_offer.sdp");
 
-#[tokio::test]
-async fn sipp_far_end_answers_with_100rel_and_hangs_up() {
+/// Runs one outgoing call against SIPp playing `scenario` as the far end; returns the
+/// CAMARA statuses (with reasons) the web side saw until the call ended.
+async fn call_far_end(scenario: &str) -> Vec<(CamaraStatus, Option<String>, bool)> {
     let port = UdpSocket::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()
         .unwrap()
         .port();
     let logs = tempfile::tempdir().unwrap();
-    let scenario = format!(
-        "{}/tests/sipp/mo_uas_100rel.xml",
-        env!("CARGO_MANIFEST_DIR")
-    );
+    let scenario = format!("{}/tests/sipp/{scenario}", env!("CARGO_MANIFEST_DIR"));
     let mut sipp = Command::new("sipp")
         .args([
             "-sf",
@@ -98,34 +96,27 @@ async fn sipp_far_end_answers_with_100rel_and_hangs_up() {
         .unwrap();
 
     let mut statuses = Vec::new();
-    while statuses.last() != Some(&CamaraStatus::Terminated) {
+    loop {
         let ev = tokio::time::timeout(Duration::from_secs(15), ch.events.recv())
             .await
             .unwrap()
             .unwrap();
         match ev {
             GatewayEvent::CallResult { result, .. } => result.unwrap(),
-            GatewayEvent::Call(CallEvent::Status { status, sdp, .. }) => {
-                if status == CamaraStatus::InProgress {
-                    assert!(
-                        sdp.is_some_and(|s| s.contains("UDP/TLS/RTP/SAVPF 0")),
-                        "early media answer for the browser"
-                    );
+            GatewayEvent::Call(CallEvent::Status {
+                status,
+                reason,
+                sdp,
+                ..
+            }) => {
+                statuses.push((status, reason, sdp.is_some()));
+                if status.is_final() {
+                    break;
                 }
-                statuses.push(status);
             }
             other => panic!("{other:?}"),
         }
     }
-    assert_eq!(
-        statuses,
-        vec![
-            CamaraStatus::InProgress,
-            CamaraStatus::Ringing,
-            CamaraStatus::Connected,
-            CamaraStatus::Terminated
-        ]
-    );
 
     let deadline = Instant::now() + Duration::from_secs(20);
     let status = loop {
@@ -143,5 +134,35 @@ async fn sipp_far_end_answers_with_100rel_and_hangs_up() {
     assert!(
         status.success(),
         "the SIPp far end failed: {status:?}\n{errors}"
+    );
+    statuses
+}
+
+#[tokio::test]
+async fn sipp_far_end_answers_with_100rel_and_hangs_up() {
+    let statuses = call_far_end("mo_uas_100rel.xml").await;
+    let names: Vec<CamaraStatus> = statuses.iter().map(|s| s.0).collect();
+    assert_eq!(
+        names,
+        vec![
+            CamaraStatus::InProgress,
+            CamaraStatus::Ringing,
+            CamaraStatus::Connected,
+            CamaraStatus::Terminated
+        ]
+    );
+    assert!(
+        statuses[0].2,
+        "the browser's answer arrives with InProgress (early media)"
+    );
+    assert_eq!(statuses[3].1.as_deref(), Some("remote hangup"));
+}
+
+#[tokio::test]
+async fn a_busy_far_end_gives_busy() {
+    let statuses = call_far_end("mo_uas_486.xml").await;
+    assert_eq!(
+        statuses,
+        vec![(CamaraStatus::Busy, Some("SIP 486".into()), false)]
     );
 }
