@@ -85,7 +85,7 @@ impl KeepAlive {
                 "Via",
                 format!(
                     "SIP/2.0/{} {};branch={};rport",
-                    transport_name(self.target),
+                    self.target.transport.via_name(),
                     self.local_host,
                     self.ids.branch()
                 ),
@@ -139,16 +139,5 @@ impl KeepAlive {
             self.state = state;
             self.changed = Some(state);
         }
-    }
-}
-
-fn transport_name(target: Target) -> &'static str {
-    use crate::transaction::Transport;
-    match target.transport {
-        Transport::Udp => "UDP",
-        Transport::Tcp => "TCP",
-        Transport::Tls => "TLS",
-        Transport::Ws => "WS",
-        Transport::Wss => "WSS",
     }
 }

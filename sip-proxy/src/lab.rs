@@ -287,7 +287,8 @@ impl LabIms {
         let mut fwd = req.clone().into_owned();
         fwd.uri = std::borrow::Cow::Owned(contact.clone());
         let via = format!(
-            "SIP/2.0/UDP {};branch={};rport",
+            "SIP/2.0/{} {};branch={};rport",
+            target.transport.via_name(),
             self.cfg.local_host,
             self.ids.branch()
         );

@@ -356,3 +356,29 @@ fn a_422_is_answered_by_retrying_once_with_the_min_se_interval() {
         vec![(CamaraStatus::Failed, Some("SIP 422".into()), None)]
     );
 }
+
+#[test]
+fn a_retransmitted_200_is_acked_again_without_a_second_connected() {
+    let mut h = Harness::new();
+    let invite = h.originate();
+    let ok = reply(&invite, 200, &[], Some(IMS_ANSWER));
+    h.deliver(&ok);
+    assert_eq!(h.events().len(), 1);
+    assert_eq!(
+        h.sent_requests()
+            .iter()
+            .filter(|r| r.method == Method::Ack)
+            .count(),
+        1
+    );
+    h.deliver(&ok);
+    assert!(h.events().is_empty(), "no second Connected");
+    assert_eq!(
+        h.sent_requests()
+            .iter()
+            .filter(|r| r.method == Method::Ack)
+            .count(),
+        1,
+        "the ACK again"
+    );
+}

@@ -22,7 +22,11 @@ const CHROME_OFFER: &str = include_str!("data/sdp/chrome_offer.sdp");
 
 /// Runs one outgoing call against SIPp playing `scenario` as the far end; returns the
 /// CAMARA statuses (with reasons) the web side saw until the call ended.
-async fn call_far_end(scenario: &str) -> Vec<(CamaraStatus, Option<String>, bool)> {
+async fn call_far_end(
+    scenario: &str,
+    transport: Transport,
+    extra: &[&str],
+) -> Vec<(CamaraStatus, Option<String>, bool)> {
     let port = UdpSocket::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()
@@ -44,13 +48,18 @@ async fn call_far_end(scenario: &str) -> Vec<(CamaraStatus, Option<String>, bool
             "-trace_err",
         ])
         .args(["-p", &port.to_string()])
+        .args(extra)
         .current_dir(logs.path())
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
         .expect("sipp is installed (scripts/test.sh installs sip-tester)");
     let deadline = Instant::now() + Duration::from_secs(10);
-    while UdpSocket::bind(("127.0.0.1", port)).is_ok() {
+    let bound = || match transport {
+        Transport::Udp => UdpSocket::bind(("127.0.0.1", port)).is_err(),
+        _ => std::net::TcpListener::bind(("127.0.0.1", port)).is_err(),
+    };
+    while !bound() {
         assert!(Instant::now() < deadline, "SIPp did not bind its port");
         std::thread::sleep(Duration::from_millis(20));
     }
@@ -140,7 +149,7 @@ async fn call_far_end(scenario: &str) -> Vec<(CamaraStatus, Option<String>, bool
 
 #[tokio::test]
 async fn sipp_far_end_answers_with_100rel_and_hangs_up() {
-    let statuses = call_far_end("mo_uas_100rel.xml").await;
+    let statuses = call_far_end("mo_uas_100rel.xml", Transport::Udp, &[]).await;
     let names: Vec<CamaraStatus> = statuses.iter().map(|s| s.0).collect();
     assert_eq!(
         names,
@@ -160,7 +169,7 @@ async fn sipp_far_end_answers_with_100rel_and_hangs_up() {
 
 #[tokio::test]
 async fn a_busy_far_end_gives_busy() {
-    let statuses = call_far_end("mo_uas_486.xml").await;
+    let statuses = call_far_end("mo_uas_486.xml", Transport::Udp, &[]).await;
     assert_eq!(
         statuses,
         vec![(CamaraStatus::Busy, Some("SIP 486".into()), false)]

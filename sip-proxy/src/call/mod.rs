@@ -334,7 +334,8 @@ impl<M: MediaControl> CallCore<M> {
 
     fn via(&mut self) -> String {
         let branch = self.ids.branch();
-        format!("SIP/2.0/UDP {};branch={branch};rport", self.cfg.local_host)
+        let transport = self.cfg.next_hop.transport.via_name();
+        format!("SIP/2.0/{transport} {};branch={branch};rport", self.cfg.local_host)
     }
 
     fn contact(&self) -> Vec<u8> {

@@ -342,6 +342,13 @@ impl<M: MediaControl> CallCore<M> {
         let Some(c) = self.calls.get_mut(&call) else {
             return;
         };
+        if c.phase == Phase::Connected {
+            // RFC 3261 §13.2.2.4: a retransmitted 2xx (our ACK was lost) is answered with
+            // the same ACK again, and nothing else changes.
+            let invite_seq = c.invite.headers.cseq().map_or(1, |s| s.seq);
+            self.send_ack(call, invite_seq, layer);
+            return;
+        }
         // The 2xx may come from another fork than the early dialog: follow the one that
         // answered (RFC 3261 §13.2.2.4).
         let same = c.dialog.as_ref().map(|d| d.id.remote_tag.as_slice())

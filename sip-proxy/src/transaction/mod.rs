@@ -48,6 +48,17 @@ impl Transport {
     pub fn is_reliable(self) -> bool {
         self != Transport::Udp
     }
+
+    /// The transport's name in a Via header (RFC 3261 §20.42, RFC 7118 §5.2).
+    pub fn via_name(self) -> &'static str {
+        match self {
+            Transport::Udp => "UDP",
+            Transport::Tcp => "TCP",
+            Transport::Tls => "TLS",
+            Transport::Ws => "WS",
+            Transport::Wss => "WSS",
+        }
+    }
 }
 
 /// Where a message goes or came from.
