@@ -212,7 +212,10 @@ impl Registrations {
         let mut b = RequestBuilder::new(Method::Register, uri.clone().into_bytes())
             .header(
                 "Via",
-                format!("SIP/2.0/{} {local_host};branch={branch};rport", self.cfg.pcscf.transport.via_name()),
+                format!(
+                    "SIP/2.0/{} {local_host};branch={branch};rport",
+                    self.cfg.pcscf.transport.via_name()
+                ),
             )
             .header("Max-Forwards", "70")
             .header("From", format!("<{aor}>;tag={}", reg.from_tag))
@@ -404,7 +407,10 @@ impl Registrations {
         let mut b = RequestBuilder::new(Method::Subscribe, aor.clone().into_bytes())
             .header(
                 "Via",
-                format!("SIP/2.0/{} {local_host};branch={branch};rport", self.cfg.pcscf.transport.via_name()),
+                format!(
+                    "SIP/2.0/{} {local_host};branch={branch};rport",
+                    self.cfg.pcscf.transport.via_name()
+                ),
             )
             .header("Max-Forwards", "70");
         for route in &reg.service_route {

@@ -335,7 +335,10 @@ impl<M: MediaControl> CallCore<M> {
     fn via(&mut self) -> String {
         let branch = self.ids.branch();
         let transport = self.cfg.next_hop.transport.via_name();
-        format!("SIP/2.0/{transport} {};branch={branch};rport", self.cfg.local_host)
+        format!(
+            "SIP/2.0/{transport} {};branch={branch};rport",
+            self.cfg.local_host
+        )
     }
 
     fn contact(&self) -> Vec<u8> {
