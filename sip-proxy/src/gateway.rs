@@ -132,6 +132,10 @@ impl<M: MediaControl + Send> TransactionUser for GatewayUser<M> {
         }
     }
 
+    fn on_ack(&mut self, _now: Instant, ack: &Request<'_>, _layer: &mut TransactionLayer) {
+        self.core.handle_ack(ack);
+    }
+
     fn on_cancel(&mut self, now: Instant, invite_tx: TransactionId, layer: &mut TransactionLayer) {
         self.core.handle_cancel(now, invite_tx, layer);
     }

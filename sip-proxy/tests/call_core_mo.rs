@@ -307,6 +307,7 @@ fn refused_originations_send_nothing_and_leak_nothing() {
             identity: IdentityHeader::Asserted,
             access_network_info: None,
             session_expires: 1800,
+            timers: Default::default(),
         },
         RecordingMedia {
             fail_allocate: Some(MediaError::PortsExhausted),

@@ -275,3 +275,76 @@ fn undeliverable_invites_are_refused_with_the_right_status() {
         assert_eq!(h.core.active_calls(), 0);
     }
 }
+
+#[test]
+fn the_200_of_an_incoming_call_is_resent_until_the_ack() {
+    use std::time::Duration;
+    let mut h = Harness::new();
+    let req = invite("+15550001", IMS_OFFER);
+    let (call, _) = incoming(&mut h, &req);
+    h.command(Command::Answer {
+        call,
+        sdp: CHROME_ANSWER.into(),
+    })
+    .unwrap();
+    let ok = responses(&mut h).pop().unwrap();
+    assert_eq!(ok.status, 200);
+    h.all_events();
+    // RFC 3261 §13.3.1.4: resent at T1, then 2·T1 later…
+    h.advance(Duration::from_millis(500));
+    assert_eq!(
+        responses(&mut h)
+            .iter()
+            .map(|r| r.status)
+            .collect::<Vec<_>>(),
+        vec![200]
+    );
+    h.advance(Duration::from_millis(1000));
+    assert_eq!(
+        responses(&mut h)
+            .iter()
+            .map(|r| r.status)
+            .collect::<Vec<_>>(),
+        vec![200]
+    );
+    // …until the ACK arrives.
+    let tag = String::from_utf8_lossy(ok.headers.to().unwrap().tag().unwrap()).into_owned();
+    let ack = format!(
+        "ACK sip:192.0.2.10:5060 SIP/2.0\r\nVia: SIP/2.0/UDP 192.0.2.50:5060;branch=z9hG4bKimsack\r\n\
+         Max-Forwards: 69\r\nFrom: <sip:+15557777@ims.example.net;user=phone>;tag=far1\r\n\
+         To: <sip:+15550001@ims.example.net;user=phone>;tag={tag}\r\nCall-ID: mt-call-1@ims\r\n\
+         CSeq: 10 ACK\r\nContent-Length: 0\r\n\r\n"
+    );
+    let Message::Request(ack) = Message::parse(ack.as_bytes()).unwrap() else {
+        unreachable!()
+    };
+    assert!(h.core.handle_ack(&ack));
+    h.advance(Duration::from_secs(10));
+    assert!(responses(&mut h).is_empty(), "no 200 after the ACK");
+    assert!(h.all_events().is_empty(), "the call goes on");
+}
+
+#[test]
+fn an_incoming_call_whose_200_is_never_acked_ends_after_64_t1() {
+    use std::time::Duration;
+    let mut h = Harness::new();
+    let (call, _) = incoming(&mut h, &invite("+15550001", IMS_OFFER));
+    h.command(Command::Answer {
+        call,
+        sdp: CHROME_ANSWER.into(),
+    })
+    .unwrap();
+    h.all_events();
+    h.advance(Duration::from_secs(33));
+    assert!(matches!(
+        h.all_events().as_slice(),
+        [CallEvent::Status {
+            status: CamaraStatus::Terminated,
+            ..
+        }]
+    ));
+    assert!(h
+        .sent_requests()
+        .iter()
+        .any(|r| r.method == sip_proxy::message::Method::Bye));
+}

@@ -35,6 +35,7 @@ fn gateway() -> Endpoint<GatewayUser<RecordingMedia>> {
         identity: IdentityHeader::Asserted,
         access_network_info: None,
         session_expires: 1800,
+        timers: Default::default(),
     };
     let core = CallCore::new(cfg, RecordingMedia::srtp(), 11);
     Endpoint::new(EndpointConfig::default(), 12).with_user(GatewayUser::new(core, None))
@@ -204,6 +205,7 @@ fn options_keepalive_reports_the_next_hop_up_then_down() {
         identity: IdentityHeader::Asserted,
         access_network_info: None,
         session_expires: 1800,
+        timers: Default::default(),
     };
     let user =
         GatewayUser::new(CallCore::new(cfg, RecordingMedia::srtp(), 1), None).with_keepalive(

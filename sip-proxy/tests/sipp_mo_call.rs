@@ -86,6 +86,7 @@ async fn call_far_end(
             identity: IdentityHeader::Preferred,
             access_network_info: None,
             session_expires: 1800,
+            timers: Default::default(),
         };
         GatewayUser::new(CallCore::new(core_cfg, RecordingMedia::srtp(), 3), None)
     };

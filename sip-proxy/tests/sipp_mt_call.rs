@@ -53,6 +53,7 @@ async fn sipp_calls_a_web_user_holds_refreshes_and_hangs_up() {
             identity: IdentityHeader::Asserted,
             access_network_info: None,
             session_expires: 1800,
+            timers: Default::default(),
         };
         GatewayUser::new(CallCore::new(core_cfg, RecordingMedia::srtp(), 5), None)
     };

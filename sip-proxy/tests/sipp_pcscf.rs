@@ -79,6 +79,7 @@ async fn gateway(pcscf: SocketAddr) -> UserChannels<GatewayUser<RecordingMedia>>
             identity: IdentityHeader::Preferred,
             access_network_info: None,
             session_expires: 1800,
+            timers: Default::default(),
         };
         let regs = Registrations::new(
             RegistrationConfig {

@@ -37,6 +37,7 @@ async fn gateway(next_hop: SocketAddr) -> UserChannels<GatewayUser<RecordingMedi
             identity: IdentityHeader::Asserted,
             access_network_info: None,
             session_expires: 1800,
+            timers: Default::default(),
         },
         RecordingMedia::srtp(),
         21,

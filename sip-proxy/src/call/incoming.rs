@@ -132,6 +132,7 @@ impl<M: MediaControl> CallCore<M> {
                 local_ims_sdp: None,
                 negotiated: None,
                 reinvite: None,
+                unacked: None,
             },
         );
         self.events.push_back(CallEvent::Incoming {
@@ -213,6 +214,11 @@ impl<M: MediaControl> CallCore<M> {
         layer
             .send_response(now, tx, &resp)
             .map_err(|_| CallError::Transaction)?;
+        // RFC 3261 §13.3.1.4: the UAS core resends its 2xx until the ACK arrives.
+        let schedule = crate::transaction::Uas2xxRetransmit::start(now, &self.cfg.timers);
+        if let Some(c) = self.calls.get_mut(&call) {
+            c.unacked = Some((resp, schedule));
+        }
         tracing::info!(call = call.0, "incoming call connected");
         self.emit(call, CamaraStatus::Connected, None, None);
         Ok(())
@@ -278,6 +284,54 @@ impl<M: MediaControl> CallCore<M> {
             .map(|d| d.id.local_tag.clone())
             .unwrap_or_default();
         Ok(response_to(&c.invite, status, Some(&tag)))
+    }
+}
+
+impl<M: MediaControl> CallCore<M> {
+    /// An ACK outside any transaction: the ACK for the 2xx of an incoming call stops its
+    /// retransmission (RFC 3261 §13.3.1.4). Returns whether a call owned it.
+    pub fn handle_ack(&mut self, ack: &Request<'_>) -> bool {
+        let Some(id) = crate::dialog::DialogId::of_incoming(ack) else {
+            return false;
+        };
+        let found = self
+            .calls
+            .values_mut()
+            .find(|c| c.dialog.as_ref().is_some_and(|d| d.id == id));
+        match found {
+            Some(c) => {
+                c.unacked = None;
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// Resends unacknowledged 2xx responses whose time has come; a 2xx never ACKed within
+    /// 64·T1 ends the call with BYE (RFC 3261 §13.3.1.4).
+    pub(super) fn resend_unacked(&mut self, now: Instant, layer: &mut TransactionLayer) {
+        let mut gave_up = Vec::new();
+        for (id, c) in self.calls.iter_mut() {
+            let Some((resp, schedule)) = c.unacked.as_mut() else {
+                continue;
+            };
+            match schedule.handle_timeout(now) {
+                crate::transaction::Uas2xxAction::Resend => {
+                    let _ = layer.send_response(now, c.invite_tx, resp);
+                }
+                crate::transaction::Uas2xxAction::GiveUp => gave_up.push(*id),
+                crate::transaction::Uas2xxAction::Wait => {}
+            }
+        }
+        for call in gave_up {
+            tracing::warn!(call = call.0, "no ACK for the 200 OK: ending the call");
+            self.send_bye(now, call, layer);
+            self.finish(
+                call,
+                CamaraStatus::Terminated,
+                Some("no ACK from the IMS side".into()),
+            );
+        }
     }
 }
 

@@ -61,6 +61,8 @@ pub struct CallCoreConfig {
     pub access_network_info: Option<String>,
     /// Session-Expires offered in INVITEs (RFC 4028), seconds.
     pub session_expires: u32,
+    /// RFC 3261 timers (for the 2xx retransmission of incoming calls).
+    pub timers: crate::transaction::TimerConfig,
 }
 
 /// A command from the web side.
@@ -256,6 +258,11 @@ struct Call {
     negotiated: Option<sdp::Negotiated>,
     /// Our hold/resume re-INVITE in flight.
     reinvite: Option<hold::PendingReinvite>,
+    /// The 2xx of an incoming call, resent until its ACK (RFC 3261 §13.3.1.4).
+    unacked: Option<(
+        crate::message::Response<'static>,
+        crate::transaction::Uas2xxRetransmit,
+    )>,
 }
 
 /// The call core.

@@ -70,6 +70,7 @@ impl<M: MediaControl> CallCore<M> {
                 local_ims_sdp: Some(ims_offer),
                 negotiated: None,
                 reinvite: None,
+                unacked: None,
             },
         );
         Ok(())

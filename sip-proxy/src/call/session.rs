@@ -73,14 +73,17 @@ pub(super) fn timer_for_request(req: &Request<'_>, now: Instant) -> Option<(Stri
 impl<M: MediaControl> CallCore<M> {
     /// When [`handle_timeout`](Self::handle_timeout) must next run.
     pub fn poll_timeout(&self) -> Option<Instant> {
-        self.calls
+        let timers = self.calls.values().filter_map(|c| c.timer.map(|t| t.due()));
+        let resends = self
+            .calls
             .values()
-            .filter_map(|c| c.timer.map(|t| t.due()))
-            .min()
+            .filter_map(|c| c.unacked.as_ref().and_then(|(_, s)| s.poll_timeout()));
+        timers.chain(resends).min()
     }
 
-    /// Runs due session timers.
+    /// Runs due session timers and 2xx retransmissions.
     pub fn handle_timeout(&mut self, now: Instant, layer: &mut TransactionLayer) {
+        self.resend_unacked(now, layer);
         let due: Vec<(CallId, bool)> = self
             .calls
             .iter()

@@ -40,6 +40,7 @@ impl Harness {
             identity: IdentityHeader::Preferred,
             access_network_info: Some("IEEE-802.11".into()),
             session_expires: 1800,
+            timers: Default::default(),
         };
         Harness {
             core: CallCore::new(cfg, RecordingMedia::srtp(), 99),
