@@ -4,18 +4,17 @@
 
 #![allow(clippy::unwrap_used)] // test code: a panic is the failure report
 
-use std::net::UdpSocket;
-use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+mod sipp_harness;
+
+use std::time::Duration;
 
 use sip_proxy::call::{
     CallCore, CallCoreConfig, CallEvent, CamaraStatus, Command as CallCommand, IdentityHeader,
 };
-use sip_proxy::endpoint::EndpointConfig;
 use sip_proxy::gateway::{GatewayCommand, GatewayEvent, GatewayUser};
 use sip_proxy::media::RecordingMedia;
 use sip_proxy::transaction::{Target, Transport};
-use sip_proxy::transport::{start, TransportConfig};
+use sip_proxy::transport::start;
 use tokio::sync::watch;
 
 const CHROME_ANSWER: &str = include_str!("data/sdp/chrome_answer.sdp");
@@ -31,15 +30,6 @@ async fn next_event(
 
 #[tokio::test]
 async fn sipp_calls_a_web_user_holds_refreshes_and_hangs_up() {
-    let cfg = TransportConfig {
-        udp: Some("127.0.0.1:0".parse().unwrap()),
-        tcp: None,
-        tls: None,
-        max_message_bytes: 65_535,
-        max_tcp_connections: 16,
-        tcp_idle_timeout: Duration::from_secs(30),
-        endpoint: EndpointConfig::default(),
-    };
     let (_, draining) = watch::channel(false);
     let make = |bound: &sip_proxy::transport::SipListeners| {
         let local_host = bound.udp.unwrap().to_string();
@@ -57,42 +47,22 @@ async fn sipp_calls_a_web_user_holds_refreshes_and_hangs_up() {
         };
         GatewayUser::new(CallCore::new(core_cfg, RecordingMedia::srtp(), 5), None)
     };
-    let (bound, mut ch) = start(cfg, draining, 6, make).await.unwrap();
+    let (bound, mut ch) = start(sipp_harness::transport_config(), draining, 6, make)
+        .await
+        .unwrap();
     ch.commands
         .send(GatewayCommand::AddUser("+15550001".into()))
         .await
         .unwrap();
 
     let logs = tempfile::tempdir().unwrap();
-    let port = UdpSocket::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let scenario = format!(
-        "{}/tests/sipp/mt_uac_hold_refresh.xml",
-        env!("CARGO_MANIFEST_DIR")
+    let lab = bound.udp.unwrap().to_string();
+    let sipp = sipp_harness::spawn(
+        "mt_uac_hold_refresh.xml",
+        sipp_harness::free_udp_port(),
+        logs.path(),
+        &[&lab],
     );
-    let mut sipp = Command::new("sipp")
-        .arg(bound.udp.unwrap().to_string())
-        .args([
-            "-sf",
-            &scenario,
-            "-m",
-            "1",
-            "-nostdin",
-            "-i",
-            "127.0.0.1",
-            "-timeout",
-            "20s",
-            "-trace_err",
-        ])
-        .args(["-p", &port.to_string()])
-        .current_dir(logs.path())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("sipp is installed (scripts/test.sh installs sip-tester)");
 
     let call = match next_event(&mut ch).await {
         GatewayEvent::Call(CallEvent::Incoming {
@@ -143,21 +113,5 @@ async fn sipp_calls_a_web_user_holds_refreshes_and_hangs_up() {
         ]
     );
 
-    let deadline = Instant::now() + Duration::from_secs(20);
-    let status = loop {
-        if let Some(status) = sipp.try_wait().unwrap() {
-            break status;
-        }
-        assert!(Instant::now() < deadline, "SIPp did not finish");
-        std::thread::sleep(Duration::from_millis(50));
-    };
-    let errors: String = std::fs::read_dir(logs.path())
-        .unwrap()
-        .flatten()
-        .map(|e| std::fs::read_to_string(e.path()).unwrap_or_default())
-        .collect();
-    assert!(
-        status.success(),
-        "the SIPp caller failed: {status:?}\n{errors}"
-    );
+    sipp_harness::wait_success(sipp, logs.path());
 }

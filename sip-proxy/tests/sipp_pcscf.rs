@@ -4,70 +4,30 @@
 
 #![allow(clippy::unwrap_used)] // test code: a panic is the failure report
 
-use std::net::{SocketAddr, UdpSocket};
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+mod sipp_harness;
+
+use std::net::SocketAddr;
+use std::time::Duration;
 
 use sip_proxy::call::{CallCore, CallCoreConfig, IdentityHeader};
-use sip_proxy::endpoint::EndpointConfig;
 use sip_proxy::gateway::{GatewayCommand, GatewayEvent, GatewayUser};
 use sip_proxy::media::RecordingMedia;
 use sip_proxy::registration::{RegEvent, RegistrationConfig, Registrations};
 use sip_proxy::transaction::{Target, Transport};
-use sip_proxy::transport::{start, TransportConfig, UserChannels};
+use sip_proxy::transport::{start, UserChannels};
 use tokio::sync::watch;
 
-fn free_udp_port() -> u16 {
-    UdpSocket::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
 /// SIPp as the P-CSCF on a free port, once its socket is bound.
-fn pcscf(scenario: &str, logs: &std::path::Path) -> (Child, SocketAddr) {
-    let port = free_udp_port();
-    let path = format!("{}/tests/sipp/{scenario}", env!("CARGO_MANIFEST_DIR"));
-    let child = Command::new("sipp")
-        .args([
-            "-sf",
-            &path,
-            "-m",
-            "1",
-            "-nostdin",
-            "-i",
-            "127.0.0.1",
-            "-timeout",
-            "20s",
-        ])
-        .args(["-p", &port.to_string()])
-        .current_dir(logs)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("sipp is installed (scripts/test.sh installs sip-tester)");
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while UdpSocket::bind(("127.0.0.1", port)).is_ok() {
-        assert!(Instant::now() < deadline, "SIPp did not bind its port");
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    (child, SocketAddr::from(([127, 0, 0, 1], port)))
+fn pcscf(scenario: &str, logs: &std::path::Path) -> (std::process::Child, SocketAddr) {
+    let port = sipp_harness::free_udp_port();
+    let child = sipp_harness::spawn(scenario, port, logs, &[]);
+    (child, sipp_harness::wait_bound(port))
 }
 
 async fn gateway(pcscf: SocketAddr) -> UserChannels<GatewayUser<RecordingMedia>> {
     let target = Target {
         transport: Transport::Udp,
         addr: pcscf,
-    };
-    let cfg = TransportConfig {
-        udp: Some("127.0.0.1:0".parse().unwrap()),
-        tcp: None,
-        tls: None,
-        max_message_bytes: 65_535,
-        max_tcp_connections: 16,
-        tcp_idle_timeout: Duration::from_secs(30),
-        endpoint: EndpointConfig::default(),
     };
     let (_, draining) = watch::channel(false);
     let make = |bound: &sip_proxy::transport::SipListeners| {
@@ -95,7 +55,10 @@ async fn gateway(pcscf: SocketAddr) -> UserChannels<GatewayUser<RecordingMedia>>
             Some(regs),
         )
     };
-    start(cfg, draining, 9, make).await.unwrap().1
+    start(sipp_harness::transport_config(), draining, 9, make)
+        .await
+        .unwrap()
+        .1
 }
 
 async fn register(ch: &mut UserChannels<GatewayUser<RecordingMedia>>, password: &str) -> RegEvent {
@@ -117,18 +80,6 @@ async fn register(ch: &mut UserChannels<GatewayUser<RecordingMedia>>, password: 
     }
 }
 
-fn wait_success(mut child: Child) {
-    let deadline = Instant::now() + Duration::from_secs(30);
-    let status = loop {
-        if let Some(status) = child.try_wait().unwrap() {
-            break status;
-        }
-        assert!(Instant::now() < deadline, "SIPp did not finish");
-        std::thread::sleep(Duration::from_millis(50));
-    };
-    assert!(status.success(), "the SIPp scenario failed: {status:?}");
-}
-
 #[tokio::test]
 async fn md5_challenge_is_answered_and_verified_by_sipp() {
     let logs = tempfile::tempdir().unwrap();
@@ -142,7 +93,7 @@ async fn md5_challenge_is_answered_and_verified_by_sipp() {
             expires: Duration::from_secs(600)
         }
     );
-    wait_success(sipp);
+    sipp_harness::wait_success(sipp, logs.path());
 }
 
 #[tokio::test]
@@ -158,7 +109,7 @@ async fn sha256_challenge_is_answered_with_sha256() {
             expires: Duration::from_secs(600)
         }
     );
-    wait_success(sipp);
+    sipp_harness::wait_success(sipp, logs.path());
 }
 
 #[tokio::test]
@@ -174,5 +125,5 @@ async fn a_wrong_password_fails_cleanly() {
             status: 403
         }
     );
-    wait_success(sipp);
+    sipp_harness::wait_success(sipp, logs.path());
 }
