@@ -80,50 +80,47 @@ async fn register(ch: &mut UserChannels<GatewayUser<RecordingMedia>>, password: 
     }
 }
 
+/// Registers with `password` against SIPp playing `scenario`; the registration event.
+async fn register_against(scenario: &str, password: &str) -> RegEvent {
+    let logs = tempfile::tempdir().unwrap();
+    let (sipp, addr) = pcscf(scenario, logs.path());
+    let mut ch = gateway(addr).await;
+    let ev = register(&mut ch, password).await;
+    sipp_harness::wait_success(sipp, logs.path());
+    ev
+}
+
+fn registered() -> RegEvent {
+    RegEvent::Registered {
+        number: "+15550001".into(),
+        expires: Duration::from_secs(600),
+    }
+}
+
 #[tokio::test]
 async fn md5_challenge_is_answered_and_verified_by_sipp() {
-    let logs = tempfile::tempdir().unwrap();
-    let (sipp, addr) = pcscf("pcscf_register_md5.xml", logs.path());
-    let mut ch = gateway(addr).await;
-    let ev = register(&mut ch, "secret").await;
     assert_eq!(
-        ev,
-        RegEvent::Registered {
-            number: "+15550001".into(),
-            expires: Duration::from_secs(600)
-        }
+        register_against("pcscf_register_md5.xml", "secret").await,
+        registered()
     );
-    sipp_harness::wait_success(sipp, logs.path());
 }
 
 #[tokio::test]
 async fn sha256_challenge_is_answered_with_sha256() {
-    let logs = tempfile::tempdir().unwrap();
-    let (sipp, addr) = pcscf("pcscf_register_sha256.xml", logs.path());
-    let mut ch = gateway(addr).await;
-    let ev = register(&mut ch, "secret").await;
     assert_eq!(
-        ev,
-        RegEvent::Registered {
-            number: "+15550001".into(),
-            expires: Duration::from_secs(600)
-        }
+        register_against("pcscf_register_sha256.xml", "secret").await,
+        registered()
     );
-    sipp_harness::wait_success(sipp, logs.path());
 }
 
 #[tokio::test]
 async fn a_wrong_password_fails_cleanly() {
-    let logs = tempfile::tempdir().unwrap();
-    let (sipp, addr) = pcscf("pcscf_register_md5.xml", logs.path());
-    let mut ch = gateway(addr).await;
-    let ev = register(&mut ch, "wrong").await;
+    let failed = RegEvent::Failed {
+        number: "+15550001".into(),
+        status: 403,
+    };
     assert_eq!(
-        ev,
-        RegEvent::Failed {
-            number: "+15550001".into(),
-            status: 403
-        }
+        register_against("pcscf_register_md5.xml", "wrong").await,
+        failed
     );
-    sipp_harness::wait_success(sipp, logs.path());
 }
