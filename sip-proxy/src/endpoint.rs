@@ -118,7 +118,12 @@ pub trait TransactionUser: Send {
         layer: &mut TransactionLayer,
     );
     /// A transaction ended, timed out or failed in the transport.
-    fn on_transaction_event(&mut self, now: Instant, event: &TransactionEvent);
+    fn on_transaction_event(
+        &mut self,
+        now: Instant,
+        event: &TransactionEvent,
+        layer: &mut TransactionLayer,
+    );
     /// When the user's own timers next need [`handle_timeout`](Self::handle_timeout).
     fn poll_timeout(&self) -> Option<Instant>;
     /// Runs the user's due timers.
@@ -160,7 +165,8 @@ impl TransactionUser for NoUser {
         _: &mut TransactionLayer,
     ) {
     }
-    fn on_transaction_event(&mut self, _: Instant, _: &TransactionEvent) {}
+    fn on_transaction_event(&mut self, _: Instant, _: &TransactionEvent, _: &mut TransactionLayer) {
+    }
     fn poll_timeout(&self) -> Option<Instant> {
         None
     }
@@ -292,7 +298,7 @@ impl<U: TransactionUser> Endpoint<U> {
             ) {
                 self.events.push_back(EndpointEvent::TransactionFailed);
             }
-            self.user.on_transaction_event(now, &ev);
+            self.user.on_transaction_event(now, &ev, &mut self.layer);
         }
     }
 

@@ -161,7 +161,12 @@ impl<M: MediaControl + Send> TransactionUser for GatewayUser<M> {
         }
     }
 
-    fn on_transaction_event(&mut self, now: Instant, event: &TransactionEvent) {
+    fn on_transaction_event(
+        &mut self,
+        now: Instant,
+        event: &TransactionEvent,
+        layer: &mut TransactionLayer,
+    ) {
         if self
             .keepalive
             .as_mut()
@@ -169,7 +174,7 @@ impl<M: MediaControl + Send> TransactionUser for GatewayUser<M> {
         {
             return;
         }
-        self.core.handle_transaction_event(event);
+        self.core.handle_transaction_event(now, event, layer);
         if let Some(r) = self.registrations.as_mut() {
             r.handle_transaction_event(now, event);
         }

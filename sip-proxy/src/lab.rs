@@ -499,7 +499,12 @@ impl TransactionUser for LabIms {
         self.relay(now, tx, resp, layer);
     }
 
-    fn on_transaction_event(&mut self, _now: Instant, event: &TransactionEvent) {
+    fn on_transaction_event(
+        &mut self,
+        _now: Instant,
+        event: &TransactionEvent,
+        _layer: &mut TransactionLayer,
+    ) {
         if let TransactionEvent::Terminated { id, .. } = event {
             self.pending.remove(id);
             self.forwarded.remove(id);

@@ -308,6 +308,7 @@ fn refused_originations_send_nothing_and_leak_nothing() {
             access_network_info: None,
             session_expires: 1800,
             timers: Default::default(),
+            fallback_hops: Vec::new(),
         },
         RecordingMedia {
             fail_allocate: Some(MediaError::PortsExhausted),
@@ -381,5 +382,75 @@ fn a_retransmitted_200_is_acked_again_without_a_second_connected() {
             .count(),
         1,
         "the ACK again"
+    );
+}
+
+#[test]
+fn a_503_or_a_dead_next_hop_moves_the_call_to_the_next_target() {
+    let fallback = Target {
+        transport: Transport::Tcp,
+        addr: "192.0.2.51:5060".parse().unwrap(),
+    };
+    let last = Target {
+        transport: Transport::Udp,
+        addr: "192.0.2.52:5060".parse().unwrap(),
+    };
+    let mut h = Harness::new();
+    h.core = CallCore::new(
+        CallCoreConfig {
+            next_hop: next_hop(),
+            local_host: "192.0.2.10:5060".into(),
+            domain: "ims.example.net".into(),
+            identity: IdentityHeader::Preferred,
+            access_network_info: None,
+            session_expires: 1800,
+            timers: Default::default(),
+            fallback_hops: vec![fallback, last],
+        },
+        RecordingMedia::srtp(),
+        99,
+    );
+    let invite = h.originate();
+    // RFC 3263 §4.3: a 503 from the first hop → the same INVITE to the next target.
+    h.deliver(&reply(&invite, 503, &[], None));
+    let sent = h.sent_with_targets();
+    let (target, Message::Request(retry)) = sent
+        .iter()
+        .find(|(_, m)| matches!(m, Message::Request(r) if r.method == Method::Invite))
+        .unwrap()
+        .clone()
+    else {
+        unreachable!()
+    };
+    assert_eq!(target, fallback);
+    assert_eq!(header(&retry, "CSeq"), "2 INVITE");
+    assert!(
+        header(&retry, "Via").starts_with("SIP/2.0/TCP "),
+        "the Via names the new transport"
+    );
+    assert!(
+        h.events().is_empty(),
+        "the browser sees nothing of the failover"
+    );
+
+    // The second hop never answers: at Timer B (64·T1) the call moves to the last one.
+    // (Over TCP the INVITE is not retransmitted, so nothing else is sent meanwhile.)
+    h.advance(std::time::Duration::from_secs(32));
+    let sent = h.sent_with_targets();
+    assert!(
+        sent.iter()
+            .any(|(t, m)| *t == last
+                && matches!(m, Message::Request(r) if r.method == Method::Invite))
+    );
+    assert!(h.events().is_empty());
+
+    // And when the last hop answers 503 too, the call fails.
+    let (_, Message::Request(third)) = sent.into_iter().find(|(t, _)| *t == last).unwrap() else {
+        unreachable!()
+    };
+    h.deliver(&reply(&third, 503, &[], None));
+    assert_eq!(
+        h.events(),
+        vec![(CamaraStatus::Failed, Some("SIP 503".into()), None)]
     );
 }

@@ -36,6 +36,7 @@ fn gateway() -> Endpoint<GatewayUser<RecordingMedia>> {
         access_network_info: None,
         session_expires: 1800,
         timers: Default::default(),
+        fallback_hops: Vec::new(),
     };
     let core = CallCore::new(cfg, RecordingMedia::srtp(), 11);
     Endpoint::new(EndpointConfig::default(), 12).with_user(GatewayUser::new(core, None))
@@ -206,6 +207,7 @@ fn options_keepalive_reports_the_next_hop_up_then_down() {
         access_network_info: None,
         session_expires: 1800,
         timers: Default::default(),
+        fallback_hops: Vec::new(),
     };
     let user =
         GatewayUser::new(CallCore::new(cfg, RecordingMedia::srtp(), 1), None).with_keepalive(

@@ -40,6 +40,7 @@ async fn call_far_end(scenario: &str) -> Vec<(CamaraStatus, Option<String>, bool
             access_network_info: None,
             session_expires: 1800,
             timers: Default::default(),
+            fallback_hops: Vec::new(),
         };
         GatewayUser::new(CallCore::new(core_cfg, RecordingMedia::srtp(), 3), None)
     };

@@ -44,6 +44,7 @@ async fn sipp_calls_a_web_user_holds_refreshes_and_hangs_up() {
             access_network_info: None,
             session_expires: 1800,
             timers: Default::default(),
+            fallback_hops: Vec::new(),
         };
         GatewayUser::new(CallCore::new(core_cfg, RecordingMedia::srtp(), 5), None)
     };

@@ -40,6 +40,7 @@ async fn gateway(pcscf: SocketAddr) -> UserChannels<GatewayUser<RecordingMedia>>
             access_network_info: None,
             session_expires: 1800,
             timers: Default::default(),
+            fallback_hops: Vec::new(),
         };
         let regs = Registrations::new(
             RegistrationConfig {

@@ -38,6 +38,7 @@ async fn gateway(next_hop: SocketAddr) -> UserChannels<GatewayUser<RecordingMedi
             access_network_info: None,
             session_expires: 1800,
             timers: Default::default(),
+            fallback_hops: Vec::new(),
         },
         RecordingMedia::srtp(),
         21,

@@ -42,7 +42,7 @@ impl<M: MediaControl> CallCore<M> {
         browser_offer: Option<&str>,
         layer: &mut TransactionLayer,
     ) -> Result<(), CallError> {
-        let via = self.via();
+        let via = self.via(call);
         let c = self
             .calls
             .get_mut(&call)
@@ -120,7 +120,8 @@ impl<M: MediaControl> CallCore<M> {
             self.restore(call);
             return;
         }
-        let via = self.via();
+        let via = self.via(call);
+        let target = self.target_of(call);
         let Some(c) = self.calls.get_mut(&call) else {
             return;
         };
@@ -130,7 +131,7 @@ impl<M: MediaControl> CallCore<M> {
         if let Some(dialog) = c.dialog.as_ref() {
             // RFC 3261 §13.2.2.4: the ACK for a 2xx is the core's, outside transactions.
             let ack = dialog.ack(pending.seq, &via);
-            layer.send_stateless(self.cfg.next_hop, ack.to_bytes());
+            layer.send_stateless(target, ack.to_bytes());
         }
         if let Some(n) = c.negotiated.as_mut() {
             n.flow.to_ims = true;

@@ -132,6 +132,7 @@ impl<M: MediaControl> CallCore<M> {
                 local_ims_sdp: None,
                 negotiated: None,
                 reinvite: None,
+                hop: 0,
                 unacked: None,
             },
         );

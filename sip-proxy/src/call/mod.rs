@@ -63,6 +63,9 @@ pub struct CallCoreConfig {
     pub session_expires: u32,
     /// RFC 3261 timers (for the 2xx retransmission of incoming calls).
     pub timers: crate::transaction::TimerConfig,
+    /// Further targets for the next hop, in RFC 3263 order: a new call moves to the next
+    /// one when its INVITE meets a transport error, a timeout or a 503 (RFC 3263 §4.3).
+    pub fallback_hops: Vec<Target>,
 }
 
 /// A command from the web side.
@@ -258,6 +261,8 @@ struct Call {
     negotiated: Option<sdp::Negotiated>,
     /// Our hold/resume re-INVITE in flight.
     reinvite: Option<hold::PendingReinvite>,
+    /// Which next hop the call uses: 0 is `next_hop`, then `fallback_hops`.
+    hop: usize,
     /// The 2xx of an incoming call, resent until its ACK (RFC 3261 §13.3.1.4).
     unacked: Option<(
         crate::message::Response<'static>,
@@ -339,9 +344,24 @@ impl<M: MediaControl> CallCore<M> {
         self.emit(call, status, reason, None);
     }
 
-    fn via(&mut self) -> String {
+    /// The next hop a call's requests go to.
+    fn target_of(&self, call: CallId) -> Target {
+        let hop = self.calls.get(&call).map_or(0, |c| c.hop);
+        match hop {
+            0 => self.cfg.next_hop,
+            n => self
+                .cfg
+                .fallback_hops
+                .get(n - 1)
+                .copied()
+                .unwrap_or(self.cfg.next_hop),
+        }
+    }
+
+    /// A Via for a request of `call`, naming the transport toward its next hop.
+    fn via(&mut self, call: CallId) -> String {
         let branch = self.ids.branch();
-        let transport = self.cfg.next_hop.transport.via_name();
+        let transport = self.target_of(call).transport.via_name();
         format!(
             "SIP/2.0/{transport} {};branch={branch};rport",
             self.cfg.local_host
@@ -447,7 +467,7 @@ impl<M: MediaControl> CallCore<M> {
         layer: &mut crate::transaction::TransactionLayer,
     ) -> Result<TransactionId, CallError> {
         let tx = layer
-            .send_request(now, req, self.cfg.next_hop)
+            .send_request(now, req, self.target_of(call))
             .map_err(|_| CallError::Transaction)?;
         self.transactions.insert(tx, (call, purpose));
         Ok(tx)

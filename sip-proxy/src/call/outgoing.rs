@@ -42,7 +42,7 @@ impl<M: MediaControl> CallCore<M> {
                 return Err(e.into());
             }
         };
-        let invite = self.build_invite(&from_uri, &to_uri, ims_offer.to_string());
+        let invite = self.build_invite(call, &from_uri, &to_uri, ims_offer.to_string());
         let invite_tx = match self.send(now, call, Purpose::Invite, &invite, layer) {
             Ok(tx) => tx,
             Err(e) => {
@@ -70,16 +70,23 @@ impl<M: MediaControl> CallCore<M> {
                 local_ims_sdp: Some(ims_offer),
                 negotiated: None,
                 reinvite: None,
+                hop: 0,
                 unacked: None,
             },
         );
         Ok(())
     }
 
-    fn build_invite(&mut self, from_uri: &str, to_uri: &str, sdp: String) -> Request<'static> {
+    fn build_invite(
+        &mut self,
+        call: CallId,
+        from_uri: &str,
+        to_uri: &str,
+        sdp: String,
+    ) -> Request<'static> {
         let tag = self.ids.hex();
         let call_id = format!("{}{}", self.ids.hex(), self.ids.hex());
-        let via = self.via();
+        let via = self.via(call);
         let contact = String::from_utf8_lossy(&self.contact()).into_owned();
         let identity = match self.cfg.identity {
             IdentityHeader::Preferred => "P-Preferred-Identity",
@@ -145,13 +152,13 @@ impl<M: MediaControl> CallCore<M> {
     }
 
     pub(super) fn send_bye(&mut self, now: Instant, call: CallId, layer: &mut TransactionLayer) {
-        let via = self.via();
+        let via = self.via(call);
         let Some(dialog) = self.calls.get_mut(&call).and_then(|c| c.dialog.as_mut()) else {
             return;
         };
         let bye = dialog.request(Method::Bye, &via);
         // Fire and forget: the call is over for us whatever the BYE's fate.
-        if let Ok(tx) = layer.send_request(now, &bye, self.cfg.next_hop) {
+        if let Ok(tx) = layer.send_request(now, &bye, self.target_of(call)) {
             self.transactions.insert(tx, (call, Purpose::Bye));
         }
     }
@@ -192,6 +199,8 @@ impl<M: MediaControl> CallCore<M> {
             101..=199 => self.on_provisional(now, call, resp, layer),
             200..=299 => self.on_success(now, call, resp, layer),
             422 if self.retry_with_min_se(now, call, resp, layer) => {}
+            // RFC 3263 §4.3: a 503 from this next hop: try the next one.
+            503 if self.retry_next_hop(now, call, layer) => {}
             _ => {
                 let status = CamaraStatus::from_sip(resp.status).unwrap_or(CamaraStatus::Failed);
                 tracing::info!(
@@ -218,7 +227,7 @@ impl<M: MediaControl> CallCore<M> {
         let Some(min_se) = resp.headers.min_se() else {
             return false;
         };
-        let via = self.via();
+        let via = self.via(call);
         let Some(c) = self.calls.get_mut(&call) else {
             return false;
         };
@@ -238,7 +247,40 @@ impl<M: MediaControl> CallCore<M> {
         invite
             .headers
             .set(HeaderName::MinSe, min_se.to_string().into_bytes());
-        match layer.send_request(now, &invite, self.cfg.next_hop) {
+        match layer.send_request(now, &invite, self.target_of(call)) {
+            Ok(tx) => {
+                self.transactions.insert(tx, (call, Purpose::Invite));
+                if let Some(c) = self.calls.get_mut(&call) {
+                    c.invite = invite;
+                    c.invite_tx = tx;
+                }
+                true
+            }
+            Err(_) => false,
+        }
+    }
+
+    /// Sends the INVITE again to the call's next fallback hop (new branch, next CSeq),
+    /// while nothing but 100 has come back. Returns false when no hop is left.
+    fn retry_next_hop(&mut self, now: Instant, call: CallId, layer: &mut TransactionLayer) -> bool {
+        let hops = 1 + self.cfg.fallback_hops.len();
+        let Some(c) = self.calls.get_mut(&call) else {
+            return false;
+        };
+        if c.phase != Phase::Calling || c.hop + 1 >= hops {
+            return false;
+        }
+        c.hop += 1;
+        let seq = c.invite.headers.cseq().map_or(1, |s| s.seq);
+        let mut invite = c.invite.clone();
+        invite
+            .headers
+            .set(HeaderName::CSeq, format!("{} INVITE", seq + 1).into_bytes());
+        let via = self.via(call);
+        invite.headers.set(HeaderName::Via, via.into_bytes());
+        let target = self.target_of(call);
+        tracing::info!(call = call.0, next_hop = %media_plane::redact::addr(target.addr), "trying the next hop");
+        match layer.send_request(now, &invite, target) {
             Ok(tx) => {
                 self.transactions.insert(tx, (call, Purpose::Invite));
                 if let Some(c) = self.calls.get_mut(&call) {
@@ -296,7 +338,7 @@ impl<M: MediaControl> CallCore<M> {
         if !reliable {
             return;
         }
-        let via = self.via();
+        let via = self.via(call);
         let Some(dialog) = self.calls.get_mut(&call).and_then(|c| c.dialog.as_mut()) else {
             return;
         };
@@ -405,12 +447,12 @@ impl<M: MediaControl> CallCore<M> {
     /// RFC 3261 §13.2.2.4: the ACK for a 2xx is built by the core, sent outside any
     /// transaction, and resent for every retransmitted 2xx (the layer hands those over).
     fn send_ack(&mut self, call: CallId, invite_seq: u32, layer: &mut TransactionLayer) {
-        let via = self.via();
+        let via = self.via(call);
         let Some(dialog) = self.calls.get(&call).and_then(|c| c.dialog.as_ref()) else {
             return;
         };
         let ack = dialog.ack(invite_seq, &via);
-        layer.send_stateless(self.cfg.next_hop, ack.to_bytes());
+        layer.send_stateless(self.target_of(call), ack.to_bytes());
     }
 
     /// A request inside one of the core's dialogs (the endpoint routes it here).
@@ -467,7 +509,12 @@ impl<M: MediaControl> CallCore<M> {
 
     /// A transaction event from the layer: an INVITE that timed out (Timer B) or whose
     /// transport failed ends its call.
-    pub fn handle_transaction_event(&mut self, event: &TransactionEvent) {
+    pub fn handle_transaction_event(
+        &mut self,
+        now: Instant,
+        event: &TransactionEvent,
+        layer: &mut TransactionLayer,
+    ) {
         let tx = match event {
             TransactionEvent::Timeout { id, .. } | TransactionEvent::TransportError { id, .. } => {
                 *id
@@ -487,6 +534,10 @@ impl<M: MediaControl> CallCore<M> {
             .is_some_and(|c| c.invite_tx == tx && c.phase != Phase::Connected);
         if purpose == Purpose::Invite && invite_open {
             let cancelling = self.calls.get(&call).is_some_and(|c| c.cancelling);
+            // RFC 3263 §4.3: a transport error or timeout moves the call to the next hop.
+            if !cancelling && self.retry_next_hop(now, call, layer) {
+                return;
+            }
             let unreachable = matches!(event, TransactionEvent::TransportError { .. });
             let (status, reason) = match (cancelling, unreachable) {
                 (true, _) => (CamaraStatus::SessionCancelled, "cancelled"),

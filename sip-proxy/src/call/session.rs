@@ -113,7 +113,7 @@ impl<M: MediaControl> CallCore<M> {
 
     /// RFC 4028 §7.4: a refresh as UPDATE without a body, naming ourselves refresher.
     fn send_refresh(&mut self, now: Instant, call: CallId, layer: &mut TransactionLayer) {
-        let via = self.via();
+        let via = self.via(call);
         let Some(c) = self.calls.get_mut(&call) else {
             return;
         };

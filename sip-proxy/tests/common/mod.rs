@@ -41,6 +41,7 @@ impl Harness {
             access_network_info: Some("IEEE-802.11".into()),
             session_expires: 1800,
             timers: Default::default(),
+            fallback_hops: Vec::new(),
         };
         Harness {
             core: CallCore::new(cfg, RecordingMedia::srtp(), 99),
@@ -66,11 +67,20 @@ impl Harness {
         sent.into_iter().next().unwrap()
     }
 
-    pub fn sent(&mut self) -> Vec<Message<'static>> {
+    /// Everything the layer sends, with where it goes.
+    pub fn sent_with_targets(&mut self) -> Vec<(Target, Message<'static>)> {
         std::iter::from_fn(|| self.layer.poll_transmit())
-            .map(|t| {
-                assert_eq!(t.target, next_hop(), "everything goes to the next hop");
-                Message::parse(&t.bytes).unwrap().into_owned()
+            .map(|t| (t.target, Message::parse(&t.bytes).unwrap().into_owned()))
+            .collect()
+    }
+
+    /// Everything the layer sends; it all goes to the next hop.
+    pub fn sent(&mut self) -> Vec<Message<'static>> {
+        self.sent_with_targets()
+            .into_iter()
+            .map(|(target, m)| {
+                assert_eq!(target, next_hop(), "everything goes to the next hop");
+                m
             })
             .collect()
     }
@@ -110,7 +120,8 @@ impl Harness {
                     self.now = self.now.max(t);
                     self.layer.handle_timeout(self.now);
                     while let Some(ev) = self.layer.poll_event() {
-                        self.core.handle_transaction_event(&ev);
+                        self.core
+                            .handle_transaction_event(self.now, &ev, &mut self.layer);
                     }
                     self.core.handle_timeout(self.now, &mut self.layer);
                 }
