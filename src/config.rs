@@ -502,6 +502,12 @@ fn validate(c: &Config) -> Result<(), (String, String)> {
             "is required when sip.mode is pcscf or trunk",
         );
     }
+    if !c.sip.tls_verify {
+        return err(
+            "sip.tls_verify",
+            "turning certificate verification off is not supported; trust a lab CA instead",
+        );
+    }
     if c.sip.tls_listen.is_some() && (c.sip.tls_cert.is_none() || c.sip.tls_key.is_none()) {
         return err("sip.tls_listen", "needs sip.tls_cert and sip.tls_key");
     }

@@ -305,6 +305,7 @@ fn sip_transport_config(
         udp,
         tcp,
         tls: None,
+        tls_client: None,
         max_message_bytes: cfg.sip.max_message_bytes,
         max_tcp_connections: cfg.sip.max_tcp_connections,
         tcp_idle_timeout: Duration::from_secs(cfg.sip.tcp_idle_timeout_secs),

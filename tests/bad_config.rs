@@ -194,3 +194,15 @@ fn version_prints_the_package_version() {
         format!("rtcgate {}", env!("CARGO_PKG_VERSION"))
     );
 }
+
+#[test]
+fn turning_tls_verification_off_is_refused() {
+    let text = default_config().replace("tls_verify = true", "tls_verify = false");
+    let (out, file) = run_with(&text, &[]);
+    assert_refused(
+        &out,
+        &file,
+        "sip.tls_verify",
+        Some(line_of(&text, "tls_verify = false")),
+    );
+}

@@ -30,6 +30,8 @@ pub struct TransportConfig {
     pub tcp: Option<SocketAddr>,
     /// TLS listen address and server configuration.
     pub tls: Option<TlsListener>,
+    /// How outbound TLS connections verify the next hop; `None` refuses TLS targets.
+    pub tls_client: Option<TlsClient>,
     /// The largest message accepted on any transport.
     pub max_message_bytes: usize,
     /// Open TCP connections accepted at once; more are closed at accept.
@@ -59,6 +61,17 @@ pub struct UserChannels<U: TransactionUser> {
     pub commands: mpsc::Sender<U::Command>,
     /// The user's events, in order.
     pub events: mpsc::Receiver<U::Event>,
+}
+
+/// Outbound TLS toward the next hop (RFC 3261 §26.3.1, RFC 5922 §7.2): the server's
+/// certificate is checked against `server_name` (the next hop's domain from the config,
+/// not the address DNS returned).
+#[derive(Debug, Clone)]
+pub struct TlsClient {
+    /// Roots, client certificate and verification settings.
+    pub config: Arc<rustls::ClientConfig>,
+    /// The name the next hop's certificate must carry.
+    pub server_name: String,
 }
 
 /// Seconds a TLS client gets to finish its handshake.
@@ -265,12 +278,19 @@ async fn endpoint_task<U: TransactionUser>(
         }
         while let Some(t) = ep.poll_transmit() {
             let addr = t.target.addr;
-            if t.target.transport == Transport::Tcp && !conns.contains_key(&addr) {
+            let stream = matches!(t.target.transport, Transport::Tcp | Transport::Tls);
+            if stream && !conns.contains_key(&addr) {
                 // RFC 3261 §18.1.1: open a connection to the target, send once it is up.
                 let first = !pending.contains_key(&addr);
+                let t_transport = t.target.transport;
                 pending.entry(addr).or_default().push(t);
                 if first {
-                    tokio::spawn(connect_out(addr, inbound_tx.clone(), cfg.clone()));
+                    tokio::spawn(connect_out(
+                        addr,
+                        t_transport,
+                        inbound_tx.clone(),
+                        cfg.clone(),
+                    ));
                 }
                 continue;
             }
@@ -304,22 +324,62 @@ async fn send(
 /// How long an outbound TCP connection may take to open.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 
-/// Opens an outbound TCP connection and serves it like an accepted one. TLS toward a
-/// next hop needs the host name for verification and arrives with next-hop routing.
-async fn connect_out(peer: SocketAddr, inbound: mpsc::Sender<Inbound>, cfg: TransportConfig) {
-    match tokio::time::timeout(CONNECT_TIMEOUT, tokio::net::TcpStream::connect(peer)).await {
-        Ok(Ok(stream)) => {
-            metrics::tcp_opened();
-            connection(stream, peer, Transport::Tcp, inbound, &cfg).await;
-            metrics::tcp_closed();
+/// Opens an outbound TCP (or TLS over TCP) connection and serves it like an accepted one.
+async fn connect_out(
+    peer: SocketAddr,
+    transport: Transport,
+    inbound: mpsc::Sender<Inbound>,
+    cfg: TransportConfig,
+) {
+    let failed = |why: &dyn std::fmt::Display| {
+        tracing::debug!(peer = %media_plane::redact::addr(peer), error = %why, "sip outbound connection failed");
+    };
+    let tcp =
+        match tokio::time::timeout(CONNECT_TIMEOUT, tokio::net::TcpStream::connect(peer)).await {
+            Ok(Ok(stream)) => stream,
+            Ok(Err(e)) => {
+                failed(&e);
+                let _ = inbound.send(Inbound::ConnectFailed { peer }).await;
+                return;
+            }
+            Err(_) => {
+                failed(&"timeout");
+                let _ = inbound.send(Inbound::ConnectFailed { peer }).await;
+                return;
+            }
+        };
+    metrics::tcp_opened();
+    if transport == Transport::Tls {
+        match tls_connect(tcp, &cfg).await {
+            Ok(stream) => connection(stream, peer, Transport::Tls, inbound, &cfg).await,
+            Err(why) => {
+                failed(&why);
+                metrics::tcp_closed_by_us("handshake");
+                let _ = inbound.send(Inbound::ConnectFailed { peer }).await;
+            }
         }
-        Ok(Err(e)) => {
-            tracing::debug!(peer = %media_plane::redact::addr(peer), error = %e, "sip tcp connect failed");
-            let _ = inbound.send(Inbound::ConnectFailed { peer }).await;
-        }
-        Err(_) => {
-            let _ = inbound.send(Inbound::ConnectFailed { peer }).await;
-        }
+    } else {
+        connection(tcp, peer, Transport::Tcp, inbound, &cfg).await;
+    }
+    metrics::tcp_closed();
+}
+
+/// The client side of a TLS handshake, verifying the next hop's name.
+async fn tls_connect(
+    tcp: tokio::net::TcpStream,
+    cfg: &TransportConfig,
+) -> Result<tokio_rustls::client::TlsStream<tokio::net::TcpStream>, String> {
+    let client = cfg
+        .tls_client
+        .as_ref()
+        .ok_or("no TLS client configuration")?;
+    let name = rustls::pki_types::ServerName::try_from(client.server_name.clone())
+        .map_err(|e| e.to_string())?;
+    let connector = tokio_rustls::TlsConnector::from(client.config.clone());
+    match tokio::time::timeout(TLS_HANDSHAKE_TIMEOUT, connector.connect(name, tcp)).await {
+        Ok(Ok(stream)) => Ok(stream),
+        Ok(Err(e)) => Err(e.to_string()),
+        Err(_) => Err("TLS handshake timeout".into()),
     }
 }
 

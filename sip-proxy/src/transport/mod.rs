@@ -20,4 +20,6 @@ pub mod stream;
 pub mod tls;
 
 pub use dns::DnsResolver;
-pub use driver::{start, start_echo, SipListeners, TlsListener, TransportConfig, UserChannels};
+pub use driver::{
+    start, start_echo, SipListeners, TlsClient, TlsListener, TransportConfig, UserChannels,
+};

@@ -64,3 +64,59 @@ pub fn server_config(cert: &Path, key: &Path) -> Result<Arc<rustls::ServerConfig
         .with_single_cert(chain, key)?;
     Ok(Arc::new(config))
 }
+
+/// A client configuration for TLS toward the next hop: the platform-independent webpki
+/// roots are not bundled, so the roots come from `ca_file` (PEM); with `client_cert`
+/// (chain, key) the gateway authenticates itself too (mutual TLS at an IBCF).
+pub fn client_config(
+    ca_file: &Path,
+    client_cert: Option<(&Path, &Path)>,
+) -> Result<Arc<rustls::ClientConfig>, TlsError> {
+    let path = ca_file.display().to_string();
+    let mut roots = rustls::RootCertStore::empty();
+    let cas: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(ca_file)
+        .map_err(|e| TlsError::Certificate {
+            path: path.clone(),
+            reason: e.to_string(),
+        })?
+        .collect::<Result<_, _>>()
+        .map_err(|e| TlsError::Certificate {
+            path: path.clone(),
+            reason: e.to_string(),
+        })?;
+    if cas.is_empty() {
+        return Err(TlsError::Certificate {
+            path,
+            reason: "no CA certificate in the file".into(),
+        });
+    }
+    for ca in cas {
+        roots.add(ca)?;
+    }
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let builder = rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()?
+        .with_root_certificates(roots);
+    let config = match client_cert {
+        None => builder.with_no_client_auth(),
+        Some((chain, key)) => {
+            let cpath = chain.display().to_string();
+            let chain: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(chain)
+                .map_err(|e| TlsError::Certificate {
+                    path: cpath.clone(),
+                    reason: e.to_string(),
+                })?
+                .collect::<Result<_, _>>()
+                .map_err(|e| TlsError::Certificate {
+                    path: cpath.clone(),
+                    reason: e.to_string(),
+                })?;
+            let key = PrivateKeyDer::from_pem_file(key).map_err(|e| TlsError::Key {
+                path: key.display().to_string(),
+                reason: e.to_string(),
+            })?;
+            builder.with_client_auth_cert(chain, key)?
+        }
+    };
+    Ok(Arc::new(config))
+}

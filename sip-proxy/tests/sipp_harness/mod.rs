@@ -84,6 +84,7 @@ pub fn transport_config() -> TransportConfig {
         udp: Some("127.0.0.1:0".parse().unwrap()),
         tcp: None,
         tls: None,
+        tls_client: None,
         max_message_bytes: 65_535,
         max_tcp_connections: 16,
         tcp_idle_timeout: Duration::from_secs(30),
