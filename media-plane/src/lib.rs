@@ -27,8 +27,11 @@
 //!   `poll_event`, `poll_timeout`), its credentials and `a=candidate` lines.
 //! - [`stun`]: zero-copy STUN parsing (`stun::Message::parse`) and writing
 //!   (`stun::MessageWriter`) with MESSAGE-INTEGRITY and FINGERPRINT.
+//! - [`datapath`]: the sans-IO call session (`datapath::Session::handle_rtp`,
+//!   `poll_event`, `poll_timeout`) and the IMS-leg `datapath::PortAllocator`.
 #![warn(missing_docs)]
 
+pub mod datapath;
 pub mod demux;
 pub mod ice;
 pub mod redact;

@@ -1,0 +1,391 @@
+//! The sans-IO core of one call: two legs and the per-direction transcode.
+//!
+//! For every RTP packet (RFC 3550) from leg A: check the source (latching), unprotect
+//! with A's inbound context (RFC 3711), map the payload type (telephone-event, RFC 4733,
+//! often has different PTs on the two legs), re-originate SSRC/seq/timestamp/ROC for
+//! leg B ([`ReOriginator`]), protect with B's outbound context, and send to B's remote.
+//! All in place in the caller's buffer, which needs the egress tag as tailroom.
+//!
+//! Latching rules (design brief, "Security"):
+//! - SRTP leg: a packet from an address other than the latched one is accepted only if
+//!   its tag authenticates (and it passes the replay check); then the latch moves to it.
+//!   Unauthenticated packets are counted and dropped, never end a call.
+//! - Plain RTP leg: nothing authenticates, so the remote from SDP is kept and packets
+//!   from any other address are dropped (RTP-Bleed protection).
+//!
+//! RTCP (RFC 3550 §6, muxed per RFC 5761, recognised by PT 192..=223): **terminated**,
+//! counted and dropped. Re-origination rewrites SSRC, sequence numbers and timestamps,
+//! so the ingress reports (SR timestamps, RR extended highest sequence, loss, jitter,
+//! SSRCs of report blocks) describe a numbering the far leg never saw; translating
+//! them correctly means rewriting every report block per direction. Terminating keeps
+//! each leg's view consistent; generating the gateway's own SR/RR per leg is a later step.
+
+use std::net::SocketAddr;
+use std::time::{Duration, Instant};
+
+use crate::rtp::RtpHeaderMut;
+use crate::srtp::{ReOriginator, SrtpContext, SrtpError};
+
+/// Which leg of a call.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum LegSide {
+    /// The browser (WebRTC: ICE-lite, DTLS-SRTP on the shared port).
+    Web,
+    /// The IMS far end (SRTP with SDES keys, or plain RTP, on its own port).
+    Ims,
+}
+
+impl LegSide {
+    fn other(self) -> Self {
+        match self {
+            Self::Web => Self::Ims,
+            Self::Ims => Self::Web,
+        }
+    }
+}
+
+/// The protection of one leg. `inbound` unprotects what the peer sends, `outbound`
+/// protects what the gateway sends.
+#[derive(Debug, Clone)]
+pub enum LegCrypto {
+    /// SRTP (RFC 3711).
+    Srtp {
+        /// Context for packets from the peer.
+        inbound: Box<SrtpContext>,
+        /// Context for packets to the peer.
+        outbound: Box<SrtpContext>,
+    },
+    /// Plain RTP: the source address is the only check.
+    Rtp,
+}
+
+/// Payload-type rewrite table for packets *sent* on a leg (index: ingress PT).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PtMap([u8; 128]);
+
+impl Default for PtMap {
+    fn default() -> Self {
+        let mut t = [0u8; 128];
+        for (i, v) in t.iter_mut().enumerate() {
+            *v = i as u8;
+        }
+        Self(t)
+    }
+}
+
+impl PtMap {
+    /// Maps ingress `from` to egress `to` (both 7-bit; others are ignored), e.g. the
+    /// browser's telephone-event 101 to the IMS side's 96 (RFC 4733 §2.1).
+    pub fn with(mut self, from: u8, to: u8) -> Self {
+        if let Some(v) = self.0.get_mut(usize::from(from)) {
+            if to < 128 {
+                *v = to;
+            }
+        }
+        self
+    }
+
+    fn map(&self, pt: u8) -> u8 {
+        self.0[usize::from(pt & 0x7f)]
+    }
+}
+
+/// Parameters of one leg.
+#[derive(Debug, Clone)]
+pub struct LegConfig {
+    /// SRTP contexts or plain RTP.
+    pub crypto: LegCrypto,
+    /// Remote address: from SDP for the IMS leg, the ICE-nominated pair for the web leg.
+    pub remote: Option<SocketAddr>,
+    /// PT rewrite applied to packets sent on this leg.
+    pub egress_pt: PtMap,
+    /// Egress re-originator for this leg (the caller picks random SSRC/seq/ts).
+    pub reoriginator: ReOriginator,
+}
+
+#[derive(Debug)]
+struct Leg {
+    cfg: LegConfig,
+    last_rx: Instant,
+    inactive_reported: bool,
+}
+
+/// What to do with a datagram after [`Session::handle_rtp`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Action {
+    /// Send `buf[..len]` to `to` from the socket of leg `leg`.
+    Forward {
+        /// Leg whose socket sends.
+        leg: LegSide,
+        /// Destination.
+        to: SocketAddr,
+        /// Bytes to send.
+        len: usize,
+    },
+    /// Drop the datagram; counted in [`DropCounters`].
+    Drop(DropReason),
+}
+
+/// Why a datagram was dropped.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum DropReason {
+    /// SRTP authentication failed (RFC 3711 §3.3 step 7).
+    Auth,
+    /// Replayed or too old (RFC 3711 §3.3.2), or before the current SSRC epoch.
+    Replay,
+    /// From an address that is not the latched/configured remote and did not authenticate.
+    UnknownSource,
+    /// Not a parseable RTP packet, or no tailroom for the egress tag.
+    TooShort,
+    /// The other leg has no remote address yet.
+    NoRemote,
+    /// RTCP, terminated at the gateway (see the module doc).
+    RtcpTerminated,
+    /// Any other SRTP failure (index exhausted, bad version, …).
+    Other,
+}
+
+/// Drop counters of one session, by reason.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct DropCounters {
+    /// [`DropReason::Auth`].
+    pub auth: u64,
+    /// [`DropReason::Replay`].
+    pub replay: u64,
+    /// [`DropReason::UnknownSource`].
+    pub unknown_source: u64,
+    /// [`DropReason::TooShort`].
+    pub too_short: u64,
+    /// [`DropReason::NoRemote`].
+    pub no_remote: u64,
+    /// [`DropReason::RtcpTerminated`].
+    pub rtcp: u64,
+    /// [`DropReason::Other`].
+    pub other: u64,
+}
+
+impl DropCounters {
+    fn count(&mut self, r: DropReason) {
+        let c = match r {
+            DropReason::Auth => &mut self.auth,
+            DropReason::Replay => &mut self.replay,
+            DropReason::UnknownSource => &mut self.unknown_source,
+            DropReason::TooShort => &mut self.too_short,
+            DropReason::NoRemote => &mut self.no_remote,
+            DropReason::RtcpTerminated => &mut self.rtcp,
+            DropReason::Other => &mut self.other,
+        };
+        *c += 1;
+    }
+}
+
+/// Something that happened to a session.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SessionEvent {
+    /// No valid media arrived on `leg` for the inactivity timeout (one-way media if the
+    /// other leg still receives); reported once per silence.
+    MediaInactive {
+        /// The silent leg.
+        leg: LegSide,
+    },
+    /// The latched remote of `leg` moved (after an authenticated packet).
+    Relatched {
+        /// The leg.
+        leg: LegSide,
+    },
+}
+
+/// The sans-IO media core of one call.
+#[derive(Debug)]
+pub struct Session {
+    web: Leg,
+    ims: Leg,
+    inactivity: Duration,
+    drops: DropCounters,
+    forwarded: u64,
+    relatched: Option<LegSide>,
+}
+
+fn srtp_drop(e: SrtpError) -> DropReason {
+    match e {
+        SrtpError::AuthFailed => DropReason::Auth,
+        SrtpError::Replayed | SrtpError::TooOld | SrtpError::StaleEpoch => DropReason::Replay,
+        SrtpError::Truncated | SrtpError::BufferTooSmall { .. } => DropReason::TooShort,
+        _ => DropReason::Other,
+    }
+}
+
+impl Session {
+    /// A session with both legs; `now` starts the inactivity clocks.
+    pub fn new(now: Instant, web: LegConfig, ims: LegConfig, inactivity: Duration) -> Self {
+        let leg = |cfg| Leg {
+            cfg,
+            last_rx: now,
+            inactive_reported: false,
+        };
+        Self {
+            web: leg(web),
+            ims: leg(ims),
+            inactivity,
+            drops: DropCounters::default(),
+            forwarded: 0,
+            relatched: None,
+        }
+    }
+
+    fn leg_mut(&mut self, side: LegSide) -> &mut Leg {
+        match side {
+            LegSide::Web => &mut self.web,
+            LegSide::Ims => &mut self.ims,
+        }
+    }
+
+    /// Sets the remote of a leg (web: ICE nomination; IMS: a new SDP from re-INVITE).
+    pub fn set_remote(&mut self, side: LegSide, remote: SocketAddr) {
+        self.leg_mut(side).cfg.remote = Some(remote);
+    }
+
+    /// The current remote of a leg.
+    pub fn remote(&self, side: LegSide) -> Option<SocketAddr> {
+        match side {
+            LegSide::Web => self.web.cfg.remote,
+            LegSide::Ims => self.ims.cfg.remote,
+        }
+    }
+
+    /// Drops so far, by reason.
+    pub fn drops(&self) -> DropCounters {
+        self.drops
+    }
+
+    /// Packets forwarded so far.
+    pub fn forwarded(&self) -> u64 {
+        self.forwarded
+    }
+
+    /// Handles an RTP/RTCP datagram `buf[..len]` received on leg `from` from `remote`.
+    /// `buf` must have tailroom for the egress tag (20 bytes covers every suite).
+    pub fn handle_rtp(
+        &mut self,
+        now: Instant,
+        from: LegSide,
+        remote: SocketAddr,
+        buf: &mut [u8],
+        len: usize,
+    ) -> Action {
+        match self.transcode(now, from, remote, buf, len) {
+            Ok(a) => {
+                self.forwarded += 1;
+                a
+            }
+            Err(r) => {
+                self.drops.count(r);
+                Action::Drop(r)
+            }
+        }
+    }
+
+    fn transcode(
+        &mut self,
+        now: Instant,
+        from: LegSide,
+        remote: SocketAddr,
+        buf: &mut [u8],
+        len: usize,
+    ) -> Result<Action, DropReason> {
+        if len < 12 || len > buf.len() {
+            return Err(DropReason::TooShort);
+        }
+        // RFC 5761 §4: PT 64..=95 with the marker bit set is RTCP (192..=223).
+        if (64..=95).contains(&(buf[1] & 0x7f)) {
+            return Err(DropReason::RtcpTerminated);
+        }
+        let to = from.other();
+        let (ingress, egress) = match from {
+            LegSide::Web => (&mut self.web, &mut self.ims),
+            LegSide::Ims => (&mut self.ims, &mut self.web),
+        };
+        let dest = egress.cfg.remote.ok_or(DropReason::NoRemote)?;
+        let from_latched = ingress.cfg.remote == Some(remote);
+        let egress_tag = match &egress.cfg.crypto {
+            LegCrypto::Srtp { outbound, .. } => outbound.suite().srtp_tag_len(),
+            LegCrypto::Rtp => 0,
+        };
+        let plain = match &mut ingress.cfg.crypto {
+            LegCrypto::Srtp { inbound, .. } => {
+                let tag = inbound.suite().srtp_tag_len();
+                if buf.len() < len.saturating_sub(tag) + egress_tag {
+                    return Err(DropReason::TooShort);
+                }
+                // An unlatched source is tried: only a valid tag moves the latch.
+                inbound.unprotect_rtp(buf, len).map_err(|e| {
+                    if from_latched || e != SrtpError::AuthFailed {
+                        srtp_drop(e)
+                    } else {
+                        DropReason::UnknownSource
+                    }
+                })?
+            }
+            LegCrypto::Rtp => {
+                if !from_latched {
+                    return Err(DropReason::UnknownSource);
+                }
+                if buf.len() < len + egress_tag {
+                    return Err(DropReason::TooShort);
+                }
+                len
+            }
+        };
+        if !from_latched {
+            ingress.cfg.remote = Some(remote);
+            self.relatched = Some(from);
+        }
+        ingress.last_rx = now;
+        ingress.inactive_reported = false;
+        let pkt = buf.get_mut(..plain).ok_or(DropReason::TooShort)?;
+        let mut h = RtpHeaderMut::parse(pkt).map_err(|_| DropReason::TooShort)?;
+        let pt = egress.cfg.egress_pt.map(h.as_view().payload_type());
+        h.set_payload_type(pt);
+        let index = egress.cfg.reoriginator.rewrite(pkt).map_err(srtp_drop)?;
+        let out = match &mut egress.cfg.crypto {
+            LegCrypto::Srtp { outbound, .. } => outbound
+                .protect_rtp_with_roc(buf, plain, (index >> 16) as u32)
+                .map_err(srtp_drop)?,
+            LegCrypto::Rtp => plain,
+        };
+        Ok(Action::Forward {
+            leg: to,
+            to: dest,
+            len: out,
+        })
+    }
+
+    /// The next event, if any, at `now`.
+    pub fn poll_event(&mut self, now: Instant) -> Option<SessionEvent> {
+        if let Some(leg) = self.relatched.take() {
+            return Some(SessionEvent::Relatched { leg });
+        }
+        let t = self.inactivity;
+        for (side, leg) in [(LegSide::Web, &mut self.web), (LegSide::Ims, &mut self.ims)] {
+            if !leg.inactive_reported && now.saturating_duration_since(leg.last_rx) >= t {
+                leg.inactive_reported = true;
+                return Some(SessionEvent::MediaInactive { leg: side });
+            }
+        }
+        None
+    }
+
+    /// When [`Session::poll_event`] next has something to say without new input.
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        [&self.web, &self.ims]
+            .into_iter()
+            .filter(|l| !l.inactive_reported)
+            .map(|l| l.last_rx + self.inactivity)
+            .min()
+    }
+}
+
+#[cfg(test)]
+#[path = "session_tests.rs"]
+mod tests;
