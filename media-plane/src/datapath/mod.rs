@@ -10,16 +10,21 @@
 //!   drop counters, inactivity events; in place in the caller's buffer, no allocation.
 //! - [`PortAllocator`]: even IMS-leg ports over a range, with quarantine after release.
 //!
-//! Not yet: the worker (command queue, demux/ICE integration) and the epoll/io_uring
+//! - [`Worker`] / [`WorkerHandle`]: the calls of one thread and their bounded command
+//!   queue.
+//!
+//! Not yet: STUN/ICE routing on the shared port (demux integration) and the epoll/io_uring
 //! backends.
 
 mod ports;
 mod session;
+mod worker;
 
 pub use ports::PortAllocator;
 pub use session::{
     Action, DropCounters, DropReason, LegConfig, LegCrypto, LegSide, PtMap, Session, SessionEvent,
 };
+pub use worker::{CallId, Command, Worker, WorkerHandle};
 
 /// Errors of the data-path layer.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
@@ -31,4 +36,10 @@ pub enum DatapathError {
     /// The configured port range holds no even port.
     #[error("port range {0}..={1} holds no even port")]
     InvalidPortRange(u16, u16),
+    /// The worker's command queue is full (the call core answers 503).
+    #[error("media worker queue full")]
+    QueueFull,
+    /// The worker has stopped.
+    #[error("media worker gone")]
+    WorkerGone,
 }
