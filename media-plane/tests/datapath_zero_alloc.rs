@@ -1,0 +1,82 @@
+#![allow(clippy::unwrap_used)] // test code: a panic is the failure report
+//! Zero heap allocations per forwarded packet in steady state through the datapath
+//! worker (routing, latch check, SRTP → RTP and RTP → SRTP), counted by a
+//! `#[global_allocator]`. One `#[test]` only: the counter is process-wide.
+
+use std::net::SocketAddr;
+use std::time::{Duration, Instant};
+
+use media_plane::datapath::{Action, Command, LegConfig, LegCrypto, PtMap, Worker};
+use media_plane::srtp::{ReOriginator, SrtpConfig, SrtpContext, SrtpSuite};
+use stats_alloc::{Region, StatsAlloc, INSTRUMENTED_SYSTEM};
+use std::alloc::System;
+
+#[global_allocator]
+static GLOBAL: &StatsAlloc<System> = &INSTRUMENTED_SYSTEM;
+
+fn ctx(k: u8) -> SrtpContext {
+    SrtpContext::new(
+        SrtpSuite::AesCm128HmacSha1_80,
+        &[k; 16],
+        &[k; 14],
+        SrtpConfig::default(),
+    )
+    .unwrap()
+}
+
+fn a(port: u16) -> SocketAddr {
+    SocketAddr::from(([127, 0, 0, 1], port))
+}
+
+fn fill(buf: &mut [u8], seq: u16) -> usize {
+    buf[..12].copy_from_slice(&[0x80, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 9]);
+    buf[2..4].copy_from_slice(&seq.to_be_bytes());
+    buf[12..172].fill(seq as u8);
+    172
+}
+
+#[test]
+fn forwarding_allocates_nothing_in_steady_state() {
+    let now = Instant::now();
+    let (mut w, h) = Worker::new(4000, Duration::from_secs(30), 4);
+    h.send(Command::Allocate {
+        call: 1,
+        web: Box::new(LegConfig {
+            crypto: LegCrypto::Srtp {
+                inbound: Box::new(ctx(1)),
+                outbound: Box::new(ctx(2)),
+            },
+            remote: Some(a(5000)),
+            egress_pt: PtMap::default(),
+            reoriginator: ReOriginator::new(1, 1, 1),
+        }),
+        ims: Box::new(LegConfig {
+            crypto: LegCrypto::Rtp,
+            remote: Some(a(6000)),
+            egress_pt: PtMap::default(),
+            reoriginator: ReOriginator::new(2, 2, 2),
+        }),
+        ims_port: 10000,
+    })
+    .unwrap();
+    w.drain_commands(now);
+    let mut browser = ctx(1);
+    let mut buf = [0u8; 1500];
+    let mut step = |seq: u16| {
+        let n = fill(&mut buf, seq);
+        let n = browser.protect_rtp(&mut buf, n).unwrap();
+        let r1 = w.handle_datagram(now, a(4000), a(5000), &mut buf, n);
+        let n = fill(&mut buf, seq);
+        let r2 = w.handle_datagram(now, a(10000), a(6000), &mut buf, n);
+        assert!(matches!(r1, Action::Forward { .. }) && matches!(r2, Action::Forward { .. }));
+    };
+    for seq in 0..20 {
+        step(seq);
+    }
+    let region = Region::new(GLOBAL);
+    for seq in 20..220 {
+        step(seq);
+    }
+    let stats = region.change();
+    assert_eq!(stats.allocations, 0, "{stats:?}");
+}
