@@ -29,10 +29,13 @@
 //!   (`stun::MessageWriter`) with MESSAGE-INTEGRITY and FINGERPRINT.
 //! - [`datapath`]: the sans-IO call session (`datapath::Session::handle_rtp`,
 //!   `poll_event`, `poll_timeout`) and the IMS-leg `datapath::PortAllocator`.
+//! - [`dtls`]: DTLS-SRTP certificate and SDP fingerprint (`dtls::DtlsCertificate::generate`,
+//!   `dtls::Fingerprint::parse_sdp`, `verify`); the per-call session comes next.
 #![warn(missing_docs)]
 
 pub mod datapath;
 pub mod demux;
+pub mod dtls;
 pub mod ice;
 pub mod redact;
 pub mod rtp;
