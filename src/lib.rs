@@ -190,6 +190,8 @@ async fn serve(cfg: Config, config_path: PathBuf, log: logging::LogHandle) -> Ex
     let api_app = interworking_stub::router(interworking_stub::ApiOptions {
         draining: lifecycle.draining_rx(),
         retry_after_secs: cfg.api.retry_after_secs,
+        // Dev tokens only while nobody but this machine can reach the API.
+        dev_tokens: cfg.api.listen.ip().is_loopback(),
     });
     tokio::spawn(async move {
         if let Err(e) = axum::serve(api_listener, api_app).await {

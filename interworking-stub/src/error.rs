@@ -12,6 +12,21 @@ pub enum ApiError {
     /// No route or resource with that id.
     #[error("{0}")]
     NotFound(String),
+    /// The request is malformed (bad JSON, missing field, bad value).
+    #[error("{0}")]
+    InvalidArgument(String),
+    /// No bearer token, or an unknown or expired one.
+    #[error("{0}")]
+    Unauthenticated(String),
+    /// The token's user may not touch this resource.
+    #[error("{0}")]
+    PermissionDenied(String),
+    /// The resource exists already (one registration per device and number).
+    #[error("{0}")]
+    AlreadyExists(String),
+    /// The request body is larger than the API accepts (256 KiB).
+    #[error("the request body is too large")]
+    PayloadTooLarge,
     /// The node is draining or otherwise cannot take new work; retry after some seconds.
     #[error("{message}")]
     Unavailable {
@@ -38,7 +53,23 @@ impl ApiError {
     pub fn status_and_code(&self) -> (StatusCode, &'static str) {
         match self {
             ApiError::NotFound(_) => (StatusCode::NOT_FOUND, "NOT_FOUND"),
+            ApiError::InvalidArgument(_) => (StatusCode::BAD_REQUEST, "INVALID_ARGUMENT"),
+            ApiError::Unauthenticated(_) => (StatusCode::UNAUTHORIZED, "UNAUTHENTICATED"),
+            ApiError::PermissionDenied(_) => (StatusCode::FORBIDDEN, "PERMISSION_DENIED"),
+            ApiError::AlreadyExists(_) => (StatusCode::CONFLICT, "ALREADY_EXISTS"),
+            ApiError::PayloadTooLarge => (StatusCode::PAYLOAD_TOO_LARGE, "PAYLOAD_TOO_LARGE"),
             ApiError::Unavailable { .. } => (StatusCode::SERVICE_UNAVAILABLE, "UNAVAILABLE"),
+        }
+    }
+}
+
+impl From<axum::extract::rejection::JsonRejection> for ApiError {
+    /// A body that is not the JSON expected: 413 when too large, else 400.
+    fn from(rejection: axum::extract::rejection::JsonRejection) -> Self {
+        if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
+            ApiError::PayloadTooLarge
+        } else {
+            ApiError::InvalidArgument(rejection.body_text())
         }
     }
 }
@@ -72,6 +103,23 @@ mod tests {
     fn every_error_maps_to_its_status_and_code() {
         let table = [
             (ApiError::NotFound("x".into()), 404, "NOT_FOUND"),
+            (
+                ApiError::InvalidArgument("x".into()),
+                400,
+                "INVALID_ARGUMENT",
+            ),
+            (
+                ApiError::Unauthenticated("x".into()),
+                401,
+                "UNAUTHENTICATED",
+            ),
+            (
+                ApiError::PermissionDenied("x".into()),
+                403,
+                "PERMISSION_DENIED",
+            ),
+            (ApiError::AlreadyExists("x".into()), 409, "ALREADY_EXISTS"),
+            (ApiError::PayloadTooLarge, 413, "PAYLOAD_TOO_LARGE"),
             (
                 ApiError::Unavailable {
                     message: "draining".into(),

@@ -7,23 +7,37 @@
 //!   CloudEvents sinks ◄──────────────┘         └── call events (JSON) ◄── sip-proxy
 //! ```
 //!
-//! Entry point: [`router`] builds the axum router the binary serves on the API listener.
+//! Entry point: [`router`] builds the axum router the binary serves on the API listener:
+//! `POST /dev/token` ([`auth`]) and the registration routes ([`registration`]) so far.
 //! Every request passes the drain gate (new work refused with 503 + Retry-After while the
 //! node drains) and is counted in `rtcgate_api_requests_total`. Errors leave through
 //! [`ApiError`], the one place that maps them to HTTP status and CAMARA `ErrorInfo`.
 #![warn(missing_docs)]
 
+pub mod auth;
 mod error;
 mod metrics;
+pub mod registration;
 
 pub use error::{ApiError, ErrorInfo};
 
-use axum::extract::{Request, State};
+use std::sync::Arc;
+
+use axum::extract::rejection::JsonRejection;
+use axum::extract::{DefaultBodyLimit, Request, State};
 use axum::http::Method;
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
-use axum::Router;
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use serde::Deserialize;
 use tokio::sync::watch;
+
+use crate::auth::{Authenticator, DevTokens};
+use crate::registration::RegistrationStore;
+
+/// The largest request body (issue contract: over 256 KiB → 413).
+const MAX_BODY: usize = 256 * 1024;
 
 /// What the API needs from the process around it.
 #[derive(Debug, Clone)]
@@ -32,16 +46,77 @@ pub struct ApiOptions {
     pub draining: watch::Receiver<bool>,
     /// Seconds a refused client is told to wait.
     pub retry_after_secs: u32,
+    /// Serve `POST /dev/token` (only ever true when the API listens on loopback).
+    pub dev_tokens: bool,
 }
 
-/// The API router: routes, drain gate, request metrics.
+/// What every handler shares.
+#[derive(Clone)]
+pub struct ApiState {
+    opts: ApiOptions,
+    dev: Arc<DevTokens>,
+    auth: Arc<dyn Authenticator>,
+    registrations: Arc<RegistrationStore>,
+}
+
+/// The API router: routes, drain gate, request metrics, body limit.
 pub fn router(opts: ApiOptions) -> Router {
-    // The registration, call-handling, events and channel routes are added here by their
-    // modules, each wrapped in `route_layer(metrics::tag_route)` so its template is counted.
+    let dev = Arc::new(DevTokens::default());
+    let state = ApiState {
+        opts: opts.clone(),
+        auth: dev.clone(),
+        dev,
+        registrations: Arc::new(RegistrationStore::default()),
+    };
+    let reg = "/webrtc-registration/v0.3/sessions";
     Router::new()
+        .route("/dev/token", post(dev_token))
+        .route(reg, post(registration::create).get(registration::list))
+        .route(
+            &format!("{reg}/{{registration_id}}"),
+            get(registration::get)
+                .put(registration::refresh)
+                .delete(registration::delete),
+        )
+        .route_layer(middleware::from_fn(metrics::tag_route))
         .fallback(not_found)
+        .with_state(state)
+        .layer(DefaultBodyLimit::max(MAX_BODY))
         .layer(middleware::from_fn_with_state(opts, drain_gate))
         .layer(middleware::from_fn(metrics::count_request))
+}
+
+/// `POST /dev/token` body.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct DevTokenBody {
+    phone_number: String,
+    scope: Option<String>,
+}
+
+/// `POST /dev/token {phoneNumber, scope?}` → `{access_token, token_type, expires_in}`.
+async fn dev_token(
+    State(state): State<ApiState>,
+    body: Result<Json<DevTokenBody>, JsonRejection>,
+) -> Result<Response, ApiError> {
+    if !state.opts.dev_tokens {
+        return Err(ApiError::NotFound(
+            "dev tokens are only issued on a loopback API".into(),
+        ));
+    }
+    let Json(body) = body?;
+    if !auth::is_phone_number(&body.phone_number) {
+        return Err(ApiError::InvalidArgument(
+            "phoneNumber must be E.164 (+ and digits)".into(),
+        ));
+    }
+    let scopes = body
+        .scope
+        .map(|s| s.split_whitespace().map(str::to_owned).collect())
+        .unwrap_or_default();
+    let token = state.dev.issue(&body.phone_number, scopes)?;
+    let lifetime = auth::DEV_TOKEN_LIFETIME.as_secs();
+    Ok(Json(serde_json::json!({ "access_token": token, "token_type": "Bearer", "expires_in": lifetime })).into_response())
 }
 
 async fn not_found() -> ApiError {
@@ -76,6 +151,7 @@ mod tests {
             router(ApiOptions {
                 draining: rx,
                 retry_after_secs: 11,
+                dev_tokens: true,
             }),
             tx,
         )

@@ -19,11 +19,9 @@ static REQUESTS: LazyLock<IntCounterVec> = LazyLock::new(|| {
 /// The route template a response was produced by, carried from inside routing (where
 /// axum knows it) out to [`count_request`] (which also sees 404s and drain refusals).
 #[derive(Debug, Clone)]
-#[allow(dead_code)] // constructed by `tag_route`
 struct RouteLabel(String);
 
 /// Route layer: tags the response with the matched route template.
-#[allow(dead_code)] // wired in by the first route module (the router has no routes yet)
 pub(crate) async fn tag_route(req: Request, next: Next) -> Response {
     let route = req
         .extensions()
