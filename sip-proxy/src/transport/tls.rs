@@ -34,29 +34,35 @@ pub enum TlsError {
     Config(#[from] rustls::Error),
 }
 
+/// Every certificate of a PEM file; at least one.
+fn load_certificates(file: &Path) -> Result<Vec<CertificateDer<'static>>, TlsError> {
+    let path = file.display().to_string();
+    let bad = |reason: String| TlsError::Certificate {
+        path: path.clone(),
+        reason,
+    };
+    let certs: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(file)
+        .map_err(|e| bad(e.to_string()))?
+        .collect::<Result<_, _>>()
+        .map_err(|e| bad(e.to_string()))?;
+    if certs.is_empty() {
+        return Err(bad("no certificate in the file".into()));
+    }
+    Ok(certs)
+}
+
+/// The private key of a PEM file.
+fn load_key(file: &Path) -> Result<PrivateKeyDer<'static>, TlsError> {
+    PrivateKeyDer::from_pem_file(file).map_err(|e| TlsError::Key {
+        path: file.display().to_string(),
+        reason: e.to_string(),
+    })
+}
+
 /// A server configuration from a PEM certificate chain and a PEM private key.
 pub fn server_config(cert: &Path, key: &Path) -> Result<Arc<rustls::ServerConfig>, TlsError> {
-    let path = cert.display().to_string();
-    let chain: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(cert)
-        .map_err(|e| TlsError::Certificate {
-            path: path.clone(),
-            reason: e.to_string(),
-        })?
-        .collect::<Result<_, _>>()
-        .map_err(|e| TlsError::Certificate {
-            path: path.clone(),
-            reason: e.to_string(),
-        })?;
-    if chain.is_empty() {
-        return Err(TlsError::Certificate {
-            path,
-            reason: "no certificate in the file".into(),
-        });
-    }
-    let key = PrivateKeyDer::from_pem_file(key).map_err(|e| TlsError::Key {
-        path: key.display().to_string(),
-        reason: e.to_string(),
-    })?;
+    let chain = load_certificates(cert)?;
+    let key = load_key(key)?;
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     let config = rustls::ServerConfig::builder_with_provider(provider)
         .with_safe_default_protocol_versions()?
@@ -72,25 +78,8 @@ pub fn client_config(
     ca_file: &Path,
     client_cert: Option<(&Path, &Path)>,
 ) -> Result<Arc<rustls::ClientConfig>, TlsError> {
-    let path = ca_file.display().to_string();
     let mut roots = rustls::RootCertStore::empty();
-    let cas: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(ca_file)
-        .map_err(|e| TlsError::Certificate {
-            path: path.clone(),
-            reason: e.to_string(),
-        })?
-        .collect::<Result<_, _>>()
-        .map_err(|e| TlsError::Certificate {
-            path: path.clone(),
-            reason: e.to_string(),
-        })?;
-    if cas.is_empty() {
-        return Err(TlsError::Certificate {
-            path,
-            reason: "no CA certificate in the file".into(),
-        });
-    }
-    for ca in cas {
+    for ca in load_certificates(ca_file)? {
         roots.add(ca)?;
     }
     let provider = Arc::new(rustls::crypto::ring::default_provider());
@@ -100,21 +89,7 @@ pub fn client_config(
     let config = match client_cert {
         None => builder.with_no_client_auth(),
         Some((chain, key)) => {
-            let cpath = chain.display().to_string();
-            let chain: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(chain)
-                .map_err(|e| TlsError::Certificate {
-                    path: cpath.clone(),
-                    reason: e.to_string(),
-                })?
-                .collect::<Result<_, _>>()
-                .map_err(|e| TlsError::Certificate {
-                    path: cpath.clone(),
-                    reason: e.to_string(),
-                })?;
-            let key = PrivateKeyDer::from_pem_file(key).map_err(|e| TlsError::Key {
-                path: key.display().to_string(),
-                reason: e.to_string(),
-            })?;
+            let (chain, key) = (load_certificates(chain)?, load_key(key)?);
             builder.with_client_auth_cert(chain, key)?
         }
     };
