@@ -73,7 +73,7 @@ fn sipp_run(
             "-i",
             "127.0.0.1",
             "-timeout",
-            "30s",
+            "60s",
         ])
         .args(["-p", &port.to_string()])
         .args(extra)
@@ -92,32 +92,24 @@ fn sipp(
     logs: &Path,
     extra: &[&str],
 ) -> Child {
-    let scenario = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/sipp/lab_echo_uac.xml");
-    Command::new("sipp")
-        .arg(lab.to_string())
-        .args([
-            "-sf",
-            scenario,
-            "-m",
-            "1",
-            "-nostdin",
-            "-i",
-            "127.0.0.1",
-            "-timeout",
-            "60s",
-        ])
-        .args(["-p", &free_udp_port().to_string()])
-        .args(["-set", "rtp_port", &rtp_port.to_string()])
-        .args(["-d", &hold_ms.to_string()])
-        .args(extra)
-        .arg("-trace_logs")
-        .arg("-log_file")
-        .arg(logs.join("sipp.log"))
-        .current_dir(logs)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("sipp is installed (scripts/test.sh installs sip-tester)")
+    let (rtp_port, hold_ms, log_file) = (
+        rtp_port.to_string(),
+        hold_ms.to_string(),
+        logs.join("sipp.log"),
+    );
+    let log_file = log_file.to_str().expect("temp paths are UTF-8");
+    let mut args = vec![
+        "-set",
+        "rtp_port",
+        &rtp_port,
+        "-d",
+        &hold_ms,
+        "-trace_logs",
+        "-log_file",
+        log_file,
+    ];
+    args.extend_from_slice(extra);
+    sipp_run(lab, "lab_echo_uac.xml", free_udp_port(), logs, &args)
 }
 
 fn wait_success(mut child: Child, limit: Duration) {

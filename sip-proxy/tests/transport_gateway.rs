@@ -19,7 +19,6 @@ use sip_proxy::transaction::{Target, Transport};
 use sip_proxy::transport::stream::{Frame, StreamFramer};
 use sip_proxy::transport::{start, TransportConfig, UserChannels};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpStream;
 use tokio::sync::watch;
 
 const CHROME_OFFER: &str = include_str!("data/sdp/chrome_offer.sdp");
@@ -86,7 +85,10 @@ fn originate() -> GatewayCommand {
 }
 
 /// Reads one framed SIP message from the stream (at most 5 s).
-async fn read_message(sock: &mut TcpStream, framer: &mut StreamFramer) -> Message<'static> {
+async fn read_message<S: tokio::io::AsyncRead + Unpin>(
+    sock: &mut S,
+    framer: &mut StreamFramer,
+) -> Message<'static> {
     let mut buf = [0u8; 8192];
     loop {
         if let Some(Frame::Message(bytes)) = framer.next_frame().unwrap() {
@@ -232,18 +234,7 @@ async fn a_call_goes_out_over_verified_tls() {
         .await
         .expect("the gateway completes the handshake");
     let mut framer = StreamFramer::new(65_535);
-    let mut buf = [0u8; 8192];
-    let invite = loop {
-        if let Some(Frame::Message(bytes)) = framer.next_frame().unwrap() {
-            break Message::parse(&bytes).unwrap().into_owned();
-        }
-        let n = tokio::time::timeout(Duration::from_secs(5), tls.read(&mut buf))
-            .await
-            .unwrap()
-            .unwrap();
-        assert!(n > 0);
-        framer.push(&buf[..n]);
-    };
+    let invite = read_message(&mut tls, &mut framer).await;
     let Message::Request(invite) = invite else {
         panic!("a request")
     };

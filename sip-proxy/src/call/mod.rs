@@ -451,11 +451,6 @@ impl<M: MediaControl> CallCore<M> {
         Ok(())
     }
 
-    /// Whether a message method belongs to the core (for the endpoint's routing).
-    pub fn owns_transaction(&self, tx: TransactionId) -> bool {
-        self.transactions.contains_key(&tx)
-    }
-
     /// Sends an in-dialog or out-of-dialog request through a new client transaction and
     /// remembers what it is for.
     fn send(
