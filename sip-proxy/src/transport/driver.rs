@@ -294,8 +294,9 @@ async fn endpoint_task<U: TransactionUser>(
                 }
                 continue;
             }
-            if !send(udp.as_deref(), &conns, &t).await {
-                if let Some(id) = t.transaction {
+            let transaction = t.transaction;
+            if !send(udp.as_deref(), &conns, t).await {
+                if let Some(id) = transaction {
                     ep.handle_transport_error(Instant::now(), id);
                 }
             }
@@ -307,7 +308,7 @@ async fn endpoint_task<U: TransactionUser>(
 async fn send(
     udp: Option<&UdpSocket>,
     conns: &HashMap<SocketAddr, mpsc::Sender<Vec<u8>>>,
-    t: &Transmit,
+    t: Transmit,
 ) -> bool {
     match t.target.transport {
         Transport::Udp => match udp {
@@ -317,7 +318,7 @@ async fn send(
         // Responses go back over the connection the request came on (RFC 3261 §18.2.2).
         _ => conns
             .get(&t.target.addr)
-            .is_some_and(|tx| tx.try_send(t.bytes.clone()).is_ok()),
+            .is_some_and(|tx| tx.try_send(t.bytes).is_ok()),
     }
 }
 
