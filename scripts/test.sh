@@ -6,7 +6,7 @@ cd "$(dirname "$0")/.."
 
 # Debian packages the end-to-end tests start as real peers, as "command:package" pairs.
 # Installed only when missing, so a developer machine pays nothing after the first run.
-NEEDED_PACKAGES=("sipp:sip-tester" "dnsmasq:dnsmasq-base")
+NEEDED_PACKAGES=("sipp:sip-tester" "dnsmasq:dnsmasq-base" "stunnel:stunnel4")
 missing=()
 for pair in "${NEEDED_PACKAGES[@]}"; do
   command -v "${pair%%:*}" >/dev/null 2>&1 || missing+=("${pair#*:}")

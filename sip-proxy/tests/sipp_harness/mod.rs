@@ -2,7 +2,7 @@
 //! waiting for it, the transport settings of the stack under test.
 #![allow(dead_code, unreachable_pub, clippy::unwrap_used)] // each test file uses a part
 
-use std::net::{SocketAddr, UdpSocket};
+use std::net::{SocketAddr, TcpListener, UdpSocket};
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -54,6 +54,83 @@ pub fn wait_bound(port: u16) -> SocketAddr {
         std::thread::sleep(Duration::from_millis(20));
     }
     SocketAddr::from(([127, 0, 0, 1], port))
+}
+
+/// Waits (at most 10 s) until something listens on TCP `port` (binding it fails).
+pub fn wait_listening_tcp(port: u16) -> SocketAddr {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while TcpListener::bind(("127.0.0.1", port)).is_ok() {
+        assert!(
+            Instant::now() < deadline,
+            "nothing listens on TCP port {port}"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    SocketAddr::from(([127, 0, 0, 1], port))
+}
+
+/// Kills the child when dropped (stunnel runs until told to stop).
+pub struct KillOnDrop(pub Child);
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// Starts stunnel as a TLS server for `ims.test` (a certificate made here, its own CA)
+/// forwarding to SIPp on TCP `sipp_port`, and waits for both to listen. Returns stunnel,
+/// its TLS address and the gateway's client settings that trust that certificate.
+pub fn stunnel_in_front_of(
+    sipp_port: u16,
+    dir: &Path,
+) -> (KillOnDrop, SocketAddr, sip_proxy::transport::TlsClient) {
+    wait_listening_tcp(sipp_port);
+    let key = rcgen::KeyPair::generate().unwrap();
+    let cert = rcgen::CertificateParams::new(vec!["ims.test".into()])
+        .unwrap()
+        .self_signed(&key)
+        .unwrap();
+    let (cert_path, key_path) = (dir.join("ims.pem"), dir.join("ims.key"));
+    std::fs::write(&cert_path, cert.pem()).unwrap();
+    std::fs::write(&key_path, key.serialize_pem()).unwrap();
+    let tls_port = free_tcp_port();
+    let conf = dir.join("stunnel.conf");
+    std::fs::write(
+        &conf,
+        format!(
+            "foreground = yes\npid =\noutput = {}\n[sip]\naccept = 127.0.0.1:{tls_port}\n\
+             connect = 127.0.0.1:{sipp_port}\ncert = {}\nkey = {}\n",
+            dir.join("stunnel.log").display(),
+            cert_path.display(),
+            key_path.display()
+        ),
+    )
+    .unwrap();
+    let child = Command::new("stunnel")
+        .arg(&conf)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("stunnel is installed (scripts/test.sh installs stunnel4)");
+    let child = KillOnDrop(child);
+    let addr = wait_listening_tcp(tls_port);
+    let config = sip_proxy::transport::tls::client_config(&cert_path, None).unwrap();
+    let client = sip_proxy::transport::TlsClient {
+        config,
+        server_name: "ims.test".into(),
+    };
+    (child, addr, client)
+}
+
+/// A free local TCP port.
+pub fn free_tcp_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
 }
 
 /// Waits (at most 20 s) for SIPp to finish and asserts its scenario succeeded, showing
