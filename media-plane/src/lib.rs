@@ -28,7 +28,9 @@
 //! - [`stun`]: zero-copy STUN parsing (`stun::Message::parse`) and writing
 //!   (`stun::MessageWriter`) with MESSAGE-INTEGRITY and FINGERPRINT.
 //! - [`datapath`]: the sans-IO call session (`datapath::Session::handle_rtp`,
-//!   `poll_event`, `poll_timeout`) and the IMS-leg `datapath::PortAllocator`.
+//!   `poll_event`, `poll_timeout`), the per-thread `datapath::Worker`, its socket
+//!   backends (`datapath::spawn` with `datapath::Backend`: epoll + recvmmsg/sendmmsg, or
+//!   io_uring) and the IMS-leg `datapath::PortAllocator`.
 //! - [`dtls`]: DTLS-SRTP certificate and SDP fingerprint (`dtls::DtlsCertificate::generate`,
 //!   `dtls::Fingerprint::parse_sdp`, `verify`); the per-call session comes next.
 #![warn(missing_docs)]

@@ -1,30 +1,38 @@
-//! The packet data path: the sans-IO session core of a call and the IMS-leg port
-//! allocator. The worker loop and the socket backends come later (see "Not yet").
+//! The packet data path: the sans-IO session core of a call, the worker that holds the
+//! calls of one thread, the socket backends that drive it, and the IMS-leg port
+//! allocator.
 //!
 //! ```text
 //!  web leg (SRTP) ──► Session::handle_rtp ──► unprotect · PT map · ReOriginator · protect ──► IMS leg (SRTP/RTP)
 //!  IMS leg        ──► Session::handle_rtp ──► (same, other direction)                     ──► web leg
+//!
+//!  control plane ──Command──► WorkerHandle ─► [backend thread: sockets + Worker] ─WorkerEvent─► RunningWorker::events
 //! ```
 //!
 //! - [`Session`]: two legs, per-direction [`crate::srtp::ReOriginator`], latching,
 //!   drop counters, inactivity events; in place in the caller's buffer, no allocation.
+//! - [`Worker`] / [`WorkerHandle`]: the calls of one thread and their bounded command
+//!   queue; it names the IMS-leg sockets its backend must own ([`SocketOp`]).
+//! - [`backend`]: [`spawn`] runs a worker on a thread over epoll + recvmmsg/sendmmsg
+//!   (or io_uring, [`Backend`]); the only `unsafe` is the private `sys` module.
 //! - [`PortAllocator`]: even IMS-leg ports over a range, with quarantine after release.
 //!
-//! - [`Worker`] / [`WorkerHandle`]: the calls of one thread and their bounded command
-//!   queue.
-//!
-//! Not yet: STUN/ICE routing on the shared port (demux integration) and the epoll/io_uring
-//! backends.
+//! Not yet: STUN/ICE routing on the shared port (demux integration), RTCP on port+1 of
+//! the IMS leg (see [`backend`]).
 
+pub mod backend;
 mod ports;
 mod session;
+#[allow(unsafe_code)]
+mod sys;
 mod worker;
 
+pub use backend::{spawn, Backend, BackendConfig, BackendKind, BackendStats, RunningWorker};
 pub use ports::PortAllocator;
 pub use session::{
     Action, DropCounters, DropReason, LegConfig, LegCrypto, LegSide, PtMap, Session, SessionEvent,
 };
-pub use worker::{CallId, Command, Worker, WorkerHandle};
+pub use worker::{CallId, Command, SocketOp, Worker, WorkerEvent, WorkerHandle};
 
 /// Errors of the data-path layer.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
@@ -42,4 +50,26 @@ pub enum DatapathError {
     /// The worker has stopped.
     #[error("media worker gone")]
     WorkerGone,
+    /// Another live call of the worker (or its web leg) already uses this local port.
+    #[error("media port {0} already in use by this worker")]
+    PortInUse(u16),
+    /// The IMS-leg socket could not be bound on `port`.
+    #[error("cannot bind media port {port}: {kind}")]
+    Bind {
+        /// The local port.
+        port: u16,
+        /// The OS error.
+        kind: std::io::ErrorKind,
+    },
+    /// A backend's set-up system call failed (`op` names it).
+    #[error("media backend: {op} failed: {kind}")]
+    Io {
+        /// The call that failed, e.g. `epoll_create1`.
+        op: &'static str,
+        /// The OS error.
+        kind: std::io::ErrorKind,
+    },
+    /// The requested backend is not available on this host (io_uring blocked or absent).
+    #[error("media backend {0} unavailable")]
+    BackendUnavailable(&'static str),
 }

@@ -5,10 +5,18 @@
 //! call core). The worker drains it between packet batches.
 //! Routing: IMS-leg packets by local port; web-leg packets by the latched remote
 //! (the shared-port ICE/STUN routing via `demux::DemuxTable` is the next step).
+//!
+//! The worker owns no socket. It tells its backend which IMS-leg sockets to open and
+//! close ([`Worker::poll_socket_op`]); the backend reports a failed bind back
+//! ([`Worker::socket_failed`]), which ends that call with
+//! [`WorkerEvent::AllocateFailed`]. A backend installs a waker ([`Worker::set_waker`])
+//! so that a queued command, or the last handle going away, interrupts its wait.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
+use std::fmt;
 use std::net::SocketAddr;
-use std::sync::mpsc::{sync_channel, Receiver, SyncSender, TrySendError};
+use std::sync::mpsc::{sync_channel, Receiver, SyncSender, TryRecvError, TrySendError};
+use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
 use super::{Action, DatapathError, DropReason, LegConfig, LegSide, Session, SessionEvent};
@@ -45,33 +53,129 @@ pub enum Command {
         /// The call.
         call: CallId,
     },
+    /// Stops the worker: its backend closes every socket and its thread ends. Commands
+    /// queued behind it are not applied.
+    Stop,
 }
 
-/// The control plane's end of a worker's queue.
+/// Something a worker reports to the control plane.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum WorkerEvent {
+    /// The IMS-leg socket of `call` is bound: media flows from now on.
+    Ready {
+        /// The call.
+        call: CallId,
+        /// Its local IMS-leg port.
+        port: u16,
+    },
+    /// An event of a call's session.
+    Session {
+        /// The call.
+        call: CallId,
+        /// What happened.
+        event: SessionEvent,
+    },
+    /// [`Command::Allocate`] could not be carried out; the call has no session.
+    AllocateFailed {
+        /// The call.
+        call: CallId,
+        /// Why ([`DatapathError::PortInUse`], [`DatapathError::Bind`]).
+        error: DatapathError,
+    },
+}
+
+/// A change to the set of IMS-leg sockets the backend owns.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SocketOp {
+    /// Bind a UDP socket on `port` for the IMS leg of `call`.
+    Open {
+        /// The call.
+        call: CallId,
+        /// Local port.
+        port: u16,
+    },
+    /// Close the IMS-leg socket on `port`.
+    Close {
+        /// Local port.
+        port: u16,
+    },
+}
+
+/// What wakes a backend out of its wait.
+type WakeFn = Arc<dyn Fn() + Send + Sync>;
+
+/// The waker slot shared by a worker and its handles; empty until a backend runs.
+#[derive(Default)]
+struct WakerSlot(OnceLock<WakeFn>);
+
+impl WakerSlot {
+    fn wake(&self) {
+        if let Some(w) = self.0.get() {
+            w();
+        }
+    }
+}
+
+impl fmt::Debug for WakerSlot {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(if self.0.get().is_some() {
+            "WakerSlot(set)"
+        } else {
+            "WakerSlot(empty)"
+        })
+    }
+}
+
+/// The control plane's end of a worker's queue. Dropping the last handle stops the
+/// worker, like [`Command::Stop`].
 #[derive(Debug, Clone)]
 pub struct WorkerHandle {
-    tx: SyncSender<Command>,
+    // `Option` only so that `drop` can let go of the sender before it wakes the worker.
+    tx: Option<SyncSender<Command>>,
+    waker: Arc<WakerSlot>,
 }
 
 impl WorkerHandle {
     /// Queues `cmd` without blocking.
     pub fn send(&self, cmd: Command) -> Result<(), DatapathError> {
-        self.tx.try_send(cmd).map_err(|e| match e {
+        let tx = self.tx.as_ref().ok_or(DatapathError::WorkerGone)?;
+        tx.try_send(cmd).map_err(|e| match e {
             TrySendError::Full(_) => DatapathError::QueueFull,
             TrySendError::Disconnected(_) => DatapathError::WorkerGone,
-        })
+        })?;
+        self.waker.wake();
+        Ok(())
     }
+}
+
+impl Drop for WorkerHandle {
+    fn drop(&mut self) {
+        // The sender goes first: a worker woken by the last handle sees the queue closed.
+        drop(self.tx.take());
+        self.waker.wake();
+    }
+}
+
+#[derive(Debug)]
+struct Call {
+    session: Session,
+    ims_port: u16,
 }
 
 /// The calls of one worker thread.
 #[derive(Debug)]
 pub struct Worker {
     rx: Receiver<Command>,
-    sessions: HashMap<CallId, Session>,
+    calls: HashMap<CallId, Call>,
     by_ims_port: HashMap<u16, CallId>,
     by_web_remote: HashMap<SocketAddr, CallId>,
     web_port: u16,
     inactivity: Duration,
+    ops: VecDeque<SocketOp>,
+    events: VecDeque<WorkerEvent>,
+    waker: Arc<WakerSlot>,
+    stopped: bool,
 }
 
 impl Worker {
@@ -79,22 +183,51 @@ impl Worker {
     /// `queue` entries.
     pub fn new(web_port: u16, inactivity: Duration, queue: usize) -> (Self, WorkerHandle) {
         let (tx, rx) = sync_channel(queue);
+        let waker = Arc::new(WakerSlot::default());
         let w = Self {
             rx,
-            sessions: HashMap::new(),
+            calls: HashMap::new(),
             by_ims_port: HashMap::new(),
             by_web_remote: HashMap::new(),
             web_port,
             inactivity,
+            ops: VecDeque::new(),
+            events: VecDeque::new(),
+            waker: Arc::clone(&waker),
+            stopped: false,
         };
-        (w, WorkerHandle { tx })
+        let h = WorkerHandle {
+            tx: Some(tx),
+            waker,
+        };
+        (w, h)
     }
 
-    /// Applies every queued command.
+    /// The shared local port of the web legs.
+    pub fn web_port(&self) -> u16 {
+        self.web_port
+    }
+
+    /// Installs the function every handle calls after queueing a command and when it is
+    /// dropped. Only the first call has an effect; returns whether it was this one.
+    pub fn set_waker(&self, wake: Arc<dyn Fn() + Send + Sync>) -> bool {
+        self.waker.0.set(wake).is_ok()
+    }
+
+    /// Applies every queued command, up to a [`Command::Stop`].
     pub fn drain_commands(&mut self, now: Instant) {
-        while let Ok(cmd) = self.rx.try_recv() {
-            self.apply(now, cmd);
+        while !self.stopped {
+            match self.rx.try_recv() {
+                Ok(cmd) => self.apply(now, cmd),
+                Err(TryRecvError::Empty) => break,
+                Err(TryRecvError::Disconnected) => self.stopped = true,
+            }
         }
+    }
+
+    /// True once [`Command::Stop`] was applied or every handle is gone.
+    pub fn is_stopped(&self) -> bool {
+        self.stopped
     }
 
     fn apply(&mut self, now: Instant, cmd: Command) {
@@ -106,48 +239,92 @@ impl Worker {
                 ims_port,
             } => {
                 self.release(call);
+                if self.by_ims_port.contains_key(&ims_port) || ims_port == self.web_port {
+                    self.events.push_back(WorkerEvent::AllocateFailed {
+                        call,
+                        error: DatapathError::PortInUse(ims_port),
+                    });
+                    return;
+                }
                 if let Some(r) = web.remote {
                     self.by_web_remote.insert(r, call);
                 }
                 self.by_ims_port.insert(ims_port, call);
-                let s = Session::new(now, *web, *ims, self.inactivity);
-                self.sessions.insert(call, s);
+                let session = Session::new(now, *web, *ims, self.inactivity);
+                self.calls.insert(call, Call { session, ims_port });
+                self.ops.push_back(SocketOp::Open {
+                    call,
+                    port: ims_port,
+                });
             }
             Command::Update { call, leg, remote } => {
-                if let Some(s) = self.sessions.get_mut(&call) {
+                if let Some(c) = self.calls.get_mut(&call) {
                     if leg == LegSide::Web {
-                        if let Some(old) = s.remote(LegSide::Web) {
+                        if let Some(old) = c.session.remote(LegSide::Web) {
                             self.by_web_remote.remove(&old);
                         }
                         self.by_web_remote.insert(remote, call);
                     }
-                    s.set_remote(leg, remote);
+                    c.session.set_remote(leg, remote);
                 }
             }
             Command::Release { call } => self.release(call),
+            Command::Stop => self.stopped = true,
         }
     }
 
+    /// Forgets `call`; returns its IMS port if it had a session.
+    fn forget(&mut self, call: CallId) -> Option<u16> {
+        let c = self.calls.remove(&call)?;
+        self.by_ims_port.remove(&c.ims_port);
+        self.by_web_remote.retain(|_, v| *v != call);
+        Some(c.ims_port)
+    }
+
     fn release(&mut self, call: CallId) {
-        if self.sessions.remove(&call).is_some() {
-            self.by_ims_port.retain(|_, c| *c != call);
-            self.by_web_remote.retain(|_, c| *c != call);
+        if let Some(port) = self.forget(call) {
+            self.ops.push_back(SocketOp::Close { port });
+        }
+    }
+
+    /// The next socket the backend must open or close.
+    pub fn poll_socket_op(&mut self) -> Option<SocketOp> {
+        self.ops.pop_front()
+    }
+
+    /// The backend bound the IMS-leg socket of `call` on `port`
+    /// ([`WorkerEvent::Ready`]).
+    pub fn socket_opened(&mut self, call: CallId, port: u16) {
+        if self.calls.get(&call).is_some_and(|c| c.ims_port == port) {
+            self.events.push_back(WorkerEvent::Ready { call, port });
+        }
+    }
+
+    /// The backend could not open the IMS-leg socket of `call` on `port`: the call is
+    /// dropped and [`WorkerEvent::AllocateFailed`] reports it.
+    pub fn socket_failed(&mut self, call: CallId, port: u16, kind: std::io::ErrorKind) {
+        if self.calls.get(&call).is_some_and(|c| c.ims_port == port) {
+            self.forget(call);
+            self.events.push_back(WorkerEvent::AllocateFailed {
+                call,
+                error: DatapathError::Bind { port, kind },
+            });
         }
     }
 
     /// Number of live sessions.
     pub fn len(&self) -> usize {
-        self.sessions.len()
+        self.calls.len()
     }
 
     /// True when no session is live.
     pub fn is_empty(&self) -> bool {
-        self.sessions.is_empty()
+        self.calls.is_empty()
     }
 
     /// The session of `call`, for counters.
     pub fn session(&self, call: CallId) -> Option<&Session> {
-        self.sessions.get(&call)
+        self.calls.get(&call).map(|c| &c.session)
     }
 
     /// Handles a datagram received on `local` from `remote`, in place.
@@ -159,35 +336,61 @@ impl Worker {
         buf: &mut [u8],
         len: usize,
     ) -> Action {
+        self.handle_datagram_routed(now, local, remote, buf, len).0
+    }
+
+    /// [`Worker::handle_datagram`], also naming the local port of the socket that must
+    /// send a [`Action::Forward`] (the shared web port or the call's IMS port).
+    pub fn handle_datagram_routed(
+        &mut self,
+        now: Instant,
+        local: SocketAddr,
+        remote: SocketAddr,
+        buf: &mut [u8],
+        len: usize,
+    ) -> (Action, u16) {
+        let unknown = (Action::Drop(DropReason::UnknownSource), 0);
         let (side, call) = if local.port() == self.web_port {
             match self.by_web_remote.get(&remote) {
                 Some(&c) => (LegSide::Web, c),
-                None => return Action::Drop(DropReason::UnknownSource),
+                None => return unknown,
             }
         } else {
             match self.by_ims_port.get(&local.port()) {
                 Some(&c) => (LegSide::Ims, c),
-                None => return Action::Drop(DropReason::UnknownSource),
+                None => return unknown,
             }
         };
-        let Some(s) = self.sessions.get_mut(&call) else {
-            return Action::Drop(DropReason::UnknownSource);
+        let Some(c) = self.calls.get_mut(&call) else {
+            return unknown;
         };
-        s.handle_rtp(now, side, remote, buf, len)
+        let a = c.session.handle_rtp(now, side, remote, buf, len);
+        let port = match a {
+            Action::Forward {
+                leg: LegSide::Web, ..
+            } => self.web_port,
+            _ => c.ims_port,
+        };
+        (a, port)
     }
 
-    /// The next session event, with its call.
-    pub fn poll_event(&mut self, now: Instant) -> Option<(CallId, SessionEvent)> {
-        self.sessions
-            .iter_mut()
-            .find_map(|(c, s)| s.poll_event(now).map(|e| (*c, e)))
+    /// The next event: a failed allocation, or a session event at `now`.
+    pub fn poll_event(&mut self, now: Instant) -> Option<WorkerEvent> {
+        if let Some(e) = self.events.pop_front() {
+            return Some(e);
+        }
+        self.calls.iter_mut().find_map(|(c, s)| {
+            s.session
+                .poll_event(now)
+                .map(|event| WorkerEvent::Session { call: *c, event })
+        })
     }
 
     /// The earliest session deadline.
     pub fn poll_timeout(&self) -> Option<Instant> {
-        self.sessions
+        self.calls
             .values()
-            .filter_map(Session::poll_timeout)
+            .filter_map(|c| c.session.poll_timeout())
             .min()
     }
 }
@@ -245,5 +448,64 @@ mod tests {
             h.send(Command::Release { call: 1 }),
             Err(DatapathError::WorkerGone)
         );
+    }
+
+    #[test]
+    fn socket_ops_port_conflicts_and_stop() {
+        let t0 = Instant::now();
+        let (mut w, h) = Worker::new(4000, Duration::from_secs(5), 8);
+        let alloc = |call, ims_port| Command::Allocate {
+            call,
+            web: leg(5000),
+            ims: leg(6000),
+            ims_port,
+        };
+        h.send(alloc(1, 10000)).unwrap();
+        h.send(alloc(2, 10000)).unwrap();
+        h.send(alloc(3, 4000)).unwrap();
+        h.send(alloc(4, 10002)).unwrap();
+        w.drain_commands(t0);
+        assert_eq!(
+            w.poll_socket_op(),
+            Some(SocketOp::Open {
+                call: 1,
+                port: 10000
+            })
+        );
+        assert_eq!(
+            w.poll_socket_op(),
+            Some(SocketOp::Open {
+                call: 4,
+                port: 10002
+            })
+        );
+        assert_eq!(w.poll_socket_op(), None);
+        let failed = |call, error| Some(WorkerEvent::AllocateFailed { call, error });
+        assert_eq!(w.poll_event(t0), failed(2, DatapathError::PortInUse(10000)));
+        assert_eq!(w.poll_event(t0), failed(3, DatapathError::PortInUse(4000)));
+        let kind = std::io::ErrorKind::AddrInUse;
+        w.socket_failed(4, 10002, kind);
+        let error = DatapathError::Bind { port: 10002, kind };
+        assert_eq!(w.poll_event(t0), failed(4, error));
+        assert_eq!(w.len(), 1);
+
+        h.send(Command::Release { call: 1 }).unwrap();
+        h.send(Command::Stop).unwrap();
+        h.send(Command::Release { call: 9 }).unwrap();
+        w.drain_commands(t0);
+        assert_eq!(w.poll_socket_op(), Some(SocketOp::Close { port: 10000 }));
+        assert!(w.is_stopped());
+
+        let (mut w, h) = Worker::new(4000, Duration::from_secs(5), 8);
+        let woken = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let n = Arc::clone(&woken);
+        assert!(w.set_waker(Arc::new(move || {
+            n.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        })));
+        h.send(Command::Release { call: 1 }).unwrap();
+        drop(h);
+        assert_eq!(woken.load(std::sync::atomic::Ordering::Relaxed), 2);
+        w.drain_commands(t0);
+        assert!(w.is_stopped(), "the last handle dropped stops the worker");
     }
 }

@@ -1,0 +1,220 @@
+//! Socket backends: the thread that owns a [`Worker`]'s sockets and feeds it datagrams.
+//!
+//! ```text
+//!  control plane ──Command──► WorkerHandle ──(bounded queue + wake)──► backend thread
+//!  backend thread: drain commands → open/close IMS sockets → deliver events → wait
+//!                  → receive a batch → Worker::handle_datagram_routed (in place)
+//!                  → one batched send per socket → repeat
+//!  backend thread ──WorkerEvent──► RunningWorker::events (bounded; never blocks the worker)
+//! ```
+//!
+//! One thread owns the web legs' shared UDP socket and one UDP socket per call's IMS
+//! leg, bound on `BackendConfig::ims_ip` and the port of [`super::Command::Allocate`].
+//! RTCP on port+1 is not bound this round: RTCP is terminated by the session (see
+//! `session.rs`), and a far end that sends RTCP to port+1 gets ICMP port unreachable,
+//! which RTP/AVP peers tolerate. Binding port+1 (and generating the gateway's own RTCP)
+//! comes with RTCP generation.
+//!
+//! [`Backend::Auto`] takes io_uring when [`io_uring_available`] says the kernel lets this
+//! process use it (seccomp often blocks `io_uring_setup` in containers) and epoll with
+//! recvmmsg/sendmmsg otherwise; [`RunningWorker::backend`] says which one runs.
+
+mod epoll;
+
+use std::io;
+use std::net::{IpAddr, Ipv4Addr, SocketAddr, UdpSocket};
+use std::sync::mpsc::{sync_channel, Receiver, SyncSender, TrySendError};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use super::{DatapathError, Worker, WorkerEvent};
+
+/// Which backend to run.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Backend {
+    /// io_uring when available, else epoll.
+    #[default]
+    Auto,
+    /// io_uring or fail with [`DatapathError::BackendUnavailable`].
+    IoUring,
+    /// epoll + recvmmsg/sendmmsg (any Linux).
+    Epoll,
+}
+
+/// The backend that actually runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum BackendKind {
+    /// io_uring: multishot receive into a provided buffer ring.
+    IoUring,
+    /// epoll + recvmmsg/sendmmsg.
+    Epoll,
+}
+
+impl BackendKind {
+    /// A stable lower-case name, for logs and a metric label.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::IoUring => "io_uring",
+            Self::Epoll => "epoll",
+        }
+    }
+}
+
+/// Settings of a backend thread.
+#[derive(Debug, Clone)]
+pub struct BackendConfig {
+    /// Which backend.
+    pub backend: Backend,
+    /// Local address the IMS-leg sockets bind on.
+    pub ims_ip: IpAddr,
+    /// Datagrams received (and so at most sent) per batch.
+    pub batch: usize,
+    /// Capacity of the event channel to the control plane.
+    pub event_queue: usize,
+}
+
+impl Default for BackendConfig {
+    fn default() -> Self {
+        Self {
+            backend: Backend::Auto,
+            ims_ip: IpAddr::V4(Ipv4Addr::UNSPECIFIED),
+            batch: 64,
+            event_queue: 1024,
+        }
+    }
+}
+
+/// Counters of a backend thread, returned by [`RunningWorker::join`].
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct BackendStats {
+    /// Datagrams received.
+    pub received: u64,
+    /// Datagrams handed to the kernel for sending.
+    pub sent: u64,
+    /// Datagrams the kernel refused to send (full buffer, unreachable).
+    pub send_failed: u64,
+    /// Receive errors other than "nothing waiting".
+    pub recv_errors: u64,
+    /// Events dropped because the control plane had closed its end.
+    pub events_dropped: u64,
+}
+
+/// A backend thread running a [`Worker`]. Stop it with [`super::Command::Stop`] or by
+/// dropping every [`super::WorkerHandle`]; dropping this value does not stop it.
+#[derive(Debug)]
+pub struct RunningWorker {
+    kind: BackendKind,
+    events: Receiver<WorkerEvent>,
+    thread: JoinHandle<Result<BackendStats, DatapathError>>,
+}
+
+impl RunningWorker {
+    /// The backend that runs.
+    pub fn backend(&self) -> BackendKind {
+        self.kind
+    }
+
+    /// Events of the worker (bounded; when full, the worker holds the next event back
+    /// and retries, it never blocks).
+    pub fn events(&self) -> &Receiver<WorkerEvent> {
+        &self.events
+    }
+
+    /// Waits for the thread to end and returns its counters.
+    pub fn join(self) -> Result<BackendStats, DatapathError> {
+        self.thread
+            .join()
+            .map_err(|_| DatapathError::Io {
+                op: "worker thread",
+                kind: io::ErrorKind::Other,
+            })
+            .and_then(|r| r)
+    }
+}
+
+/// True when this process may use io_uring with what the io_uring backend needs.
+pub fn io_uring_available() -> bool {
+    false
+}
+
+/// Starts a backend thread for `worker`; the web legs share `web` (already bound, on the
+/// worker's web port).
+pub fn spawn(
+    worker: Worker,
+    web: UdpSocket,
+    cfg: BackendConfig,
+) -> Result<RunningWorker, DatapathError> {
+    let kind = match cfg.backend {
+        Backend::Epoll => BackendKind::Epoll,
+        Backend::IoUring if io_uring_available() => BackendKind::IoUring,
+        Backend::IoUring => return Err(DatapathError::BackendUnavailable("io_uring")),
+        Backend::Auto if io_uring_available() => BackendKind::IoUring,
+        Backend::Auto => BackendKind::Epoll,
+    };
+    let (tx, events) = sync_channel(cfg.event_queue.max(1));
+    let thread = match kind {
+        BackendKind::Epoll | BackendKind::IoUring => epoll::start(worker, web, cfg, tx)?,
+    };
+    tracing::info!(backend = kind.as_str(), "media worker started");
+    Ok(RunningWorker {
+        kind,
+        events,
+        thread,
+    })
+}
+
+fn io_err(op: &'static str) -> impl Fn(io::Error) -> DatapathError {
+    move |e| DatapathError::Io { op, kind: e.kind() }
+}
+
+/// Binds a non-blocking IMS-leg socket.
+fn bind_ims(ip: IpAddr, port: u16) -> io::Result<(UdpSocket, SocketAddr)> {
+    let s = UdpSocket::bind(SocketAddr::new(ip, port))?;
+    s.set_nonblocking(true)?;
+    let local = s.local_addr()?;
+    Ok((s, local))
+}
+
+/// The backend-independent half of a driver: events out, and the wait deadline.
+struct Control {
+    tx: SyncSender<WorkerEvent>,
+    held: Option<WorkerEvent>,
+    dropped: u64,
+}
+
+/// How soon to retry an event the control plane had no room for.
+const EVENT_RETRY: Duration = Duration::from_millis(5);
+
+impl Control {
+    fn new(tx: SyncSender<WorkerEvent>) -> Self {
+        Self {
+            tx,
+            held: None,
+            dropped: 0,
+        }
+    }
+
+    /// Sends the worker's events until there is none or the channel is full.
+    fn deliver(&mut self, worker: &mut Worker, now: Instant) {
+        while let Some(e) = self.held.take().or_else(|| worker.poll_event(now)) {
+            match self.tx.try_send(e) {
+                Ok(()) => {}
+                Err(TrySendError::Full(e)) => {
+                    self.held = Some(e);
+                    return;
+                }
+                Err(TrySendError::Disconnected(_)) => self.dropped += 1,
+            }
+        }
+    }
+
+    /// How long the backend may wait for input (`None`: until woken).
+    fn timeout(&self, worker: &Worker, now: Instant) -> Option<Duration> {
+        if self.held.is_some() {
+            return Some(EVENT_RETRY);
+        }
+        worker
+            .poll_timeout()
+            .map(|t| t.saturating_duration_since(now))
+    }
+}

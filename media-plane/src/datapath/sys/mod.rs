@@ -1,0 +1,12 @@
+//! The data path's only `unsafe`: thin, audited wrappers over the Linux system calls the
+//! backends use (epoll, eventfd, recvmmsg/sendmmsg, and the io_uring submission pieces).
+//!
+//! Rules of this module: every `unsafe` block carries a `// SAFETY:` comment naming the
+//! invariant it relies on; raw pointers handed to the kernel point into buffers owned by
+//! the wrapper and borrowed (`&mut self`) for the whole call, so they cannot dangle or
+//! alias; every return value is checked and mapped to `io::Error`. Nothing outside this
+//! module touches a raw file descriptor except through these types.
+
+pub(crate) mod addr;
+pub(crate) mod epoll;
+pub(crate) mod mmsg;
