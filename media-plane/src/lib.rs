@@ -31,8 +31,10 @@
 //!   `poll_event`, `poll_timeout`), the per-thread `datapath::Worker`, its socket
 //!   backends (`datapath::spawn` with `datapath::Backend`: epoll + recvmmsg/sendmmsg, or
 //!   io_uring) and the IMS-leg `datapath::PortAllocator`.
-//! - [`dtls`]: DTLS-SRTP certificate and SDP fingerprint (`dtls::DtlsCertificate::generate`,
-//!   `dtls::Fingerprint::parse_sdp`, `verify`); the per-call session comes next.
+//! - [`dtls`]: DTLS-SRTP on the slow path: the certificate and SDP fingerprint
+//!   (`dtls::DtlsCertificate::generate`, `dtls::Fingerprint::parse_sdp`) and the per-call
+//!   `dtls::DtlsSession` (`handle_datagram`, `start(DtlsParams)`, `next_output` →
+//!   datagrams to send and `Connected` with the leg's two `SrtpContext`s, or `Failed`).
 #![warn(missing_docs)]
 
 pub mod datapath;

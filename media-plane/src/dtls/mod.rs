@@ -9,12 +9,35 @@
 //!                    EXTRACTOR-dtls_srtp (RFC 5764 §4.2) → two SrtpContexts
 //! ```
 //!
-//! State of this module: the certificate ([`DtlsCertificate`]), the SDP fingerprint format
-//! and check ([`format_sdp_fingerprint`], [`Fingerprint`]), the role, the error enum and the
-//! counters are in place. The per-call session over bounded channels is the next step.
+//! | file | what |
+//! | --- | --- |
+//! | `mod.rs` | [`DtlsCertificate`], the SDP fingerprint ([`format_sdp_fingerprint`], [`Fingerprint`]), [`DtlsRole`], [`DtlsError`], [`DtlsCounters`] |
+//! | `session.rs` | [`DtlsSession`]: the per-call session (`new` → `handle_datagram`* → `start(DtlsParams)` → `next_output`/`poll_output` → [`DtlsOutput`]: `Transmit` or [`DtlsEvent`] `Connected(DtlsKeys)` / `Failed` / `Closed`) |
+//! | `conn.rs` | the webrtc-util `Conn` over bounded channels that webrtc-dtls runs on |
+//! | `record.rs` | the RFC 6347 §4.1 framing check applied to every datagram before the library sees it |
+//!
+//! Usage by a driver (the media worker's slow path):
+//!
+//! ```text
+//!  let mut s = DtlsSession::new(cert.clone());          // at leg allocation
+//!  s.handle_datagram(dtls_bytes);                       // from demux; held until start
+//!  s.start(DtlsParams::new(role, Fingerprint::parse_sdp(fp)?))?;  // SDP answer processed
+//!  while let Some(out) = s.next_output().await { Transmit → socket, Event → call }
+//! ```
 #![forbid(unsafe_code)]
 
+mod conn;
+mod record;
+mod session;
+
+pub use session::{
+    DtlsEvent, DtlsKeys, DtlsOutput, DtlsParams, DtlsSession, DEFAULT_HANDSHAKE_TIMEOUT,
+    DEFAULT_PROFILES, MAX_DTLS_DATAGRAM_LEN, MAX_HELD_DATAGRAMS,
+};
+
 use sha2::{Digest, Sha256};
+
+use crate::srtp::{SrtpError, SrtpSuite};
 
 /// Which side of the DTLS handshake we play, from the SDP offer/answer (RFC 8842 §5):
 /// `a=setup:active` on our side → [`DtlsRole::Client`], `passive` → [`DtlsRole::Server`].
@@ -45,6 +68,25 @@ pub enum DtlsError {
     /// The handshake failed for another reason (the DTLS library's message).
     #[error("DTLS handshake failed: {0}")]
     Handshake(String),
+    /// The handshake did not complete within `DtlsParams::handshake_timeout`.
+    #[error("DTLS handshake timed out")]
+    HandshakeTimeout,
+    /// No SRTP protection profile in common, or the peer sent no use_srtp
+    /// (RFC 5764 §4.1.1).
+    #[error("no SRTP protection profile in common with the peer")]
+    NoSrtpProfile,
+    /// A configured suite has no DTLS-SRTP profile webrtc-dtls supports.
+    #[error("{0} cannot be negotiated over DTLS-SRTP")]
+    UnsupportedProfile(SrtpSuite),
+    /// `DtlsSession::start` was called twice.
+    #[error("DTLS session already started")]
+    AlreadyStarted,
+    /// `DtlsSession::start` was called outside a tokio runtime.
+    #[error("DTLS session started outside a tokio runtime")]
+    NoRuntime,
+    /// The exported keys could not build SRTP contexts.
+    #[error("SRTP keys from DTLS: {0}")]
+    Srtp(#[from] SrtpError),
 }
 
 /// Counters of the DTLS layer, read by the metrics exporter (plain fields, like
@@ -59,7 +101,10 @@ pub struct DtlsCounters {
     pub handshakes_failed_other: u64,
     /// Sum of successful handshake durations, in microseconds.
     pub handshake_micros_total: u64,
-    /// DTLS records dropped after establishment (stray or malformed).
+    /// DTLS datagrams dropped before the library saw them (counted per datagram):
+    /// malformed framing, stray after establishment, over the hold bound before `start`,
+    /// or a full queue. Records that pass the framing check but fail the library's MAC
+    /// check are discarded by webrtc-dtls without a count.
     pub records_dropped: u64,
 }
 
@@ -148,7 +193,6 @@ impl DtlsCertificate {
     }
 
     /// The webrtc-dtls certificate, for the session's DTLS config.
-    #[allow(dead_code)] // used by the per-call session (next step)
     pub(crate) fn as_webrtc(&self) -> &webrtc_dtls::crypto::Certificate {
         &self.inner
     }
