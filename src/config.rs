@@ -93,6 +93,16 @@ pub struct SipConfig {
     pub tls_key: Option<std::path::PathBuf>,
     /// Next hop (P-CSCF or IBCF) as `host:port`, or a SIP URI; required outside lab mode.
     pub next_hop: Option<String>,
+    /// PEM CA certificates that the next hop's TLS certificate must chain to. Required
+    /// when the next hop is reached over TLS (`sips:` or `;transport=tls`).
+    pub tls_ca: Option<std::path::PathBuf>,
+    /// PEM certificate chain the gateway presents to the next hop (mutual TLS, as IBCFs
+    /// often require). Needs `tls_client_key`.
+    pub tls_client_cert: Option<std::path::PathBuf>,
+    /// PEM private key of `tls_client_cert`.
+    pub tls_client_key: Option<std::path::PathBuf>,
+    /// The name the next hop's certificate must carry; defaults to the host of `next_hop`.
+    pub tls_server_name: Option<String>,
     /// Verify the next hop's TLS certificate. Only a lab should turn this off.
     #[serde(default = "default_true")]
     pub tls_verify: bool,
@@ -510,6 +520,24 @@ fn validate(c: &Config) -> Result<(), (String, String)> {
     }
     if c.sip.tls_listen.is_some() && (c.sip.tls_cert.is_none() || c.sip.tls_key.is_none()) {
         return err("sip.tls_listen", "needs sip.tls_cert and sip.tls_key");
+    }
+    if c.sip.tls_client_cert.is_some() != c.sip.tls_client_key.is_some() {
+        return err(
+            "sip.tls_client_cert",
+            "sip.tls_client_cert and sip.tls_client_key go together",
+        );
+    }
+    if let Some(hop) = c.sip.next_hop.as_deref().filter(|h| !h.is_empty()) {
+        let Some(parsed) = sip_proxy::resolve::NextHop::parse(hop) else {
+            return err("sip.next_hop", "not a host, host:port or SIP URI");
+        };
+        let tls = parsed.secure || parsed.transport == Some(sip_proxy::transaction::Transport::Tls);
+        if tls && c.sip.tls_ca.is_none() {
+            return err(
+                "sip.tls_ca",
+                "is required when sip.next_hop is reached over TLS (the CA its certificate chains to)",
+            );
+        }
     }
     if c.sip.udp_listen.is_none() && c.sip.tcp_listen.is_none() {
         return err(

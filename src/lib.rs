@@ -169,6 +169,13 @@ async fn serve(cfg: Config, config_path: PathBuf, log: logging::LogHandle) -> Ex
         }
         _ => None,
     };
+    let sip_tls_client = match tls_client(&cfg) {
+        Ok(client) => client,
+        Err(e) => {
+            eprintln!("rtcgate: invalid config: sip.tls_ca / sip.tls_client_cert / sip.tls_client_key: {e}");
+            return ExitCode::from(2);
+        }
+    };
 
     let admin_listener = match bind("admin", cfg.admin.listen).await {
         Ok(l) => l,
@@ -208,6 +215,7 @@ async fn serve(cfg: Config, config_path: PathBuf, log: logging::LogHandle) -> Ex
     }
     let mut sip = sip_transport_config(&cfg, cfg.sip.udp_listen, cfg.sip.tcp_listen);
     sip.tls = sip_tls;
+    sip.tls_client = sip_tls_client;
     let no_user = sip_proxy::endpoint::NoUser;
     match sip_proxy::transport::start(sip, lifecycle.draining_rx(), seed(), |_| no_user).await {
         Ok((bound, _)) => {
@@ -242,6 +250,35 @@ async fn serve(cfg: Config, config_path: PathBuf, log: logging::LogHandle) -> Ex
             ExitCode::FAILURE
         }
     }
+}
+
+/// Outbound TLS toward the next hop (RFC 3261 §26.3.1): the roots in `sip.tls_ca`, an
+/// optional client certificate, and the name the next hop's certificate must carry
+/// (`sip.tls_server_name`, else the host of `sip.next_hop`). `None` without `tls_ca`:
+/// TLS targets are then refused by the transport.
+fn tls_client(
+    cfg: &Config,
+) -> Result<Option<sip_proxy::transport::TlsClient>, sip_proxy::transport::tls::TlsError> {
+    let Some(ca) = &cfg.sip.tls_ca else {
+        return Ok(None);
+    };
+    let client_cert = cfg
+        .sip
+        .tls_client_cert
+        .as_deref()
+        .zip(cfg.sip.tls_client_key.as_deref());
+    let config = sip_proxy::transport::tls::client_config(ca, client_cert)?;
+    let server_name = cfg.sip.tls_server_name.clone().unwrap_or_else(|| {
+        cfg.sip
+            .next_hop
+            .as_deref()
+            .and_then(sip_proxy::resolve::NextHop::parse)
+            .map_or_else(|| "localhost".to_owned(), |h| h.host)
+    });
+    Ok(Some(sip_proxy::transport::TlsClient {
+        config,
+        server_name,
+    }))
 }
 
 fn log_bound(listener: &'static str, addr: Option<SocketAddr>) {

@@ -206,3 +206,25 @@ fn turning_tls_verification_off_is_refused() {
         Some(line_of(&text, "tls_verify = false")),
     );
 }
+
+#[test]
+fn a_next_hop_over_tls_needs_a_ca_to_verify_it() {
+    let text = default_config()
+        .replace("mode = \"lab\"", "mode = \"trunk\"")
+        .replace(
+            "tls_verify = true",
+            "next_hop = \"sips:ibcf.ims.test\"\ntls_verify = true",
+        );
+    let (out, file) = run_with(&text, &[]);
+    assert_refused(&out, &file, "sip.tls_ca", None);
+}
+
+#[test]
+fn a_client_certificate_without_its_key_is_refused() {
+    let text = default_config().replace(
+        "tls_verify = true",
+        "tls_verify = true\ntls_client_cert = \"/etc/rtcgate/client.pem\"",
+    );
+    let (out, file) = run_with(&text, &[]);
+    assert_refused(&out, &file, "sip.tls_client_cert", None);
+}

@@ -33,7 +33,8 @@ fn certificate(dir: &Path) -> (String, String, rustls::pki_types::CertificateDer
 }
 
 fn tls_config(dir: &Path, cert: &str, key: &str) -> std::path::PathBuf {
-    let tls = format!("tls_verify = true\ntls_listen = \"127.0.0.1:0\"\ntls_cert = \"{cert}\"\ntls_key = \"{key}\"");
+    // The same certificate doubles as the CA the gateway trusts toward its next hop.
+    let tls = format!("tls_verify = true\ntls_listen = \"127.0.0.1:0\"\ntls_cert = \"{cert}\"\ntls_key = \"{key}\"\ntls_ca = \"{cert}\"");
     ephemeral_config(dir, &[("tls_verify = true", &tls)])
 }
 
@@ -134,6 +135,30 @@ fn an_unreadable_certificate_is_a_config_error_before_anything_listens() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(
         stderr.contains("sip.tls_cert") && stderr.contains("/nonexistent/cert.pem"),
+        "{stderr}"
+    );
+    assert!(!String::from_utf8_lossy(&out.stdout).contains("listening"));
+}
+
+#[test]
+fn an_unreadable_next_hop_ca_is_a_config_error_before_anything_listens() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = ephemeral_config(
+        dir.path(),
+        &[(
+            "tls_verify = true",
+            "tls_verify = true\ntls_ca = \"/nonexistent/ca.pem\"",
+        )],
+    );
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_rtcgate"))
+        .args(["run", "--config"])
+        .arg(&config)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("sip.tls_ca") && stderr.contains("/nonexistent/ca.pem"),
         "{stderr}"
     );
     assert!(!String::from_utf8_lossy(&out.stdout).contains("listening"));
