@@ -1,0 +1,399 @@
+//! The WebRTC leg against a third-party stack: webrtc-rs's `RTCPeerConnection` plays the
+//! browser (it offers one audio track), and a small driver here plays the gateway with
+//! the crate's own pieces: a tokio `UdpSocket` on 127.0.0.1, RFC 7983 `demux::classify`,
+//! the `IceLiteAgent` answering STUN, the `DtlsSession`, and the `SrtpContext`s it yields.
+//!
+//! ```text
+//!  RTCPeerConnection ── offer ──► answer built here (ice-lite, ufrag/pwd, candidate,
+//!        ▲                        fingerprint, setup:active|passive, rtcp-mux, PCMU)
+//!        │ STUN checks ─────────► IceLiteAgent (Binding success)
+//!        │ DTLS ◄───────────────► DtlsSession (client or server)
+//!        │ SRTP track ──────────► keys.inbound.unprotect_rtp → payload compared
+//!        └ on_track ◄─────────── keys.outbound.protect_rtp ◄─ RTP written here
+//! ```
+//!
+//! Traffic stays on 127.0.0.1 (webrtc-rs gathers on `lo` only). Packets are sent
+//! periodically, as RTP is, until the other side has seen one; the timeout only guards.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use media_plane::demux::{classify, PacketKind};
+use media_plane::dtls::{
+    DtlsCertificate, DtlsEvent, DtlsKeys, DtlsOutput, DtlsParams, DtlsRole, DtlsSession,
+    Fingerprint,
+};
+use media_plane::ice::{
+    host_candidates, IceEvent, IceLiteAgent, LocalCredentials, RemoteCredentials, MAX_REPLY_LEN,
+};
+use media_plane::rtp::RtpHeader;
+use media_plane::srtp::SrtpSuite;
+use tokio::net::UdpSocket;
+use tokio::sync::mpsc;
+use webrtc::api::media_engine::{MediaEngine, MIME_TYPE_PCMU};
+use webrtc::api::setting_engine::SettingEngine;
+use webrtc::api::APIBuilder;
+use webrtc::ice::mdns::MulticastDnsMode;
+use webrtc::ice::network_type::NetworkType;
+use webrtc::peer_connection::configuration::RTCConfiguration;
+use webrtc::peer_connection::sdp::session_description::RTCSessionDescription;
+use webrtc::peer_connection::RTCPeerConnection;
+use webrtc::rtp_transceiver::rtp_codec::RTCRtpCodecCapability;
+use webrtc::track::track_local::track_local_static_rtp::TrackLocalStaticRTP;
+use webrtc::track::track_local::TrackLocalWriter;
+
+const GUARD: Duration = Duration::from_secs(20);
+/// The SSRC our answer declares and our RTP uses.
+const OUR_SSRC: u32 = 0x5eed_0001;
+const FROM_BROWSER: &[u8] = b"browser->gateway PCMU payload";
+const FROM_GATEWAY: &[u8] = b"gateway->browser PCMU payload";
+
+/// What the gateway driver reports to the test.
+#[derive(Debug)]
+enum Report {
+    IceConnected(SocketAddr),
+    DtlsConnected(SrtpSuite),
+    DtlsFailed(String),
+    /// The payload of an SRTP packet from the browser that our inbound context accepted.
+    Payload(Vec<u8>),
+}
+
+/// The values of the offer the answer depends on.
+struct Offer {
+    mid: String,
+    ufrag: String,
+    pwd: String,
+    fingerprint: String,
+}
+
+fn attribute<'a>(sdp: &'a str, name: &str) -> Option<&'a str> {
+    sdp.lines().find_map(|l| {
+        l.trim_end()
+            .strip_prefix("a=")?
+            .strip_prefix(name)?
+            .strip_prefix(':')
+    })
+}
+
+fn parse_offer(sdp: &str) -> Offer {
+    let get = |name: &str| {
+        attribute(sdp, name)
+            .unwrap_or_else(|| panic!("offer has no a={name}:\n{sdp}"))
+            .to_owned()
+    };
+    Offer {
+        mid: get("mid"),
+        ufrag: get("ice-ufrag"),
+        pwd: get("ice-pwd"),
+        fingerprint: get("fingerprint"),
+    }
+}
+
+fn answer_sdp(
+    offer: &Offer,
+    creds: &LocalCredentials,
+    local: SocketAddr,
+    fingerprint: &str,
+    role: DtlsRole,
+) -> String {
+    let setup = match role {
+        DtlsRole::Client => "active",
+        DtlsRole::Server => "passive",
+    };
+    let mut candidate = String::new();
+    host_candidates(&[local], None)[0]
+        .write_sdp_attribute(&mut candidate)
+        .expect("write to String");
+    let port = local.port();
+    let mid = &offer.mid;
+    let ufrag = creds.ufrag();
+    let (ufrag, pwd) = (ufrag.as_str(), creds.pwd());
+    [
+        "v=0".to_owned(),
+        "o=rtcgate 1 1 IN IP4 127.0.0.1".to_owned(),
+        "s=-".to_owned(),
+        "t=0 0".to_owned(),
+        "a=ice-lite".to_owned(),
+        format!("a=group:BUNDLE {mid}"),
+        "a=msid-semantic: WMS rtcgate".to_owned(),
+        format!("m=audio {port} UDP/TLS/RTP/SAVPF 0"),
+        "c=IN IP4 127.0.0.1".to_owned(),
+        format!("a=mid:{mid}"),
+        format!("a=ice-ufrag:{ufrag}"),
+        format!("a=ice-pwd:{pwd}"),
+        format!("a=fingerprint:{fingerprint}"),
+        format!("a=setup:{setup}"),
+        "a=rtcp-mux".to_owned(),
+        "a=sendrecv".to_owned(),
+        "a=rtpmap:0 PCMU/8000".to_owned(),
+        "a=msid:rtcgate rtcgate-audio".to_owned(),
+        format!("a=ssrc:{OUR_SSRC} cname:rtcgate"),
+        format!("a=ssrc:{OUR_SSRC} msid:rtcgate rtcgate-audio"),
+        candidate,
+        "a=end-of-candidates".to_owned(),
+        String::new(),
+    ]
+    .join("\r\n")
+}
+
+fn rtp(ssrc: u32, seq: u16, payload: &[u8]) -> Vec<u8> {
+    let mut p = vec![0x80, 0x00];
+    p.extend_from_slice(&seq.to_be_bytes());
+    p.extend_from_slice(&(u32::from(seq) * 160).to_be_bytes());
+    p.extend_from_slice(&ssrc.to_be_bytes());
+    p.extend_from_slice(payload);
+    p
+}
+
+/// The gateway side of one call: socket, ICE-lite agent, DTLS session, SRTP contexts.
+struct Gateway {
+    socket: UdpSocket,
+    local: SocketAddr,
+    agent: IceLiteAgent,
+    session: DtlsSession,
+    params: Option<DtlsParams>,
+    remote: Option<SocketAddr>,
+    unsent: Vec<Vec<u8>>,
+    keys: Option<Box<DtlsKeys>>,
+    reports: mpsc::UnboundedSender<Report>,
+}
+
+impl Gateway {
+    fn start_dtls(&mut self) {
+        if let Some(params) = self.params.take() {
+            self.session.start(params).expect("start DTLS");
+        }
+    }
+
+    async fn send(&mut self, datagram: Vec<u8>) {
+        match self.remote {
+            Some(to) => {
+                self.socket.send_to(&datagram, to).await.expect("send");
+            }
+            None => self.unsent.push(datagram),
+        }
+    }
+
+    async fn on_datagram(&mut self, buf: &mut [u8], n: usize, src: SocketAddr) {
+        match classify(&buf[..n]) {
+            PacketKind::Stun => {
+                let mut out = [0u8; MAX_REPLY_LEN];
+                let handled =
+                    self.agent
+                        .handle_stun(Instant::now(), src, self.local, &buf[..n], &mut out);
+                if let Some(len) = handled.reply_len() {
+                    self.socket.send_to(&out[..len], src).await.expect("send");
+                }
+                while let Some(event) = self.agent.poll_event() {
+                    if let IceEvent::Connected { remote, .. } | IceEvent::Nominated { remote, .. } =
+                        event
+                    {
+                        let first = self.remote.is_none();
+                        self.remote = Some(remote);
+                        if first {
+                            let _ = self.reports.send(Report::IceConnected(remote));
+                            // As DTLS client we speak first, once ICE says where to.
+                            self.start_dtls();
+                            for d in std::mem::take(&mut self.unsent) {
+                                self.send(d).await;
+                            }
+                        }
+                    }
+                }
+            }
+            PacketKind::Dtls => self.session.handle_datagram(&buf[..n]),
+            PacketKind::Rtp => {
+                let Some(keys) = self.keys.as_mut() else {
+                    return;
+                };
+                if let Ok(len) = keys.inbound.unprotect_rtp(buf, n) {
+                    if let Ok(h) = RtpHeader::parse(&buf[..len]) {
+                        let _ = self.reports.send(Report::Payload(h.payload().to_vec()));
+                    }
+                }
+            }
+            _ => {} // SRTCP receiver reports: not under test
+        }
+    }
+
+    fn on_output_event(&mut self, event: DtlsEvent) {
+        match event {
+            DtlsEvent::Connected(keys) => {
+                let _ = self.reports.send(Report::DtlsConnected(keys.suite));
+                self.keys = Some(keys);
+            }
+            DtlsEvent::Failed(e) => {
+                let _ = self.reports.send(Report::DtlsFailed(e.to_string()));
+            }
+            _ => {}
+        }
+    }
+
+    /// Runs until the test ends: demux and answer, DTLS, and an RTP packet of ours every
+    /// 20 ms once the keys are there.
+    async fn run(mut self) {
+        let mut buf = vec![0u8; 2048];
+        let mut ptime = tokio::time::interval(Duration::from_millis(20));
+        let mut seq = 0u16;
+        loop {
+            tokio::select! {
+                r = self.socket.recv_from(&mut buf) => {
+                    let (n, src) = r.expect("recv");
+                    self.on_datagram(&mut buf, n, src).await;
+                }
+                Some(out) = self.session.next_output() => match out {
+                    DtlsOutput::Transmit(d) => self.send(d).await,
+                    DtlsOutput::Event(e) => self.on_output_event(e),
+                },
+                _ = ptime.tick() => {
+                    let (Some(keys), Some(to)) = (self.keys.as_mut(), self.remote) else {
+                        continue;
+                    };
+                    seq = seq.wrapping_add(1);
+                    let mut p = rtp(OUR_SSRC, seq, FROM_GATEWAY);
+                    let len = p.len();
+                    p.resize(len + 16, 0);
+                    let n = keys.outbound.protect_rtp(&mut p, len).expect("protect");
+                    self.socket.send_to(&p[..n], to).await.expect("send");
+                }
+            }
+        }
+    }
+}
+
+/// The "browser": an RTCPeerConnection on loopback only, with one PCMU track.
+async fn browser() -> (Arc<RTCPeerConnection>, Arc<TrackLocalStaticRTP>) {
+    let mut media = MediaEngine::default();
+    media.register_default_codecs().expect("codecs");
+    let mut settings = SettingEngine::default();
+    settings.set_include_loopback_candidate(true);
+    settings.set_interface_filter(Box::new(|name: &str| name == "lo"));
+    settings.set_network_types(vec![NetworkType::Udp4]);
+    settings.set_ice_multicast_dns_mode(MulticastDnsMode::Disabled);
+    let api = APIBuilder::new()
+        .with_media_engine(media)
+        .with_setting_engine(settings)
+        .build();
+    let pc = Arc::new(
+        api.new_peer_connection(RTCConfiguration::default())
+            .await
+            .expect("peer connection"),
+    );
+    let track = Arc::new(TrackLocalStaticRTP::new(
+        RTCRtpCodecCapability {
+            mime_type: MIME_TYPE_PCMU.to_owned(),
+            clock_rate: 8000,
+            channels: 1,
+            ..Default::default()
+        },
+        "browser-audio".to_owned(),
+        "browser".to_owned(),
+    ));
+    pc.add_track(track.clone()).await.expect("add track");
+    (pc, track)
+}
+
+async fn call(role: DtlsRole) {
+    let (pc, track) = browser().await;
+    // What the browser's on_track receives.
+    let (heard_tx, mut heard_rx) = mpsc::unbounded_channel::<Vec<u8>>();
+    pc.on_track(Box::new(move |remote, _, _| {
+        let heard_tx = heard_tx.clone();
+        Box::pin(async move {
+            while let Ok((packet, _)) = remote.read_rtp().await {
+                if heard_tx.send(packet.payload.to_vec()).is_err() {
+                    break;
+                }
+            }
+        })
+    }));
+
+    let offer = pc.create_offer(None).await.expect("offer");
+    let mut gathered = pc.gathering_complete_promise().await;
+    pc.set_local_description(offer).await.expect("local offer");
+    let _ = gathered.recv().await;
+    let offer_sdp = pc.local_description().await.expect("offer set").sdp;
+    let offer = parse_offer(&offer_sdp);
+
+    let socket = UdpSocket::bind("127.0.0.1:0").await.expect("bind");
+    let local = socket.local_addr().expect("local addr");
+    let creds = LocalCredentials::from_random(&std::array::from_fn(|i| {
+        (i as u8).wrapping_mul(7).wrapping_add(3)
+    }));
+    let remote_creds = RemoteCredentials::new(&offer.ufrag, &offer.pwd).expect("offer creds");
+    let cert = DtlsCertificate::generate().expect("certificate");
+    let answer = answer_sdp(&offer, &creds, local, cert.sdp_fingerprint(), role);
+    let fingerprint = Fingerprint::parse_sdp(&offer.fingerprint).expect("offer fingerprint");
+
+    let (reports_tx, mut reports) = mpsc::unbounded_channel();
+    let mut gateway = Gateway {
+        socket,
+        local,
+        agent: IceLiteAgent::new(Instant::now(), creds, Some(remote_creds)),
+        session: DtlsSession::new(cert),
+        params: Some(DtlsParams::new(role, fingerprint)),
+        remote: None,
+        unsent: Vec::new(),
+        keys: None,
+        reports: reports_tx,
+    };
+    if role == DtlsRole::Server {
+        gateway.start_dtls(); // as DTLS server we wait for the browser's ClientHello
+    }
+    let gateway = tokio::spawn(gateway.run());
+
+    pc.set_remote_description(RTCSessionDescription::answer(answer.clone()).expect("answer"))
+        .await
+        .unwrap_or_else(|e| panic!("answer refused: {e}\n{answer}"));
+
+    let outcome = tokio::time::timeout(GUARD, async {
+        let mut ice = None;
+        let mut suite = None;
+        let mut payload_ok = false;
+        let mut heard_ok = false;
+        let mut seq = 0u16;
+        let mut ptime = tokio::time::interval(Duration::from_millis(20));
+        while !(payload_ok && heard_ok) {
+            tokio::select! {
+                r = reports.recv() => match r.expect("gateway alive") {
+                    Report::IceConnected(a) => ice = Some(a),
+                    Report::DtlsConnected(s) => suite = Some(s),
+                    Report::DtlsFailed(e) => panic!("{role:?}: DTLS failed: {e}"),
+                    Report::Payload(p) => {
+                        assert_eq!(p, FROM_BROWSER, "decrypted payload");
+                        payload_ok = true;
+                    }
+                },
+                Some(p) = heard_rx.recv() => {
+                    assert_eq!(p, FROM_GATEWAY, "payload the browser's on_track read");
+                    heard_ok = true;
+                }
+                _ = ptime.tick() => {
+                    // The browser's track: sent like RTP is, every 20 ms (webrtc-rs drops
+                    // writes until its SRTP is up).
+                    seq = seq.wrapping_add(1);
+                    let _ = track.write(&rtp(0x1234_5678, seq, FROM_BROWSER)).await;
+                }
+            }
+        }
+        (ice, suite)
+    })
+    .await;
+    let (ice, suite) = outcome.unwrap_or_else(|_| panic!("{role:?}: call did not complete"));
+    assert!(ice.is_some_and(|a| a.ip().is_loopback()), "{ice:?}");
+    // webrtc-rs offers AEAD_AES_128_GCM first; both roles settle on it.
+    assert_eq!(suite, Some(SrtpSuite::AeadAes128Gcm));
+    gateway.abort();
+    pc.close().await.expect("close");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn browser_offers_we_answer_active_as_dtls_client() {
+    call(DtlsRole::Client).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn browser_offers_we_answer_passive_as_dtls_server() {
+    call(DtlsRole::Server).await;
+}
