@@ -20,6 +20,7 @@
 //! recvmmsg/sendmmsg otherwise; [`RunningWorker::backend`] says which one runs.
 
 mod epoll;
+mod uring;
 
 use std::io;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr, UdpSocket};
@@ -132,9 +133,12 @@ impl RunningWorker {
     }
 }
 
-/// True when this process may use io_uring with what the io_uring backend needs.
+/// True when this process may use io_uring with what the io_uring backend needs (Linux
+/// 6.1+, `io_uring_setup` not blocked, a provided buffer ring registers). Probed once, on
+/// a throw-away thread.
 pub fn io_uring_available() -> bool {
-    false
+    static PROBE: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    *PROBE.get_or_init(super::sys::uring::probe)
 }
 
 /// Starts a backend thread for `worker`; the web legs share `web` (already bound, on the
@@ -153,7 +157,8 @@ pub fn spawn(
     };
     let (tx, events) = sync_channel(cfg.event_queue.max(1));
     let thread = match kind {
-        BackendKind::Epoll | BackendKind::IoUring => epoll::start(worker, web, cfg, tx)?,
+        BackendKind::Epoll => epoll::start(worker, web, cfg, tx)?,
+        BackendKind::IoUring => uring::start(worker, web, cfg, tx)?,
     };
     tracing::info!(backend = kind.as_str(), "media worker started");
     Ok(RunningWorker {

@@ -58,6 +58,33 @@ pub(crate) fn decode(st: &libc::sockaddr_storage) -> Option<SocketAddr> {
     }
 }
 
+/// Reads a socket address from the bytes of a `sockaddr_in`/`sockaddr_in6` (as io_uring
+/// multishot receive writes them into the buffer).
+pub(crate) fn decode_bytes(b: &[u8]) -> Option<SocketAddr> {
+    let family = u16::from_ne_bytes([*b.first()?, *b.get(1)?]);
+    let port = u16::from_be_bytes([*b.get(2)?, *b.get(3)?]);
+    let u32_at = |i: usize| -> Option<u32> {
+        let w = b.get(i..i + 4)?;
+        Some(u32::from_ne_bytes([w[0], w[1], w[2], w[3]]))
+    };
+    match i32::from(family) {
+        libc::AF_INET => {
+            let ip: [u8; 4] = b.get(4..8)?.try_into().ok()?;
+            Some(SocketAddr::V4(SocketAddrV4::new(Ipv4Addr::from(ip), port)))
+        }
+        libc::AF_INET6 => {
+            let ip: [u8; 16] = b.get(8..24)?.try_into().ok()?;
+            Some(SocketAddr::V6(SocketAddrV6::new(
+                Ipv6Addr::from(ip),
+                port,
+                u32_at(4)?,
+                u32_at(24)?,
+            )))
+        }
+        _ => None,
+    }
+}
+
 fn write_as<T: Copy>(out: &mut libc::sockaddr_storage, v: &T) {
     const { assert!(std::mem::size_of::<T>() <= std::mem::size_of::<libc::sockaddr_storage>()) };
     // SAFETY: `sockaddr_storage` is at least as large as `T` (checked above at compile
@@ -91,7 +118,10 @@ mod tests {
             let n = encode(a, &mut st);
             assert!(n > 0);
             assert_eq!(decode(&st), Some(a));
+            let bytes: [u8; 128] = read_as(&st);
+            assert_eq!(decode_bytes(&bytes[..n as usize]), Some(a));
         }
         assert_eq!(decode(&zeroed()), None);
+        assert_eq!(decode_bytes(&[2, 0, 1]), None, "short");
     }
 }

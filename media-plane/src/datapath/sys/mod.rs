@@ -10,3 +10,4 @@
 pub(crate) mod addr;
 pub(crate) mod epoll;
 pub(crate) mod mmsg;
+pub(crate) mod uring;

@@ -1,0 +1,268 @@
+//! The io_uring backend: one multishot recvmsg per socket into a provided buffer ring,
+//! the transcode in place in the received buffer, sendmsg from that same buffer, and one
+//! submit-and-wait per loop turn (sends of this turn go out with the next wait), with
+//! the worker's next deadline as the wait's timeout.
+
+use std::collections::HashMap;
+use std::net::{IpAddr, SocketAddr, UdpSocket};
+use std::os::fd::AsRawFd;
+use std::sync::mpsc::SyncSender;
+use std::sync::Arc;
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use super::{bind_ims, io_err, BackendConfig, BackendStats, Control};
+use crate::datapath::sys::epoll::EventFd;
+use crate::datapath::sys::uring::{Completion, Uring};
+use crate::datapath::{Action, DatapathError, SocketOp, Worker, WorkerEvent};
+
+/// What a completion's `user_data` names (top two bits).
+const KIND_SHIFT: u32 = 62;
+const RECV: u64 = 1;
+const SEND: u64 = 2;
+const WAKE: u64 = 3;
+/// `user_data` of cancel requests (their completions are ignored).
+const CANCEL: u64 = u64::MAX - 1;
+/// How long the exit waits for the kernel to let go of the buffers.
+const SHUTDOWN_WAIT: Duration = Duration::from_millis(200);
+
+/// A receive's `user_data`: kind, socket generation (so a late completion of a closed
+/// socket is recognised), local port.
+fn recv_tag(gen: u32, port: u16) -> u64 {
+    (RECV << KIND_SHIFT) | (u64::from(gen) << 16) | u64::from(port)
+}
+
+struct Sock {
+    sock: UdpSocket,
+    local: SocketAddr,
+    gen: u32,
+}
+
+struct Driver {
+    worker: Worker,
+    ring: Uring,
+    wake: Arc<EventFd>,
+    ims_ip: IpAddr,
+    sockets: HashMap<u16, Sock>,
+    next_gen: u32,
+    done: Vec<Completion>,
+    ctl: Control,
+    stats: BackendStats,
+}
+
+/// Checks the web socket and installs the waker here; the ring is set up on the new
+/// thread (it is not `Send`), which reports set-up failure through its result.
+pub(super) fn start(
+    worker: Worker,
+    web: UdpSocket,
+    cfg: BackendConfig,
+    tx: SyncSender<WorkerEvent>,
+) -> Result<JoinHandle<Result<BackendStats, DatapathError>>, DatapathError> {
+    let wake = Arc::new(EventFd::new().map_err(io_err("eventfd"))?);
+    web.set_nonblocking(true).map_err(io_err("fcntl"))?;
+    let local = web.local_addr().map_err(io_err("getsockname"))?;
+    if local.port() != worker.web_port() {
+        return Err(DatapathError::PortInUse(local.port()));
+    }
+    let w = Arc::clone(&wake);
+    worker.set_waker(Arc::new(move || w.notify()));
+    let (ready_tx, ready_rx) = std::sync::mpsc::sync_channel(1);
+    let thread = std::thread::Builder::new()
+        .name("media-uring".into())
+        .spawn(move || {
+            let batch = cfg.batch.clamp(8, 4096);
+            // Buffers: a power of two covering several batches of receives in flight.
+            let nbufs = (batch * 4).next_power_of_two().min(32768) as u16;
+            let ring = match Uring::new((batch * 2) as u32, nbufs) {
+                Ok(r) => r,
+                Err(e) => {
+                    let err = io_err("io_uring_setup")(e);
+                    let _ = ready_tx.send(Err(err));
+                    return Err(err);
+                }
+            };
+            let mut d = Driver {
+                worker,
+                ring,
+                wake,
+                ims_ip: cfg.ims_ip,
+                sockets: HashMap::new(),
+                next_gen: 0,
+                done: Vec::with_capacity(usize::from(nbufs) * 2),
+                ctl: Control::new(tx),
+                stats: BackendStats::default(),
+            };
+            let armed = d.ring.arm_poll(d.wake.raw(), WAKE << KIND_SHIFT);
+            if let Err(e) = armed.and_then(|()| d.add_socket(web, local)) {
+                let err = io_err("io_uring submit")(e);
+                let _ = ready_tx.send(Err(err));
+                return Err(err);
+            }
+            let _ = ready_tx.send(Ok(()));
+            d.run()
+        })
+        .map_err(io_err("thread spawn"))?;
+    match ready_rx.recv() {
+        Ok(Ok(())) => Ok(thread),
+        Ok(Err(e)) => Err(e),
+        Err(_) => Err(DatapathError::Io {
+            op: "worker thread",
+            kind: std::io::ErrorKind::Other,
+        }),
+    }
+}
+
+impl Driver {
+    fn add_socket(&mut self, sock: UdpSocket, local: SocketAddr) -> std::io::Result<()> {
+        let gen = self.next_gen;
+        self.next_gen = self.next_gen.wrapping_add(1) & 0x3fff_ffff;
+        self.ring
+            .arm_recv(sock.as_raw_fd(), recv_tag(gen, local.port()))?;
+        self.sockets.insert(local.port(), Sock { sock, local, gen });
+        Ok(())
+    }
+
+    fn run(&mut self) -> Result<BackendStats, DatapathError> {
+        loop {
+            let now = Instant::now();
+            self.worker.drain_commands(now);
+            if self.worker.is_stopped() {
+                break;
+            }
+            self.apply_socket_ops();
+            self.ctl.deliver(&mut self.worker, now);
+            let timeout = self.ctl.timeout(&self.worker, now);
+            self.ring
+                .submit_and_wait(timeout)
+                .map_err(io_err("io_uring_enter"))?;
+            let now = Instant::now();
+            self.done.clear();
+            self.ring.completions(&mut self.done);
+            for i in 0..self.done.len() {
+                let c = self.done[i];
+                self.complete(now, c);
+            }
+        }
+        self.stats.events_dropped = self.ctl.dropped;
+        let armed: Vec<u64> = self
+            .sockets
+            .values()
+            .map(|s| recv_tag(s.gen, s.local.port()))
+            .chain([WAKE << KIND_SHIFT])
+            .collect();
+        self.ring.shutdown(&armed, SHUTDOWN_WAIT);
+        Ok(self.stats)
+    }
+
+    fn apply_socket_ops(&mut self) {
+        while let Some(op) = self.worker.poll_socket_op() {
+            match op {
+                SocketOp::Open { call, port } => {
+                    let r = bind_ims(self.ims_ip, port)
+                        .and_then(|(sock, local)| self.add_socket(sock, local));
+                    match r {
+                        Ok(()) => self.worker.socket_opened(call, port),
+                        Err(e) => {
+                            tracing::warn!(call, port, error = %e, "IMS media port bind failed");
+                            self.worker.socket_failed(call, port, e.kind());
+                        }
+                    }
+                }
+                SocketOp::Close { port } => {
+                    if port == self.worker.web_port() {
+                        continue;
+                    }
+                    if let Some(s) = self.sockets.remove(&port) {
+                        // The request holds its own reference to the socket until the
+                        // cancel completes; its late completions fail the generation check.
+                        let _ = self.ring.cancel(recv_tag(s.gen, port), CANCEL);
+                    }
+                }
+            }
+        }
+    }
+
+    fn complete(&mut self, now: Instant, c: Completion) {
+        if c.user_data == CANCEL {
+            return;
+        }
+        match c.user_data >> KIND_SHIFT {
+            RECV => self.received(now, c),
+            SEND => {
+                if c.result < 0 {
+                    self.stats.send_failed += 1;
+                } else {
+                    self.stats.sent += 1;
+                }
+                self.ring.sent((c.user_data & 0xffff) as u16);
+            }
+            WAKE => {
+                self.wake.drain();
+                if !c.more() {
+                    self.ring.ended();
+                    let _ = self.ring.arm_poll(self.wake.raw(), WAKE << KIND_SHIFT);
+                }
+            }
+            _ => {}
+        }
+    }
+
+    fn received(&mut self, now: Instant, c: Completion) {
+        let port = (c.user_data & 0xffff) as u16;
+        let gen = ((c.user_data >> 16) & 0x3fff_ffff) as u32;
+        let live = self
+            .sockets
+            .get(&port)
+            .filter(|s| s.gen == gen)
+            .map(|s| (s.sock.as_raw_fd(), s.local));
+        if !c.more() {
+            self.ring.ended();
+            if let Some((fd, local)) = live {
+                // ENOBUFS (all buffers in flight) or an error ended the multishot: re-arm.
+                if c.result < 0 && c.result != -libc::ENOBUFS {
+                    self.stats.recv_errors += 1;
+                }
+                if self.ring.arm_recv(fd, c.user_data).is_err() {
+                    tracing::warn!(port = local.port(), "io_uring: cannot re-arm receive");
+                }
+            }
+        }
+        let Some(bid) = c.buffer() else {
+            return;
+        };
+        let Some((_, local)) = live else {
+            self.ring.recycle(bid);
+            return;
+        };
+        if c.result < 0 {
+            self.ring.recycle(bid);
+            return;
+        }
+        self.stats.received += 1;
+        let Some((from, offset, len, buf)) = self.ring.received(bid, c.result) else {
+            self.ring.recycle(bid);
+            return;
+        };
+        let (a, via) = self
+            .worker
+            .handle_datagram_routed(now, local, from, buf, len);
+        let Action::Forward { to, len, .. } = a else {
+            self.ring.recycle(bid);
+            return;
+        };
+        let Some(out) = self.sockets.get(&via) else {
+            self.stats.send_failed += 1;
+            self.ring.recycle(bid);
+            return;
+        };
+        let tag = (SEND << KIND_SHIFT) | u64::from(bid);
+        if self
+            .ring
+            .send_from(out.sock.as_raw_fd(), bid, offset, len, to, tag)
+            .is_err()
+        {
+            self.stats.send_failed += 1;
+            self.ring.recycle(bid);
+        }
+    }
+}
