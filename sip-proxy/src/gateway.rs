@@ -17,6 +17,7 @@ use std::time::Instant;
 
 use crate::call::{CallCore, CallError, CallEvent, Command};
 use crate::endpoint::TransactionUser;
+use crate::gateway_metrics;
 use crate::keepalive::{KeepAlive, NextHopState};
 use crate::media::MediaControl;
 use crate::message::{Method, Request, Response};
@@ -84,6 +85,7 @@ pub struct GatewayUser<M: MediaControl> {
 impl<M: MediaControl> GatewayUser<M> {
     /// The user for `pcscf` mode (with `registrations`) or `trunk`/`lab` modes (without).
     pub fn new(core: CallCore<M>, registrations: Option<Registrations>) -> Self {
+        gateway_metrics::init();
         Self {
             core,
             registrations,
@@ -96,6 +98,22 @@ impl<M: MediaControl> GatewayUser<M> {
     pub fn with_keepalive(mut self, keepalive: KeepAlive) -> Self {
         self.keepalive = Some(keepalive);
         self
+    }
+
+    fn next_event(&mut self) -> Option<GatewayEvent> {
+        if let Some(result) = self.results.pop_front() {
+            return Some(result);
+        }
+        if let Some(state) = self.keepalive.as_mut().and_then(KeepAlive::poll_change) {
+            return Some(GatewayEvent::NextHop(state));
+        }
+        if let Some(ev) = self.core.poll_event() {
+            return Some(GatewayEvent::Call(ev));
+        }
+        self.registrations
+            .as_mut()
+            .and_then(Registrations::poll_event)
+            .map(GatewayEvent::Registration)
     }
 
     /// The call core (for tests and metrics).
@@ -210,7 +228,11 @@ impl<M: MediaControl + Send> TransactionUser for GatewayUser<M> {
     ) {
         match command {
             GatewayCommand::Call { id, command } => {
+                let originate = matches!(command, Command::Originate { .. });
                 let result = self.core.handle_command(now, command, layer);
+                if originate && result.is_ok() {
+                    gateway_metrics::outgoing_started();
+                }
                 self.results
                     .push_back(GatewayEvent::CallResult { id, result });
             }
@@ -243,18 +265,25 @@ impl<M: MediaControl + Send> TransactionUser for GatewayUser<M> {
     }
 
     fn poll_event(&mut self) -> Option<GatewayEvent> {
-        if let Some(result) = self.results.pop_front() {
-            return Some(result);
+        let ev = self.next_event();
+        match &ev {
+            Some(GatewayEvent::Call(call)) => gateway_metrics::call_event(call),
+            Some(GatewayEvent::Registration(reg)) => gateway_metrics::registration_event(reg),
+            Some(_) => {}
+            // Drained: the state the events described is now the core's state.
+            None => gateway_metrics::set_active(
+                self.core.active_calls(),
+                self.registrations.as_ref().map_or(
+                    [
+                        ("registering", 0),
+                        ("registered", 0),
+                        ("refreshing", 0),
+                        ("deregistering", 0),
+                    ],
+                    Registrations::count_by_state,
+                ),
+            ),
         }
-        if let Some(state) = self.keepalive.as_mut().and_then(KeepAlive::poll_change) {
-            return Some(GatewayEvent::NextHop(state));
-        }
-        if let Some(ev) = self.core.poll_event() {
-            return Some(GatewayEvent::Call(ev));
-        }
-        self.registrations
-            .as_mut()
-            .and_then(Registrations::poll_event)
-            .map(GatewayEvent::Registration)
+        ev
     }
 }

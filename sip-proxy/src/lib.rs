@@ -65,6 +65,7 @@ pub mod call;
 pub mod dialog;
 pub mod endpoint;
 pub mod gateway;
+mod gateway_metrics;
 pub mod ids;
 pub mod keepalive;
 pub mod lab;

@@ -136,6 +136,26 @@ impl Registrations {
         }
     }
 
+    /// How many numbers are in each state, for the `rtcgate_registrations` gauge.
+    pub fn count_by_state(&self) -> [(&'static str, usize); 4] {
+        let mut counts = [
+            ("registering", 0),
+            ("registered", 0),
+            ("refreshing", 0),
+            ("deregistering", 0),
+        ];
+        for reg in self.regs.values() {
+            let i = match reg.state {
+                State::Registering => 0,
+                State::Registered { .. } => 1,
+                State::Refreshing { .. } => 2,
+                State::Deregistering => 3,
+            };
+            counts[i].1 += 1;
+        }
+        counts
+    }
+
     /// Whether `number` is registered now.
     pub fn is_registered(&self, number: &str) -> bool {
         self.regs
