@@ -59,10 +59,23 @@ fn backends_allocate_nothing_per_packet() {
         );
         let mut keys = (ctx(1), ctx(2));
         round_trips(&gw, ims, (&browser, &phone), &mut keys, 0..50);
-        let region = Region::new(GLOBAL);
-        round_trips(&gw, ims, (&browser, &phone), &mut keys, 50..550);
-        let stats = region.change();
-        assert_eq!(stats.allocations, 0, "{backend:?}: {stats:?}");
+        // As in datapath_zero_alloc.rs: the counter sees every thread, so a one-off
+        // allocation of the test harness can taint one region; one per packet taints all.
+        let mut seen = Vec::with_capacity(3);
+        for round in 0..3u16 {
+            let first = 50 + round * 500;
+            let region = Region::new(GLOBAL);
+            round_trips(&gw, ims, (&browser, &phone), &mut keys, first..first + 500);
+            let stats = region.change();
+            if stats.allocations == 0 {
+                break;
+            }
+            seen.push(stats);
+        }
+        assert!(
+            seen.len() < 3,
+            "{backend:?}: every region allocated: {seen:?}"
+        );
         gw.stop();
     }
 }

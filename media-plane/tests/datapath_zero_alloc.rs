@@ -1,7 +1,8 @@
 #![allow(clippy::unwrap_used)] // test code: a panic is the failure report
 //! Zero heap allocations per forwarded packet in steady state through the datapath
 //! worker (routing, latch check, SRTP → RTP and RTP → SRTP), counted by a
-//! `#[global_allocator]`. One `#[test]` only: the counter is process-wide.
+//! `#[global_allocator]`. One `#[test]` only: the counter is process-wide (see the
+//! note on regions in the test).
 
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
@@ -73,10 +74,21 @@ fn forwarding_allocates_nothing_in_steady_state() {
     for seq in 0..20 {
         step(seq);
     }
-    let region = Region::new(GLOBAL);
-    for seq in 20..220 {
-        step(seq);
+    // The counter is process-wide: libtest's main thread sets up its wait for this test
+    // concurrently (4 allocations, never freed), and on a busy machine that can land in
+    // the counted region. A one-off allocation elsewhere taints one region; one per
+    // packet taints every region. So: up to three regions of 200 packets, one must be 0.
+    let mut seen = Vec::with_capacity(3);
+    for round in 0..3u16 {
+        let region = Region::new(GLOBAL);
+        for seq in 0..200 {
+            step(20 + round * 200 + seq);
+        }
+        let stats = region.change();
+        if stats.allocations == 0 {
+            return;
+        }
+        seen.push(stats);
     }
-    let stats = region.change();
-    assert_eq!(stats.allocations, 0, "{stats:?}");
+    panic!("every region allocated: {seen:?}");
 }

@@ -57,6 +57,10 @@ pub enum LegCrypto {
     },
     /// Plain RTP: the source address is the only check.
     Rtp,
+    /// SRTP whose keys come from DTLS-SRTP (RFC 5764) and are not installed yet: every
+    /// packet from or to this leg is dropped ([`DropReason::NoKeys`]) until
+    /// [`Session::set_crypto`] installs them.
+    AwaitingDtls,
 }
 
 /// Payload-type rewrite table for packets *sent* on a leg (index: ingress PT).
@@ -144,6 +148,9 @@ pub enum DropReason {
     RtcpTerminated,
     /// Any other SRTP failure (index exhausted, bad version, …).
     Other,
+    /// To or from a leg whose DTLS-SRTP keys are not installed yet
+    /// ([`LegCrypto::AwaitingDtls`]).
+    NoKeys,
 }
 
 /// Drop counters of one session, by reason.
@@ -163,6 +170,8 @@ pub struct DropCounters {
     pub rtcp: u64,
     /// [`DropReason::Other`].
     pub other: u64,
+    /// [`DropReason::NoKeys`].
+    pub no_keys: u64,
 }
 
 impl DropCounters {
@@ -175,6 +184,7 @@ impl DropCounters {
             DropReason::NoRemote => &mut self.no_remote,
             DropReason::RtcpTerminated => &mut self.rtcp,
             DropReason::Other => &mut self.other,
+            DropReason::NoKeys => &mut self.no_keys,
         };
         *c += 1;
     }
@@ -246,6 +256,26 @@ impl Session {
         self.leg_mut(side).cfg.remote = Some(remote);
     }
 
+    /// Forgets the remote of a leg: nothing is sent to it until a new one is set (web:
+    /// ICE consent lost, RFC 7675 §5.1).
+    pub fn clear_remote(&mut self, side: LegSide) {
+        self.leg_mut(side).cfg.remote = None;
+    }
+
+    /// Replaces the protection of a leg (web: the SRTP contexts from DTLS-SRTP).
+    pub fn set_crypto(&mut self, side: LegSide, crypto: LegCrypto) {
+        self.leg_mut(side).cfg.crypto = crypto;
+    }
+
+    /// True when the leg waits for its DTLS-SRTP keys ([`LegCrypto::AwaitingDtls`]).
+    pub fn awaits_keys(&self, side: LegSide) -> bool {
+        let leg = match side {
+            LegSide::Web => &self.web,
+            LegSide::Ims => &self.ims,
+        };
+        matches!(leg.cfg.crypto, LegCrypto::AwaitingDtls)
+    }
+
     /// The current remote of a leg.
     pub fn remote(&self, side: LegSide) -> Option<SocketAddr> {
         match side {
@@ -302,6 +332,9 @@ impl Session {
             return Err(DropReason::RtcpTerminated);
         }
         let to = from.other();
+        if self.awaits_keys(from) || self.awaits_keys(to) {
+            return Err(DropReason::NoKeys);
+        }
         let (ingress, egress) = match from {
             LegSide::Web => (&mut self.web, &mut self.ims),
             LegSide::Ims => (&mut self.ims, &mut self.web),
@@ -310,7 +343,7 @@ impl Session {
         let from_latched = ingress.cfg.remote == Some(remote);
         let egress_tag = match &egress.cfg.crypto {
             LegCrypto::Srtp { outbound, .. } => outbound.suite().srtp_tag_len(),
-            LegCrypto::Rtp => 0,
+            LegCrypto::Rtp | LegCrypto::AwaitingDtls => 0,
         };
         let plain = match &mut ingress.cfg.crypto {
             LegCrypto::Srtp { inbound, .. } => {
@@ -327,6 +360,7 @@ impl Session {
                     }
                 })?
             }
+            LegCrypto::AwaitingDtls => return Err(DropReason::NoKeys),
             LegCrypto::Rtp => {
                 if !from_latched {
                     return Err(DropReason::UnknownSource);
@@ -352,7 +386,7 @@ impl Session {
             LegCrypto::Srtp { outbound, .. } => outbound
                 .protect_rtp_with_roc(buf, plain, (index >> 16) as u32)
                 .map_err(srtp_drop)?,
-            LegCrypto::Rtp => plain,
+            LegCrypto::Rtp | LegCrypto::AwaitingDtls => plain,
         };
         Ok(Action::Forward {
             leg: to,
