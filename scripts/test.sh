@@ -6,7 +6,7 @@ cd "$(dirname "$0")/.."
 
 # Debian packages the end-to-end tests start as real peers, as "command:package" pairs.
 # Installed only when missing, so a developer machine pays nothing after the first run.
-NEEDED_PACKAGES=("sipp:sip-tester" "dnsmasq:dnsmasq-base" "stunnel:stunnel4")
+NEEDED_PACKAGES=("sipp:sip-tester" "dnsmasq:dnsmasq-base" "stunnel:stunnel4" "node:nodejs")
 missing=()
 for pair in "${NEEDED_PACKAGES[@]}"; do
   command -v "${pair%%:*}" >/dev/null 2>&1 || missing+=("${pair#*:}")
@@ -19,3 +19,6 @@ if [ ${#missing[@]} -gt 0 ]; then
 fi
 
 cargo test --workspace --locked "$@"
+
+# The browser SDK's own unit tests (node's built-in test runner, no npm packages).
+node --test interworking-stub/web/tests/
