@@ -21,9 +21,20 @@ pub enum ApiError {
     /// The token's user may not touch this resource.
     #[error("{0}")]
     PermissionDenied(String),
+    /// The request names an identity other than the token's (an `originatorAddress` that
+    /// is not the caller's number).
+    #[error("{0}")]
+    InvalidTokenContext(String),
     /// The resource exists already (one registration per device and number).
     #[error("{0}")]
     AlreadyExists(String),
+    /// The resource is not in a state for the operation (answering a call twice, putting
+    /// an unanswered call on hold).
+    #[error("{0}")]
+    Conflict(String),
+    /// A fault inside the gateway; the request may be retried.
+    #[error("{0}")]
+    Internal(String),
     /// The request body is larger than the API accepts (256 KiB).
     #[error("the request body is too large")]
     PayloadTooLarge,
@@ -56,7 +67,10 @@ impl ApiError {
             ApiError::InvalidArgument(_) => (StatusCode::BAD_REQUEST, "INVALID_ARGUMENT"),
             ApiError::Unauthenticated(_) => (StatusCode::UNAUTHORIZED, "UNAUTHENTICATED"),
             ApiError::PermissionDenied(_) => (StatusCode::FORBIDDEN, "PERMISSION_DENIED"),
+            ApiError::InvalidTokenContext(_) => (StatusCode::FORBIDDEN, "INVALID_TOKEN_CONTEXT"),
             ApiError::AlreadyExists(_) => (StatusCode::CONFLICT, "ALREADY_EXISTS"),
+            ApiError::Conflict(_) => (StatusCode::CONFLICT, "CONFLICT"),
+            ApiError::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "INTERNAL"),
             ApiError::PayloadTooLarge => (StatusCode::PAYLOAD_TOO_LARGE, "PAYLOAD_TOO_LARGE"),
             ApiError::Unavailable { .. } => (StatusCode::SERVICE_UNAVAILABLE, "UNAVAILABLE"),
         }
@@ -70,6 +84,27 @@ impl From<axum::extract::rejection::JsonRejection> for ApiError {
             ApiError::PayloadTooLarge
         } else {
             ApiError::InvalidArgument(rejection.body_text())
+        }
+    }
+}
+
+impl From<sip_proxy::call::CallError> for ApiError {
+    /// A command the call core refused, as the web side sees it.
+    fn from(e: sip_proxy::call::CallError) -> Self {
+        use sip_proxy::call::CallError;
+        match e {
+            CallError::BadAddress(_) | CallError::BadDtmf(_) | CallError::Sdp(_) => {
+                ApiError::InvalidArgument(e.to_string())
+            }
+            CallError::UnknownCall(_) => ApiError::Conflict("the session has ended".into()),
+            CallError::WrongState(_) => {
+                ApiError::Conflict("the session is not in a state for that".into())
+            }
+            CallError::Media(_) => ApiError::Unavailable {
+                message: format!("no media resources: {e}"),
+                retry_after_secs: 1,
+            },
+            _ => ApiError::Internal(e.to_string()),
         }
     }
 }
@@ -118,7 +153,14 @@ mod tests {
                 403,
                 "PERMISSION_DENIED",
             ),
+            (
+                ApiError::InvalidTokenContext("x".into()),
+                403,
+                "INVALID_TOKEN_CONTEXT",
+            ),
             (ApiError::AlreadyExists("x".into()), 409, "ALREADY_EXISTS"),
+            (ApiError::Conflict("x".into()), 409, "CONFLICT"),
+            (ApiError::Internal("x".into()), 500, "INTERNAL"),
             (ApiError::PayloadTooLarge, 413, "PAYLOAD_TOO_LARGE"),
             (
                 ApiError::Unavailable {
@@ -132,6 +174,25 @@ mod tests {
         for (err, status, code) in table {
             let (s, c) = err.status_and_code();
             assert_eq!((s.as_u16(), c), (status, code), "{err:?}");
+        }
+    }
+
+    #[test]
+    fn call_core_refusals_map_to_api_errors() {
+        use sip_proxy::call::{CallError, CallId};
+        use sip_proxy::media::MediaError;
+        let table = [
+            (CallError::BadAddress("x".into()), 400),
+            (CallError::BadDtmf("x".into()), 400),
+            (CallError::UnknownCall(CallId(1)), 409),
+            (CallError::WrongState(CallId(1)), 409),
+            (CallError::Media(MediaError::PortsExhausted), 503),
+            (CallError::Exists(CallId(1)), 500),
+            (CallError::Transaction, 500),
+        ];
+        for (e, status) in table {
+            let api = ApiError::from(e.clone());
+            assert_eq!(api.status_and_code().0.as_u16(), status, "{e:?}");
         }
     }
 

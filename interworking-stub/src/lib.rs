@@ -2,23 +2,35 @@
 //!
 //! ```text
 //!   web app ── REST (CAMARA-style) ──┐
-//!   web app ── WebSocket channel ────┼──► api router ──► B2BUA commands (sip-proxy)
-//!                                    │         ▲
-//!   CloudEvents sinks ◄──────────────┘         └── call events (JSON) ◄── sip-proxy
+//!   web app ── WebSocket channel ────┼──► api router ──► calls ──► CallLink ──► GatewayCommand
+//!                                    │         ▲                      │          (sip-proxy)
+//!   CloudEvents sinks ◄──────────────┘         └── sessions ◄── link task ◄── GatewayEvent
 //! ```
 //!
-//! Entry point: [`router`] builds the axum router the binary serves on the API listener:
-//! `POST /dev/token` ([`auth`]) and the registration routes ([`registration`]) so far.
+//! Entry points: [`router`] builds the axum router the binary serves on the API listener;
+//! [`router_with_calls`] adds call handling through a [`CallLink`] started over the
+//! gateway's user channels ([`CallLink::start`]).
+//!
+//! | module | what |
+//! | --- | --- |
+//! | [`auth`] | bearer tokens, the `Authenticator` trait, `POST /dev/token` |
+//! | [`registration`] | `/webrtc-registration/v0.3/sessions` over an in-memory store |
+//! | [`calls`] | `/webrtc-call-handling/v0.3/sessions`: create, read, status, delete |
+//! | [`call_link`] | the task between the routes and the call core: correlation, sessions |
+//! | `error` | [`ApiError`], the one mapping to HTTP status and CAMARA `ErrorInfo` |
+//!
 //! Every request passes the drain gate (new work refused with 503 + Retry-After while the
-//! node drains) and is counted in `rtcgate_api_requests_total`. Errors leave through
-//! [`ApiError`], the one place that maps them to HTTP status and CAMARA `ErrorInfo`.
+//! node drains) and is counted in `rtcgate_api_requests_total`.
 #![warn(missing_docs)]
 
 pub mod auth;
+pub mod call_link;
+pub mod calls;
 mod error;
 mod metrics;
 pub mod registration;
 
+pub use call_link::CallLink;
 pub use error::{ApiError, ErrorInfo};
 
 use std::sync::Arc;
@@ -28,7 +40,7 @@ use axum::extract::{DefaultBodyLimit, Request, State};
 use axum::http::Method;
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
+use axum::routing::{get, post, put};
 use axum::{Json, Router};
 use serde::Deserialize;
 use tokio::sync::watch;
@@ -57,18 +69,32 @@ pub struct ApiState {
     dev: Arc<DevTokens>,
     auth: Arc<dyn Authenticator>,
     registrations: Arc<RegistrationStore>,
+    /// The call core, when this node serves calls.
+    calls: Option<CallLink>,
 }
 
-/// The API router: routes, drain gate, request metrics, body limit.
+/// The API router without call handling: the call routes answer 503 `UNAVAILABLE`.
 pub fn router(opts: ApiOptions) -> Router {
+    build(opts, None)
+}
+
+/// The API router with call handling through `calls` (see [`CallLink::start`]).
+pub fn router_with_calls(opts: ApiOptions, calls: CallLink) -> Router {
+    build(opts, Some(calls))
+}
+
+/// Routes, drain gate, request metrics, body limit.
+fn build(opts: ApiOptions, calls: Option<CallLink>) -> Router {
     let dev = Arc::new(DevTokens::default());
     let state = ApiState {
         opts: opts.clone(),
         auth: dev.clone(),
         dev,
         registrations: Arc::new(RegistrationStore::default()),
+        calls,
     };
     let reg = "/webrtc-registration/v0.3/sessions";
+    let call = "/webrtc-call-handling/v0.3/sessions";
     Router::new()
         .route("/dev/token", post(dev_token))
         .route(reg, post(registration::create).get(registration::list))
@@ -77,6 +103,15 @@ pub fn router(opts: ApiOptions) -> Router {
             get(registration::get)
                 .put(registration::refresh)
                 .delete(registration::delete),
+        )
+        .route(call, post(calls::create))
+        .route(
+            &format!("{call}/{{media_session_id}}"),
+            get(calls::get).delete(calls::delete),
+        )
+        .route(
+            &format!("{call}/{{media_session_id}}/status"),
+            put(calls::update_status),
         )
         .route_layer(middleware::from_fn(metrics::tag_route))
         .fallback(not_found)

@@ -71,6 +71,13 @@ impl RegistrationStore {
     fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, Registration>> {
         self.by_id.lock().unwrap_or_else(PoisonError::into_inner)
     }
+
+    /// The device of the caller's registration `id` (the `registrationId` header of a
+    /// call): 404 when unknown or expired, 403 when another user's.
+    pub(crate) fn device_of(&self, id: &str, who: &Identity) -> Result<String, ApiError> {
+        let mut store = self.lock();
+        Ok(own(&mut store, id, who)?.device_id.clone())
+    }
 }
 
 fn rfc3339(t: SystemTime) -> String {
@@ -142,6 +149,9 @@ pub(crate) async fn create(
         expires_at,
     };
     let out = info(&id, &registration);
+    if let Some(calls) = &state.calls {
+        calls.user_registered(&registration.phone_number);
+    }
     store.insert(id, registration);
     Ok((StatusCode::OK, Json(out)).into_response())
 }
@@ -200,6 +210,10 @@ pub(crate) async fn delete(
     let mut store = state.registrations.lock();
     own(&mut store, &id, &who)?;
     store.remove(&id);
+    let last = !store.values().any(|r| r.phone_number == who.phone_number);
+    if let (true, Some(calls)) = (last, &state.calls) {
+        calls.user_unregistered(&who.phone_number);
+    }
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 
