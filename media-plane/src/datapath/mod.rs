@@ -21,17 +21,21 @@
 //! the IMS leg (see [`backend`]).
 
 pub mod backend;
+mod dtls_link;
 mod ports;
 mod session;
 #[allow(unsafe_code)]
 mod sys;
+mod webrtc;
 mod worker;
 
 pub use backend::{spawn, Backend, BackendConfig, BackendKind, BackendStats, RunningWorker};
+pub use dtls_link::{DtlsEnd, DtlsLink, DtlsPort, DTLS_INBOUND_QUEUE, DTLS_TRANSMIT_QUEUE};
 pub use ports::PortAllocator;
 pub use session::{
     Action, DropCounters, DropReason, LegConfig, LegCrypto, LegSide, PtMap, Session, SessionEvent,
 };
+pub use webrtc::{WebPortCounters, WebRtcLeg};
 pub use worker::{CallId, Command, SocketOp, Worker, WorkerEvent, WorkerHandle};
 
 /// Errors of the data-path layer.

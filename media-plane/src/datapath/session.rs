@@ -126,8 +126,12 @@ pub enum Action {
         /// Bytes to send.
         len: usize,
     },
-    /// Drop the datagram; counted in [`DropCounters`].
+    /// Drop the datagram; counted in [`DropCounters`] (or, on the web port, in
+    /// [`super::WebPortCounters`]).
     Drop(DropReason),
+    /// Taken by a slow path (a DTLS datagram, copied toward the call's session): nothing
+    /// to send now.
+    Consumed,
 }
 
 /// Why a datagram was dropped.

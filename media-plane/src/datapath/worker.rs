@@ -3,8 +3,10 @@
 //! The control plane sends [`Command`]s through a bounded queue ([`WorkerHandle::send`]
 //! never blocks: a full queue is [`DatapathError::QueueFull`], mapped to 503 by the
 //! call core). The worker drains it between packet batches.
-//! Routing: IMS-leg packets by local port; web-leg packets by the latched remote
-//! (the shared-port ICE/STUN routing via `demux::DemuxTable` is the next step).
+//! Routing: IMS-leg packets by local port; web-port packets through `webrtc.rs` (RFC 7983
+//! demux: STUN to the call's ICE-lite agent by local ufrag, DTLS to its slow path and
+//! SRTP to its session by the 5-tuple an authenticated check latched), or, for a call
+//! without a WebRTC leg, by the web remote configured at allocation.
 //!
 //! The worker owns no socket. It tells its backend which IMS-leg sockets to open and
 //! close ([`Worker::poll_socket_op`]); the backend reports a failed bind back
@@ -19,7 +21,14 @@ use std::sync::mpsc::{sync_channel, Receiver, SyncSender, TryRecvError, TrySendE
 use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
-use super::{Action, DatapathError, DropReason, LegConfig, LegSide, Session, SessionEvent};
+use super::dtls_link::DTLS_TRANSMIT_QUEUE;
+use super::webrtc::{WebPort, WebPortCounters, WebRoute, WebState};
+use super::{
+    Action, DatapathError, DropReason, LegConfig, LegCrypto, LegSide, Session, SessionEvent,
+    WebRtcLeg,
+};
+use crate::ice::{IceEvent, IceLiteAgent, LocalCredentials, RemoteCredentials};
+use crate::srtp::{SrtpContext, SrtpSuite};
 
 /// Identifies a call's media session inside the gateway.
 pub type CallId = u64;
@@ -48,6 +57,38 @@ pub enum Command {
         /// New remote.
         remote: SocketAddr,
     },
+    /// Makes the web leg of `call` (allocated before) a WebRTC leg on the shared web
+    /// port: an ICE-lite agent with these credentials, the DTLS hand-over, and no SRTP
+    /// until [`Command::InstallWebKeys`] (the leg's crypto becomes
+    /// [`LegCrypto::AwaitingDtls`]).
+    StartWebRtc {
+        /// The call.
+        call: CallId,
+        /// ICE credentials and the worker's end of the DTLS hand-over.
+        leg: Box<WebRtcLeg>,
+    },
+    /// The browser's ICE credentials from a (new) SDP: set, unchanged, or an ICE restart
+    /// with `fresh_local` as our new credentials (RFC 8445 §9).
+    RemoteIceCredentials {
+        /// The call.
+        call: CallId,
+        /// The browser's `a=ice-ufrag` / `a=ice-pwd`.
+        remote: RemoteCredentials,
+        /// Our credentials if this is a restart.
+        fresh_local: LocalCredentials,
+    },
+    /// Installs the DTLS-SRTP keys of `call`'s web leg (sent by
+    /// [`super::DtlsPort::run`]); SRTP flows from now on.
+    InstallWebKeys {
+        /// The call.
+        call: CallId,
+        /// The negotiated profile.
+        suite: SrtpSuite,
+        /// Unprotects what the browser sends.
+        inbound: Box<SrtpContext>,
+        /// Protects what the gateway sends to the browser.
+        outbound: Box<SrtpContext>,
+    },
     /// Ends the session.
     Release {
         /// The call.
@@ -75,6 +116,22 @@ pub enum WorkerEvent {
         call: CallId,
         /// What happened.
         event: SessionEvent,
+    },
+    /// An ICE event of a call's WebRTC leg: `Connected`/`Nominated` (the web remote is
+    /// set), `ConsentLost` (RFC 7675: media to the browser stopped; the call decides
+    /// whether to end), `Restarted`.
+    Ice {
+        /// The call.
+        call: CallId,
+        /// What happened.
+        event: IceEvent,
+    },
+    /// [`Command::InstallWebKeys`] was applied: SRTP flows on the web leg.
+    WebKeysInstalled {
+        /// The call.
+        call: CallId,
+        /// The negotiated profile.
+        suite: SrtpSuite,
     },
     /// [`Command::Allocate`] could not be carried out; the call has no session.
     AllocateFailed {
@@ -107,10 +164,10 @@ type WakeFn = Arc<dyn Fn() + Send + Sync>;
 
 /// The waker slot shared by a worker and its handles; empty until a backend runs.
 #[derive(Default)]
-struct WakerSlot(OnceLock<WakeFn>);
+pub(super) struct WakerSlot(OnceLock<WakeFn>);
 
 impl WakerSlot {
-    fn wake(&self) {
+    pub(super) fn wake(&self) {
         if let Some(w) = self.0.get() {
             w();
         }
@@ -133,16 +190,25 @@ impl fmt::Debug for WakerSlot {
 pub struct WorkerHandle {
     // `Option` only so that `drop` can let go of the sender before it wakes the worker.
     tx: Option<SyncSender<Command>>,
-    waker: Arc<WakerSlot>,
+    pub(super) waker: Arc<WakerSlot>,
+    /// The worker-wide DTLS transmit queue (see `dtls_link.rs`).
+    pub(super) transmit: SyncSender<(CallId, Vec<u8>)>,
 }
 
 impl WorkerHandle {
     /// Queues `cmd` without blocking.
     pub fn send(&self, cmd: Command) -> Result<(), DatapathError> {
-        let tx = self.tx.as_ref().ok_or(DatapathError::WorkerGone)?;
+        self.send_returning(cmd).map_err(|(e, _)| e)
+    }
+
+    /// [`WorkerHandle::send`], giving the command back when it was not queued.
+    pub fn send_returning(&self, cmd: Command) -> Result<(), (DatapathError, Command)> {
+        let Some(tx) = self.tx.as_ref() else {
+            return Err((DatapathError::WorkerGone, cmd));
+        };
         tx.try_send(cmd).map_err(|e| match e {
-            TrySendError::Full(_) => DatapathError::QueueFull,
-            TrySendError::Disconnected(_) => DatapathError::WorkerGone,
+            TrySendError::Full(c) => (DatapathError::QueueFull, c),
+            TrySendError::Disconnected(c) => (DatapathError::WorkerGone, c),
         })?;
         self.waker.wake();
         Ok(())
@@ -158,9 +224,11 @@ impl Drop for WorkerHandle {
 }
 
 #[derive(Debug)]
-struct Call {
-    session: Session,
-    ims_port: u16,
+pub(super) struct Call {
+    pub(super) session: Session,
+    pub(super) ims_port: u16,
+    /// Set by [`Command::StartWebRtc`].
+    pub(super) web: Option<Box<WebState>>,
 }
 
 /// The calls of one worker thread.
@@ -171,6 +239,7 @@ pub struct Worker {
     by_ims_port: HashMap<u16, CallId>,
     by_web_remote: HashMap<SocketAddr, CallId>,
     web_port: u16,
+    web: WebPort,
     inactivity: Duration,
     ops: VecDeque<SocketOp>,
     events: VecDeque<WorkerEvent>,
@@ -183,6 +252,7 @@ impl Worker {
     /// `queue` entries.
     pub fn new(web_port: u16, inactivity: Duration, queue: usize) -> (Self, WorkerHandle) {
         let (tx, rx) = sync_channel(queue);
+        let (transmit, transmit_rx) = sync_channel(DTLS_TRANSMIT_QUEUE);
         let waker = Arc::new(WakerSlot::default());
         let w = Self {
             rx,
@@ -190,6 +260,7 @@ impl Worker {
             by_ims_port: HashMap::new(),
             by_web_remote: HashMap::new(),
             web_port,
+            web: WebPort::new(transmit_rx),
             inactivity,
             ops: VecDeque::new(),
             events: VecDeque::new(),
@@ -199,6 +270,7 @@ impl Worker {
         let h = WorkerHandle {
             tx: Some(tx),
             waker,
+            transmit,
         };
         (w, h)
     }
@@ -251,7 +323,12 @@ impl Worker {
                 }
                 self.by_ims_port.insert(ims_port, call);
                 let session = Session::new(now, *web, *ims, self.inactivity);
-                self.calls.insert(call, Call { session, ims_port });
+                let c = Call {
+                    session,
+                    ims_port,
+                    web: None,
+                };
+                self.calls.insert(call, c);
                 self.ops.push_back(SocketOp::Open {
                     call,
                     port: ims_port,
@@ -268,14 +345,56 @@ impl Worker {
                     c.session.set_remote(leg, remote);
                 }
             }
+            Command::StartWebRtc { call, leg } => self.start_webrtc(now, call, *leg),
+            Command::RemoteIceCredentials {
+                call,
+                remote,
+                fresh_local,
+            } => {
+                if let Some(c) = self.calls.get_mut(&call) {
+                    if let Some(w) = c.web.as_mut() {
+                        w.agent_mut()
+                            .apply_remote_credentials(now, remote, fresh_local);
+                    }
+                    self.web.drain_ice(call, c, &mut self.events);
+                }
+            }
+            Command::InstallWebKeys {
+                call,
+                suite,
+                inbound,
+                outbound,
+            } => {
+                if let Some(c) = self.calls.get_mut(&call) {
+                    let crypto = LegCrypto::Srtp { inbound, outbound };
+                    c.session.set_crypto(LegSide::Web, crypto);
+                    self.events
+                        .push_back(WorkerEvent::WebKeysInstalled { call, suite });
+                }
+            }
             Command::Release { call } => self.release(call),
             Command::Stop => self.stopped = true,
         }
     }
 
+    fn start_webrtc(&mut self, now: Instant, call: CallId, leg: WebRtcLeg) {
+        let Some(c) = self.calls.get_mut(&call) else {
+            return; // allocation failed: dropping the link ends the DTLS driver
+        };
+        // The web remote comes from ICE now, and only from an authenticated check.
+        self.by_web_remote.retain(|_, v| *v != call);
+        c.session.clear_remote(LegSide::Web);
+        c.session.set_crypto(LegSide::Web, LegCrypto::AwaitingDtls);
+        self.web.remove_call(call);
+        let state = WebState::new(now, leg);
+        self.web.register(call, &state);
+        c.web = Some(Box::new(state));
+    }
+
     /// Forgets `call`; returns its IMS port if it had a session.
     fn forget(&mut self, call: CallId) -> Option<u16> {
         let c = self.calls.remove(&call)?;
+        self.web.remove_call(call);
         self.by_ims_port.remove(&c.ims_port);
         self.by_web_remote.retain(|_, v| *v != call);
         Some(c.ims_port)
@@ -327,6 +446,23 @@ impl Worker {
         self.calls.get(&call).map(|c| &c.session)
     }
 
+    /// The ICE-lite agent of `call`'s WebRTC leg, for counters.
+    pub fn ice_agent(&self, call: CallId) -> Option<&IceLiteAgent> {
+        self.calls.get(&call)?.web.as_deref().map(WebState::agent)
+    }
+
+    /// Counters of the shared web port.
+    pub fn web_counters(&self) -> WebPortCounters {
+        self.web.counters()
+    }
+
+    /// The next DTLS datagram a call's session wants sent: send it to the address from
+    /// the web port's socket. Backends drain this every loop turn (after the wait: a
+    /// session's datagram wakes the backend through the waker).
+    pub fn poll_transmit(&mut self) -> Option<(SocketAddr, &[u8])> {
+        self.web.poll_transmit(&mut self.calls)
+    }
+
     /// Handles a datagram received on `local` from `remote`, in place.
     pub fn handle_datagram(
         &mut self,
@@ -351,9 +487,17 @@ impl Worker {
     ) -> (Action, u16) {
         let unknown = (Action::Drop(DropReason::UnknownSource), 0);
         let (side, call) = if local.port() == self.web_port {
-            match self.by_web_remote.get(&remote) {
-                Some(&c) => (LegSide::Web, c),
-                None => return unknown,
+            let (calls, events) = (&mut self.calls, &mut self.events);
+            match self.web.route(now, calls, events, local, remote, buf, len) {
+                WebRoute::Done(a) => return (a, self.web_port),
+                WebRoute::Media(c) => (LegSide::Web, c),
+                WebRoute::Fallback => match self.by_web_remote.get(&remote) {
+                    Some(&c) => (LegSide::Web, c),
+                    None => {
+                        self.web.count_not_latched();
+                        return unknown;
+                    }
+                },
             }
         } else {
             match self.by_ims_port.get(&local.port()) {
@@ -374,8 +518,19 @@ impl Worker {
         (a, port)
     }
 
-    /// The next event: a failed allocation, or a session event at `now`.
+    /// The next event: a failed allocation, an ICE event, installed keys, or a session
+    /// event at `now` (which also advances the ICE agents' consent timers).
     pub fn poll_event(&mut self, now: Instant) -> Option<WorkerEvent> {
+        if let Some(e) = self.events.pop_front() {
+            return Some(e);
+        }
+        for (id, c) in self.calls.iter_mut() {
+            let Some(w) = c.web.as_mut() else { continue };
+            if w.agent().poll_timeout().is_some_and(|t| t <= now) {
+                w.agent_mut().handle_timeout(now);
+                self.web.drain_ice(*id, c, &mut self.events);
+            }
+        }
         if let Some(e) = self.events.pop_front() {
             return Some(e);
         }
@@ -386,11 +541,13 @@ impl Worker {
         })
     }
 
-    /// The earliest session deadline.
+    /// The earliest session or ICE consent deadline.
     pub fn poll_timeout(&self) -> Option<Instant> {
+        let ice = |c: &Call| c.web.as_deref().and_then(|w| w.agent().poll_timeout());
         self.calls
             .values()
-            .filter_map(|c| c.session.poll_timeout())
+            .flat_map(|c| [c.session.poll_timeout(), ice(c)])
+            .flatten()
             .min()
     }
 }

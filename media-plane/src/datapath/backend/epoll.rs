@@ -109,6 +109,7 @@ impl Driver {
                 }
             }
             self.flush();
+            self.send_transmits();
         }
         self.stats.events_dropped = self.ctl.dropped;
         Ok(self.stats)
@@ -185,6 +186,21 @@ impl Driver {
             self.used += k;
             if k < room {
                 break;
+            }
+        }
+    }
+
+    /// The DTLS datagrams of the calls' sessions (`Worker::poll_transmit`), from the web
+    /// port. Slow path: a plain `send_to` each.
+    fn send_transmits(&mut self) {
+        let port = self.worker.web_port();
+        let Some(web) = self.sockets.get(&port) else {
+            return;
+        };
+        while let Some((to, datagram)) = self.worker.poll_transmit() {
+            match web.sock.send_to(datagram, to) {
+                Ok(_) => self.stats.sent += 1,
+                Err(_) => self.stats.send_failed += 1,
             }
         }
     }
