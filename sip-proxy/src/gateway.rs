@@ -19,7 +19,7 @@ use crate::call::{CallCore, CallError, CallEvent, Command};
 use crate::endpoint::TransactionUser;
 use crate::gateway_metrics;
 use crate::keepalive::{KeepAlive, NextHopState};
-use crate::media::MediaControl;
+use crate::media::{MediaControl, MediaEvent};
 use crate::message::{Method, Request, Response};
 use crate::registration::{RegEvent, Registrations};
 use crate::transaction::{TransactionEvent, TransactionId, TransactionLayer};
@@ -53,6 +53,8 @@ pub enum GatewayCommand {
     Deregister(String),
     /// The drain deadline passed: end every call now (BYE, CANCEL or 603 by state).
     EndAllCalls,
+    /// An event of the media plane (ICE, DTLS, consent, inactivity) for the call core.
+    Media(MediaEvent),
 }
 
 /// What the gateway reports to the JSON side.
@@ -253,6 +255,7 @@ impl<M: MediaControl + Send> TransactionUser for GatewayUser<M> {
                     r.deregister(now, &number, layer);
                 }
             }
+            GatewayCommand::Media(event) => self.core.handle_media_event(now, &event, layer),
             GatewayCommand::EndAllCalls => {
                 for call in self.core.call_ids() {
                     // A call that ended in between is no longer there: nothing to do.

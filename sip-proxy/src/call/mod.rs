@@ -16,6 +16,7 @@
 
 mod hold;
 mod incoming;
+mod media_events;
 mod outgoing;
 mod session;
 mod status;
