@@ -28,9 +28,12 @@
 //! - [`stun`]: zero-copy STUN parsing (`stun::Message::parse`) and writing
 //!   (`stun::MessageWriter`) with MESSAGE-INTEGRITY and FINGERPRINT.
 //! - [`datapath`]: the sans-IO call session (`datapath::Session::handle_rtp`,
-//!   `poll_event`, `poll_timeout`), the per-thread `datapath::Worker`, its socket
-//!   backends (`datapath::spawn` with `datapath::Backend`: epoll + recvmmsg/sendmmsg, or
-//!   io_uring) and the IMS-leg `datapath::PortAllocator`.
+//!   `poll_event`, `poll_timeout`), the per-thread `datapath::Worker` with the WebRTC leg
+//!   of each call on its shared web port (`datapath::Command::StartWebRtc`: demux, ICE-lite,
+//!   DTLS hand-over to `datapath::DtlsPort::run`, `Worker::poll_transmit`,
+//!   `Command::InstallWebKeys`), its socket backends (`datapath::spawn` with
+//!   `datapath::Backend`: epoll + recvmmsg/sendmmsg, or io_uring) and the IMS-leg
+//!   `datapath::PortAllocator`.
 //! - [`dtls`]: DTLS-SRTP on the slow path: the certificate and SDP fingerprint
 //!   (`dtls::DtlsCertificate::generate`, `dtls::Fingerprint::parse_sdp`) and the per-call
 //!   `dtls::DtlsSession` (`handle_datagram`, `start(DtlsParams)`, `next_output` →

@@ -94,6 +94,16 @@ impl DtlsPort {
         self.inbound.recv().await
     }
 
+    /// The next DTLS datagram if one is queued, without waiting.
+    pub fn try_recv(&mut self) -> Option<Vec<u8>> {
+        self.inbound.try_recv().ok()
+    }
+
+    /// True once the worker let go of the call (released, or the worker stopped).
+    pub fn is_released(&self) -> bool {
+        self.inbound.is_closed()
+    }
+
     /// Queues a datagram for the web port and wakes the worker's backend. Never waits.
     pub fn transmit(&mut self, datagram: Vec<u8>) -> Result<(), DatapathError> {
         match self.transmit.try_send((self.call, datagram)) {

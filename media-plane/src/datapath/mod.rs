@@ -1,24 +1,37 @@
 //! The packet data path: the sans-IO session core of a call, the worker that holds the
-//! calls of one thread, the socket backends that drive it, and the IMS-leg port
-//! allocator.
+//! calls of one thread (and the WebRTC leg of each on the shared web port), the socket
+//! backends that drive it, and the IMS-leg port allocator.
 //!
 //! ```text
-//!  web leg (SRTP) ──► Session::handle_rtp ──► unprotect · PT map · ReOriginator · protect ──► IMS leg (SRTP/RTP)
-//!  IMS leg        ──► Session::handle_rtp ──► (same, other direction)                     ──► web leg
+//!  web port ─► demux (RFC 7983) ─┬ STUN ─► call's IceLiteAgent ─► reply in place (Action::Forward to the source)
+//!                                ├ DTLS ─► bounded per-call queue ─► DtlsPort::run (control plane's tokio)
+//!                                │          ◄─ Worker::poll_transmit ◄─ session's datagrams   keys ─► Command::InstallWebKeys
+//!                                └ SRTP ─► Session::handle_rtp ─► unprotect · PT map · ReOriginator · protect ─► IMS leg
+//!  IMS leg (SRTP/RTP) ─► Session::handle_rtp ─► (same, other direction) ─► web leg (latched by ICE)
 //!
 //!  control plane ──Command──► WorkerHandle ─► [backend thread: sockets + Worker] ─WorkerEvent─► RunningWorker::events
 //! ```
 //!
 //! - [`Session`]: two legs, per-direction [`crate::srtp::ReOriginator`], latching,
 //!   drop counters, inactivity events; in place in the caller's buffer, no allocation.
+//!   A web leg in [`LegCrypto::AwaitingDtls`] drops both directions until its keys come.
 //! - [`Worker`] / [`WorkerHandle`]: the calls of one thread and their bounded command
 //!   queue; it names the IMS-leg sockets its backend must own ([`SocketOp`]).
+//! - `webrtc.rs`: the shared web port: [`Command::StartWebRtc`] with a [`WebRtcLeg`]
+//!   (ICE credentials + [`DtlsLink`]) gives a call an ICE-lite agent, registered by local
+//!   ufrag; only an authenticated check latches the 5-tuple and sets the web remote;
+//!   ICE events reach the control plane as [`WorkerEvent::Ice`] (consent lost included);
+//!   junk is counted in [`WebPortCounters`]. Calls without a WebRTC leg keep their fixed
+//!   web remote.
+//! - `dtls_link.rs`: [`WorkerHandle::dtls_link`] makes the two ends of a call's DTLS
+//!   hand-over; [`DtlsPort::run`] is the control plane's driver of the `DtlsSession`.
 //! - [`backend`]: [`spawn`] runs a worker on a thread over epoll + recvmmsg/sendmmsg
-//!   (or io_uring, [`Backend`]); the only `unsafe` is the private `sys` module.
+//!   (or io_uring, [`Backend`]); the only `unsafe` is the private `sys` module. Each loop
+//!   turn a backend drains [`Worker::poll_transmit`] and sends from the web socket.
 //! - [`PortAllocator`]: even IMS-leg ports over a range, with quarantine after release.
 //!
-//! Not yet: STUN/ICE routing on the shared port (demux integration), RTCP on port+1 of
-//! the IMS leg (see [`backend`]).
+//! Not yet: RTCP on port+1 of the IMS leg (see [`backend`]); the io_uring backend
+//! draining [`Worker::poll_transmit`] (epoll does).
 
 pub mod backend;
 mod dtls_link;

@@ -336,3 +336,7 @@ impl WebPort {
         self.current.as_ref().map(|(to, d)| (*to, d.as_slice()))
     }
 }
+
+#[cfg(test)]
+#[path = "webrtc_tests.rs"]
+mod tests;
