@@ -1,5 +1,5 @@
 //! The product's data path as a WebRTC leg: webrtc-rs's `RTCPeerConnection` plays the
-//! browser, the gateway is a `datapath::Worker` on the epoll backend (its shared web
+//! browser, the gateway is a `datapath::Worker` on a socket backend (its shared web
 //! port on 127.0.0.1) plus the call's `DtlsSession` driven by `DtlsPort::run` on this
 //! test's tokio runtime, exactly as the control plane would run it.
 //!
@@ -19,6 +19,7 @@ mod webrtc_browser;
 use std::net::{SocketAddr, UdpSocket as StdUdpSocket};
 use std::time::Duration;
 
+use media_plane::datapath::backend::io_uring_available;
 use media_plane::datapath::{
     spawn, Backend, BackendConfig, Command, DtlsEnd, LegConfig, LegCrypto, PtMap, WebRtcLeg,
     Worker, WorkerEvent,
@@ -50,7 +51,7 @@ struct Seen {
     at_browser: bool,
 }
 
-async fn call(role: DtlsRole) {
+async fn call(backend: Backend, role: DtlsRole) {
     let (pc, track) = browser().await;
     let (heard_tx, mut heard_rx) = mpsc::unbounded_channel::<Vec<u8>>();
     pc.on_track(Box::new(move |remote, _, _| {
@@ -74,11 +75,11 @@ async fn call(role: DtlsRole) {
     let web_addr = web.local_addr().expect("web addr");
     let (worker, handle) = Worker::new(web_addr.port(), Duration::from_secs(30), 64);
     let cfg = BackendConfig {
-        backend: Backend::Epoll,
+        backend,
         ims_ip: "127.0.0.1".parse().expect("literal"),
         ..BackendConfig::default()
     };
-    let running = spawn(worker, web, cfg).expect("epoll backend");
+    let running = spawn(worker, web, cfg).expect("backend");
     let (events_tx, mut events) = mpsc::unbounded_channel();
     let backend = std::thread::spawn(move || {
         while let Ok(e) = running.events().recv() {
@@ -218,11 +219,29 @@ async fn call(role: DtlsRole) {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn worker_answers_active_as_dtls_client() {
-    call(DtlsRole::Client).await;
+async fn epoll_worker_answers_active_as_dtls_client() {
+    call(Backend::Epoll, DtlsRole::Client).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn worker_answers_passive_as_dtls_server() {
-    call(DtlsRole::Server).await;
+async fn epoll_worker_answers_passive_as_dtls_server() {
+    call(Backend::Epoll, DtlsRole::Server).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn io_uring_worker_answers_active_as_dtls_client() {
+    if io_uring_available() {
+        call(Backend::IoUring, DtlsRole::Client).await;
+    } else {
+        eprintln!("note: io_uring unavailable on this host (probe failed): test skipped");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn io_uring_worker_answers_passive_as_dtls_server() {
+    if io_uring_available() {
+        call(Backend::IoUring, DtlsRole::Server).await;
+    } else {
+        eprintln!("note: io_uring unavailable on this host (probe failed): test skipped");
+    }
 }

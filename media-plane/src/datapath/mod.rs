@@ -30,8 +30,7 @@
 //!   turn a backend drains [`Worker::poll_transmit`] and sends from the web socket.
 //! - [`PortAllocator`]: even IMS-leg ports over a range, with quarantine after release.
 //!
-//! Not yet: RTCP on port+1 of the IMS leg (see [`backend`]); the io_uring backend
-//! draining [`Worker::poll_transmit`] (epoll does).
+//! Not yet: RTCP on port+1 of the IMS leg (see [`backend`]).
 
 pub mod backend;
 mod dtls_link;

@@ -142,6 +142,7 @@ impl Driver {
                 let c = self.done[i];
                 self.complete(now, c);
             }
+            self.send_transmits();
         }
         self.stats.events_dropped = self.ctl.dropped;
         let armed: Vec<u64> = self
@@ -178,6 +179,21 @@ impl Driver {
                         let _ = self.ring.cancel(recv_tag(s.gen, port), CANCEL);
                     }
                 }
+            }
+        }
+    }
+
+    /// The DTLS datagrams of the calls' sessions (`Worker::poll_transmit`), from the web
+    /// port. Slow path: a plain `send_to` each, outside the ring.
+    fn send_transmits(&mut self) {
+        let port = self.worker.web_port();
+        let Some(web) = self.sockets.get(&port) else {
+            return;
+        };
+        while let Some((to, datagram)) = self.worker.poll_transmit() {
+            match web.sock.send_to(datagram, to) {
+                Ok(_) => self.stats.sent += 1,
+                Err(_) => self.stats.send_failed += 1,
             }
         }
     }
