@@ -15,8 +15,9 @@
 //! Traffic stays on 127.0.0.1 (webrtc-rs gathers on `lo` only). Packets are sent
 //! periodically, as RTP is, until the other side has seen one; the timeout only guards.
 
+mod webrtc_browser;
+
 use std::net::SocketAddr;
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use media_plane::demux::{classify, PacketKind};
@@ -25,27 +26,17 @@ use media_plane::dtls::{
     Fingerprint,
 };
 use media_plane::ice::{
-    host_candidates, IceEvent, IceLiteAgent, LocalCredentials, RemoteCredentials, MAX_REPLY_LEN,
+    IceEvent, IceLiteAgent, LocalCredentials, RemoteCredentials, MAX_REPLY_LEN,
 };
 use media_plane::rtp::RtpHeader;
 use media_plane::srtp::SrtpSuite;
 use tokio::net::UdpSocket;
 use tokio::sync::mpsc;
-use webrtc::api::media_engine::{MediaEngine, MIME_TYPE_PCMU};
-use webrtc::api::setting_engine::SettingEngine;
-use webrtc::api::APIBuilder;
-use webrtc::ice::mdns::MulticastDnsMode;
-use webrtc::ice::network_type::NetworkType;
-use webrtc::peer_connection::configuration::RTCConfiguration;
 use webrtc::peer_connection::sdp::session_description::RTCSessionDescription;
-use webrtc::peer_connection::RTCPeerConnection;
-use webrtc::rtp_transceiver::rtp_codec::RTCRtpCodecCapability;
-use webrtc::track::track_local::track_local_static_rtp::TrackLocalStaticRTP;
 use webrtc::track::track_local::TrackLocalWriter;
+use webrtc_browser::{answer_sdp, browser, parse_offer, rtp, OUR_SSRC};
 
 const GUARD: Duration = Duration::from_secs(20);
-/// The SSRC our answer declares and our RTP uses.
-const OUR_SSRC: u32 = 0x5eed_0001;
 const FROM_BROWSER: &[u8] = b"browser->gateway PCMU payload";
 const FROM_GATEWAY: &[u8] = b"gateway->browser PCMU payload";
 
@@ -57,93 +48,6 @@ enum Report {
     DtlsFailed(String),
     /// The payload of an SRTP packet from the browser that our inbound context accepted.
     Payload(Vec<u8>),
-}
-
-/// The values of the offer the answer depends on.
-struct Offer {
-    mid: String,
-    ufrag: String,
-    pwd: String,
-    fingerprint: String,
-}
-
-fn attribute<'a>(sdp: &'a str, name: &str) -> Option<&'a str> {
-    sdp.lines().find_map(|l| {
-        l.trim_end()
-            .strip_prefix("a=")?
-            .strip_prefix(name)?
-            .strip_prefix(':')
-    })
-}
-
-fn parse_offer(sdp: &str) -> Offer {
-    let get = |name: &str| {
-        attribute(sdp, name)
-            .unwrap_or_else(|| panic!("offer has no a={name}:\n{sdp}"))
-            .to_owned()
-    };
-    Offer {
-        mid: get("mid"),
-        ufrag: get("ice-ufrag"),
-        pwd: get("ice-pwd"),
-        fingerprint: get("fingerprint"),
-    }
-}
-
-fn answer_sdp(
-    offer: &Offer,
-    creds: &LocalCredentials,
-    local: SocketAddr,
-    fingerprint: &str,
-    role: DtlsRole,
-) -> String {
-    let setup = match role {
-        DtlsRole::Client => "active",
-        DtlsRole::Server => "passive",
-    };
-    let mut candidate = String::new();
-    host_candidates(&[local], None)[0]
-        .write_sdp_attribute(&mut candidate)
-        .expect("write to String");
-    let port = local.port();
-    let mid = &offer.mid;
-    let ufrag = creds.ufrag();
-    let (ufrag, pwd) = (ufrag.as_str(), creds.pwd());
-    [
-        "v=0".to_owned(),
-        "o=rtcgate 1 1 IN IP4 127.0.0.1".to_owned(),
-        "s=-".to_owned(),
-        "t=0 0".to_owned(),
-        "a=ice-lite".to_owned(),
-        format!("a=group:BUNDLE {mid}"),
-        "a=msid-semantic: WMS rtcgate".to_owned(),
-        format!("m=audio {port} UDP/TLS/RTP/SAVPF 0"),
-        "c=IN IP4 127.0.0.1".to_owned(),
-        format!("a=mid:{mid}"),
-        format!("a=ice-ufrag:{ufrag}"),
-        format!("a=ice-pwd:{pwd}"),
-        format!("a=fingerprint:{fingerprint}"),
-        format!("a=setup:{setup}"),
-        "a=rtcp-mux".to_owned(),
-        "a=sendrecv".to_owned(),
-        "a=rtpmap:0 PCMU/8000".to_owned(),
-        "a=msid:rtcgate rtcgate-audio".to_owned(),
-        format!("a=ssrc:{OUR_SSRC} cname:rtcgate"),
-        format!("a=ssrc:{OUR_SSRC} msid:rtcgate rtcgate-audio"),
-        candidate,
-        "a=end-of-candidates".to_owned(),
-        String::new(),
-    ]
-    .join("\r\n")
-}
-
-fn rtp(ssrc: u32, seq: u16, payload: &[u8]) -> Vec<u8> {
-    let mut p = vec![0x80, 0x00];
-    p.extend_from_slice(&seq.to_be_bytes());
-    p.extend_from_slice(&(u32::from(seq) * 160).to_be_bytes());
-    p.extend_from_slice(&ssrc.to_be_bytes());
-    p.extend_from_slice(payload);
-    p
 }
 
 /// The gateway side of one call: socket, ICE-lite agent, DTLS session, SRTP contexts.
@@ -260,38 +164,6 @@ impl Gateway {
             }
         }
     }
-}
-
-/// The "browser": an RTCPeerConnection on loopback only, with one PCMU track.
-async fn browser() -> (Arc<RTCPeerConnection>, Arc<TrackLocalStaticRTP>) {
-    let mut media = MediaEngine::default();
-    media.register_default_codecs().expect("codecs");
-    let mut settings = SettingEngine::default();
-    settings.set_include_loopback_candidate(true);
-    settings.set_interface_filter(Box::new(|name: &str| name == "lo"));
-    settings.set_network_types(vec![NetworkType::Udp4]);
-    settings.set_ice_multicast_dns_mode(MulticastDnsMode::Disabled);
-    let api = APIBuilder::new()
-        .with_media_engine(media)
-        .with_setting_engine(settings)
-        .build();
-    let pc = Arc::new(
-        api.new_peer_connection(RTCConfiguration::default())
-            .await
-            .expect("peer connection"),
-    );
-    let track = Arc::new(TrackLocalStaticRTP::new(
-        RTCRtpCodecCapability {
-            mime_type: MIME_TYPE_PCMU.to_owned(),
-            clock_rate: 8000,
-            channels: 1,
-            ..Default::default()
-        },
-        "browser-audio".to_owned(),
-        "browser".to_owned(),
-    ));
-    pc.add_track(track.clone()).await.expect("add track");
-    (pc, track)
 }
 
 async fn call(role: DtlsRole) {
