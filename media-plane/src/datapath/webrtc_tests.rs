@@ -188,6 +188,19 @@ fn check_latches_dtls_flows_and_keys_gate_srtp() {
         Some(WorkerEvent::Ice { call: CALL, event: IceEvent::Nominated { remote, .. } }) if remote == browser
     ));
     assert_eq!(w.session(CALL).unwrap().remote(LegSide::Web), Some(browser));
+    let elsewhere = addr(6666);
+    h.send(Command::Update {
+        call: CALL,
+        leg: LegSide::Web,
+        remote: elsewhere,
+    })
+    .unwrap();
+    w.drain_commands(t0);
+    assert_eq!(
+        w.session(CALL).unwrap().remote(LegSide::Web),
+        Some(browser),
+        "ICE alone sets a WebRTC leg's remote"
+    );
     assert_eq!(
         w.poll_transmit().map(|(to, d)| (to, d.to_vec())),
         Some((browser, vec![22, 0xfe, 0xfd, 1])),

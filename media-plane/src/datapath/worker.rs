@@ -48,7 +48,8 @@ pub enum Command {
         /// Local IMS-leg port (from [`super::PortAllocator`]).
         ims_port: u16,
     },
-    /// Sets a leg's remote (ICE nomination, or a new SDP).
+    /// Sets a leg's remote (a new SDP). Ignored for the web leg of a WebRTC call
+    /// ([`Command::StartWebRtc`]): its remote comes only from authenticated ICE checks.
     Update {
         /// The call.
         call: CallId,
@@ -336,6 +337,10 @@ impl Worker {
             }
             Command::Update { call, leg, remote } => {
                 if let Some(c) = self.calls.get_mut(&call) {
+                    if leg == LegSide::Web && c.web.is_some() {
+                        tracing::warn!(call, "web remote of a WebRTC leg is set by ICE only");
+                        return;
+                    }
                     if leg == LegSide::Web {
                         if let Some(old) = c.session.remote(LegSide::Web) {
                             self.by_web_remote.remove(&old);
