@@ -21,9 +21,12 @@ use std::time::{Duration, Instant};
 use serde::Serialize;
 use sip_proxy::call::{CallError, CallEvent, CallId, CamaraStatus, Command};
 use sip_proxy::gateway::{GatewayCommand, GatewayEvent};
+use sip_proxy::registration::RegEvent;
 use tokio::sync::{mpsc, oneshot};
 
 use crate::auth::random_hex;
+use crate::events::{Audience, CloudEvent, EventHub, EventType};
+use crate::registration::RegistrationStore;
 use crate::ApiError;
 
 /// How long the call core gets to take and answer a command.
@@ -83,10 +86,15 @@ pub(crate) struct Session {
     pub(crate) direction: Direction,
     /// The web user's phone number (the originator's, or the receiver's for incoming).
     pub(crate) owner: String,
+    /// The device whose registration placed the call; `None` for incoming calls, which
+    /// reach every device of the owner.
+    pub(crate) device_id: Option<String>,
     pub(crate) status: CamaraStatus,
     /// Why the session ended, when it did.
     pub(crate) reason: Option<String>,
     pub(crate) info: MediaSessionInformation,
+    /// The last `sequenceNumber` given to an event of this session.
+    pub(crate) sequence: u64,
     ended_at: Option<Instant>,
 }
 
@@ -98,6 +106,20 @@ impl Session {
             ..self.info.clone()
         }
     }
+
+    fn audience(&self) -> Audience {
+        Audience {
+            number: self.owner.clone(),
+            device: self.device_id.clone(),
+        }
+    }
+
+    fn source(&self) -> String {
+        format!(
+            "/webrtc-call-handling/v0.3/sessions/{}",
+            self.info.media_session_id
+        )
+    }
 }
 
 /// A call the web user places (the validated `POST /sessions` body).
@@ -105,6 +127,8 @@ impl Session {
 pub(crate) struct NewCall {
     /// The token's phone number.
     pub(crate) owner: String,
+    /// The registration's device.
+    pub(crate) device_id: String,
     pub(crate) originator_address: String,
     pub(crate) originator_name: Option<String>,
     pub(crate) receiver_address: String,
@@ -178,6 +202,8 @@ impl Table {
 struct Inner {
     commands: mpsc::Sender<GatewayCommand>,
     table: Mutex<Table>,
+    hub: Arc<EventHub>,
+    registrations: Arc<RegistrationStore>,
 }
 
 /// The API's handle on the call core. Cheap to clone.
@@ -204,10 +230,22 @@ impl CallLink {
             inner: Arc::new(Inner {
                 commands,
                 table: Mutex::new(Table::default()),
+                hub: Arc::new(EventHub::default()),
+                registrations: Arc::new(RegistrationStore::default()),
             }),
         };
         tokio::spawn(link.clone().run(events));
         link
+    }
+
+    /// The notification channels the link's events go to.
+    pub(crate) fn hub(&self) -> Arc<EventHub> {
+        self.inner.hub.clone()
+    }
+
+    /// The registrations (shared with the routes: network de-registration ends them).
+    pub(crate) fn registrations(&self) -> Arc<RegistrationStore> {
+        self.inner.registrations.clone()
     }
 
     fn lock(&self) -> MutexGuard<'_, Table> {
@@ -247,6 +285,9 @@ impl CallLink {
                 reason,
                 sdp,
             }) => self.status(call, status, reason, sdp),
+            GatewayEvent::Registration(RegEvent::Ended { number, .. }) => {
+                self.registration_ended(&number);
+            }
             GatewayEvent::Registration(_) | GatewayEvent::NextHop(_) => {}
         }
     }
@@ -266,6 +307,7 @@ impl CallLink {
             call,
             direction: Direction::Incoming,
             owner: to.clone(),
+            device_id: None,
             status: CamaraStatus::Initial,
             reason: None,
             info: MediaSessionInformation {
@@ -279,9 +321,15 @@ impl CallLink {
                 answer: None,
                 client_correlator: None,
             },
+            sequence: 1,
             ended_at: None,
         };
+        // CAMARA: the callee's session-invitation is sequenceNumber 1, the offer inline.
+        let mut data = serde_json::to_value(session.information()).unwrap_or_default();
+        data["sequenceNumber"] = 1.into();
+        let event = CloudEvent::new(EventType::SessionInvitation, session.source(), data);
         let mut table = self.lock();
+        self.inner.hub.publish(&session.audience(), &event);
         table.by_call.insert(call, id.clone());
         table.by_id.insert(id, session);
     }
@@ -305,16 +353,29 @@ impl CallLink {
             s.reason = reason;
         }
         // The answer for an outgoing call, or for the browser's hold/resume re-offer.
+        let mut answer = None;
         if let Some(sdp) = sdp {
             let first = s.info.answer.is_none() && s.direction == Direction::Outgoing;
             let reanswer = matches!(status, CamaraStatus::Hold | CamaraStatus::Resume);
             if first || reanswer {
-                s.info.answer = Some(SdpDescriptor { sdp });
+                answer = Some(SdpDescriptor { sdp });
+                s.info.answer = answer.clone();
             }
         }
         if status.is_final() && s.ended_at.is_none() {
             s.ended_at = Some(Instant::now());
         }
+        s.sequence += 1;
+        let mut data = serde_json::json!({
+            "mediaSessionId": s.info.media_session_id,
+            "status": status.as_str(),
+            "sequenceNumber": s.sequence,
+        });
+        if let Some(a) = answer {
+            data["answer"] = serde_json::to_value(a).unwrap_or_default();
+        }
+        let event = CloudEvent::new(EventType::SessionStatus, s.source(), data);
+        self.inner.hub.publish(&s.audience(), &event);
     }
 
     /// Sends `command` to the call core and waits for its result. The outer error is the
@@ -396,6 +457,8 @@ impl CallLink {
                     call,
                     direction: Direction::Outgoing,
                     owner: new.owner,
+                    device_id: Some(new.device_id),
+                    sequence: 0,
                     status: CamaraStatus::Initial,
                     reason: None,
                     info: info.clone(),
@@ -499,6 +562,51 @@ impl CallLink {
     /// The number's last registration ended.
     pub(crate) fn user_unregistered(&self, number: &str) {
         self.fire(GatewayCommand::RemoveUser(number.to_owned()));
+    }
+
+    /// The network ended `number`'s registration (pcscf mode): its registrations go,
+    /// each device hears `registration-ends`.
+    fn registration_ended(&self, number: &str) {
+        for (id, device) in self.inner.registrations.remove_number(number) {
+            let data = serde_json::json!({ "registrationId": id, "deviceId": device });
+            let event = CloudEvent::new(
+                EventType::RegistrationEnds,
+                format!("/webrtc-registration/v0.3/sessions/{id}"),
+                data,
+            );
+            let to = Audience {
+                number: number.to_owned(),
+                device: Some(device),
+            };
+            self.inner.hub.publish(&to, &event);
+        }
+    }
+
+    /// Ends the live calls a device can no longer follow (its last channel expired):
+    /// the device's outgoing calls, and the number's incoming calls when no channel of
+    /// the number is left.
+    pub(crate) fn end_calls_of(&self, number: &str, device: &str) {
+        let device_left = self.inner.hub.has_channel(number, Some(device));
+        let any_left = self.inner.hub.has_channel(number, None);
+        let calls: Vec<CallId> = self
+            .lock()
+            .by_id
+            .values()
+            .filter(|s| s.owner == number && s.ended_at.is_none())
+            .filter(|s| match &s.device_id {
+                Some(d) => d == device && !device_left,
+                None => !any_left,
+            })
+            .map(|s| s.call)
+            .collect();
+        for call in calls {
+            tracing::info!(call = call.0, "notification channel lost: ending the call");
+            let link = self.clone();
+            tokio::spawn(async move {
+                // Whatever the core answers, the call is ending or already gone.
+                let _ = link.send(Command::Hangup { call }).await;
+            });
+        }
     }
 
     fn fire(&self, command: GatewayCommand) {

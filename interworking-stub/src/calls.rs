@@ -116,7 +116,7 @@ fn caller(state: &ApiState, headers: &HeaderMap) -> Result<(Identity, CallLink),
 }
 
 /// Validates a create body into the call to place.
-fn new_call(who: &Identity, body: CreateBody) -> Result<NewCall, ApiError> {
+fn new_call(who: &Identity, device_id: String, body: CreateBody) -> Result<NewCall, ApiError> {
     for (field, value) in [
         ("originatorAddress", &body.originator_address),
         ("receiverAddress", &body.receiver_address),
@@ -138,6 +138,7 @@ fn new_call(who: &Identity, body: CreateBody) -> Result<NewCall, ApiError> {
     }
     Ok(NewCall {
         owner: who.phone_number.clone(),
+        device_id,
         originator_address: body.originator_address,
         originator_name: body.originator_name,
         receiver_address: body.receiver_address,
@@ -160,8 +161,8 @@ pub(crate) async fn create(
         .and_then(|v| v.to_str().ok())
         .filter(|v| !v.is_empty())
         .ok_or_else(|| ApiError::InvalidArgument("the registrationId header is missing".into()))?;
-    state.registrations.device_of(registration_id, &who)?;
-    let call = new_call(&who, body)?;
+    let device_id = state.registrations.device_of(registration_id, &who)?;
+    let call = new_call(&who, device_id, body)?;
     let (created, info) = link.originate(call).await?;
     let status = if created {
         StatusCode::CREATED

@@ -8,7 +8,8 @@
 //! ```
 //!
 //! Entry points: [`router`] builds the axum router the binary serves on the API listener;
-//! [`router_with_calls`] adds call handling through a [`CallLink`] started over the
+//! [`router_with_calls`] (or [`router_with_channels`], to set the [`ChannelOptions`]) adds
+//! call handling and notification channels through a [`CallLink`] started over the
 //! gateway's user channels ([`CallLink::start`]).
 //!
 //! | module | what |
@@ -17,6 +18,8 @@
 //! | [`registration`] | `/webrtc-registration/v0.3/sessions` over an in-memory store |
 //! | [`calls`] | `/webrtc-call-handling/v0.3/sessions`: create, read, status, delete |
 //! | [`call_link`] | the task between the routes and the call core: correlation, sessions |
+//! | [`events`] | CloudEvents (`session-invitation`, `session-status`, `registration-ends`) and the hub that routes them to channels |
+//! | [`channel`] | `/notificationchannel/v0.1`: WebSocket channels, replay by `channelseq`, grace period, JSON commands |
 //! | `error` | [`ApiError`], the one mapping to HTTP status and CAMARA `ErrorInfo` |
 //!
 //! Every request passes the drain gate (new work refused with 503 + Retry-After while the
@@ -26,14 +29,17 @@
 pub mod auth;
 pub mod call_link;
 pub mod calls;
+pub mod channel;
 mod error;
+pub mod events;
 mod metrics;
 pub mod registration;
 
 pub use call_link::CallLink;
+pub use channel::ChannelOptions;
 pub use error::{ApiError, ErrorInfo};
 
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use axum::extract::rejection::JsonRejection;
 use axum::extract::{DefaultBodyLimit, Request, State};
@@ -46,10 +52,11 @@ use serde::Deserialize;
 use tokio::sync::watch;
 
 use crate::auth::{Authenticator, DevTokens};
+use crate::events::EventHub;
 use crate::registration::RegistrationStore;
 
 /// The largest request body (issue contract: over 256 KiB → 413).
-const MAX_BODY: usize = 256 * 1024;
+pub(crate) const MAX_BODY: usize = 256 * 1024;
 
 /// What the API needs from the process around it.
 #[derive(Debug, Clone)]
@@ -71,31 +78,50 @@ pub struct ApiState {
     registrations: Arc<RegistrationStore>,
     /// The call core, when this node serves calls.
     calls: Option<CallLink>,
+    hub: Arc<EventHub>,
+    channels: ChannelOptions,
+    /// The router itself, for commands sent over a notification channel.
+    router: Arc<OnceLock<Router>>,
 }
 
 /// The API router without call handling: the call routes answer 503 `UNAVAILABLE`.
 pub fn router(opts: ApiOptions) -> Router {
-    build(opts, None)
+    build(opts, None, ChannelOptions::default())
 }
 
-/// The API router with call handling through `calls` (see [`CallLink::start`]).
+/// The API router with call handling through `calls` (see [`CallLink::start`]) and
+/// notification channels with the default [`ChannelOptions`].
 pub fn router_with_calls(opts: ApiOptions, calls: CallLink) -> Router {
-    build(opts, Some(calls))
+    build(opts, Some(calls), ChannelOptions::default())
+}
+
+/// The API router with call handling and notification channels configured.
+pub fn router_with_channels(opts: ApiOptions, calls: CallLink, channels: ChannelOptions) -> Router {
+    build(opts, Some(calls), channels)
 }
 
 /// Routes, drain gate, request metrics, body limit.
-fn build(opts: ApiOptions, calls: Option<CallLink>) -> Router {
+fn build(opts: ApiOptions, calls: Option<CallLink>, channels: ChannelOptions) -> Router {
     let dev = Arc::new(DevTokens::default());
+    let (registrations, hub) = match &calls {
+        Some(link) => (link.registrations(), link.hub()),
+        None => Default::default(),
+    };
     let state = ApiState {
         opts: opts.clone(),
         auth: dev.clone(),
         dev,
-        registrations: Arc::new(RegistrationStore::default()),
+        registrations,
         calls,
+        hub,
+        channels,
+        router: Arc::new(OnceLock::new()),
     };
+    let slot = state.router.clone();
     let reg = "/webrtc-registration/v0.3/sessions";
     let call = "/webrtc-call-handling/v0.3/sessions";
-    Router::new()
+    let chan = "/notificationchannel/v0.1";
+    let app = Router::new()
         .route("/dev/token", post(dev_token))
         .route(reg, post(registration::create).get(registration::list))
         .route(
@@ -113,12 +139,23 @@ fn build(opts: ApiOptions, calls: Option<CallLink>) -> Router {
             &format!("{call}/{{media_session_id}}/status"),
             put(calls::update_status),
         )
+        .route(
+            &format!("{chan}/{{device_id}}/channels"),
+            post(channel::create),
+        )
+        .route(
+            &format!("{chan}/{{device_id}}/channels/{{channel_id}}"),
+            get(channel::connect).delete(channel::delete),
+        )
         .route_layer(middleware::from_fn(metrics::tag_route))
         .fallback(not_found)
         .with_state(state)
         .layer(DefaultBodyLimit::max(MAX_BODY))
         .layer(middleware::from_fn_with_state(opts, drain_gate))
-        .layer(middleware::from_fn(metrics::count_request))
+        .layer(middleware::from_fn(metrics::count_request));
+    // Only this function sets it, once.
+    let _ = slot.set(app.clone());
+    app
 }
 
 /// `POST /dev/token` body.

@@ -72,6 +72,19 @@ impl RegistrationStore {
         self.by_id.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
+    /// Removes every registration of `number`; returns their ids and devices.
+    pub(crate) fn remove_number(&self, number: &str) -> Vec<(String, String)> {
+        let mut store = self.lock();
+        let ids: Vec<String> = store
+            .iter()
+            .filter(|(_, r)| r.phone_number == number)
+            .map(|(id, _)| id.clone())
+            .collect();
+        ids.into_iter()
+            .filter_map(|id| store.remove(&id).map(|r| (id, r.device_id)))
+            .collect()
+    }
+
     /// The device of the caller's registration `id` (the `registrationId` header of a
     /// call): 404 when unknown or expired, 403 when another user's.
     pub(crate) fn device_of(&self, id: &str, who: &Identity) -> Result<String, ApiError> {

@@ -250,3 +250,52 @@ pub async fn wait_status(app: &Router, token: &str, id: &str, status: &str) -> V
 pub fn code(body: &Value) -> Option<&str> {
     body["code"].as_str()
 }
+
+/// Serves `app` on a loopback port.
+pub async fn serve(app: Router) -> SocketAddr {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    addr
+}
+
+/// A test task in the call core's place: the link's channels, with the test holding the
+/// core's ends.
+pub struct FakeCore {
+    pub commands: tokio::sync::mpsc::Receiver<sip_proxy::gateway::GatewayCommand>,
+    pub events: tokio::sync::mpsc::Sender<sip_proxy::gateway::GatewayEvent>,
+}
+
+impl FakeCore {
+    pub fn start() -> (CallLink, FakeCore) {
+        let (commands_tx, commands) = tokio::sync::mpsc::channel(64);
+        let (events, events_rx) = tokio::sync::mpsc::channel(64);
+        (
+            CallLink::start(commands_tx, events_rx),
+            FakeCore { commands, events },
+        )
+    }
+
+    /// The next call command (registration commands skipped), at most 5 s.
+    pub async fn next_call(&mut self) -> (u64, sip_proxy::call::Command) {
+        loop {
+            let cmd = tokio::time::timeout(Duration::from_secs(5), self.commands.recv())
+                .await
+                .expect("a command within 5 s")
+                .unwrap();
+            if let sip_proxy::gateway::GatewayCommand::Call { id, command } = cmd {
+                return (id, command);
+            }
+        }
+    }
+
+    /// Answers command `id` with `Ok`.
+    pub async fn ok(&self, id: u64) {
+        self.send(sip_proxy::gateway::GatewayEvent::CallResult { id, result: Ok(()) })
+            .await;
+    }
+
+    pub async fn send(&self, event: sip_proxy::gateway::GatewayEvent) {
+        self.events.send(event).await.unwrap();
+    }
+}
