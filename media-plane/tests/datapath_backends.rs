@@ -2,7 +2,8 @@
 //! One behaviour suite run against every socket backend over real loopback sockets:
 //! call set-up, SRTP↔RTP and SRTP↔SRTP both ways, an ingress SSRC change invisible on
 //! egress, injection from another port ignored, the inactivity event, port exhaustion
-//! and port conflicts refused cleanly, stop by command and by dropping the handle.
+//! and port conflicts refused cleanly, a full event channel that never blocks media,
+//! stop by command and by dropping the handle.
 //! The io_uring copy is skipped, with a printed note, only when its probe fails.
 
 mod datapath_harness;
@@ -219,6 +220,52 @@ fn ports_exhausted_and_conflicts_refused(backend: Backend) {
     gw.stop();
 }
 
+fn full_event_channel_never_blocks_media(backend: Backend) {
+    // Room for one event: the worker must hold the rest back, keep forwarding, and
+    // deliver them all once the control plane reads.
+    let Some(gw) = start_with(backend, LONG, 1) else {
+        return;
+    };
+    let (browser, phone) = (sock(), sock());
+    let ims = gw.allocate(
+        1,
+        srtp_leg(1, 2, addr(&browser), 1),
+        rtp_leg(addr(&phone), 2),
+    );
+    for call in 2..=4 {
+        gw.handle
+            .send(Command::Allocate {
+                call,
+                web: srtp_leg(1, 2, addr(&sock()), 1),
+                ims: rtp_leg(addr(&phone), 2),
+                ims_port: ims.port(),
+            })
+            .unwrap();
+    }
+    // Nobody reads events now; media still flows both ways, after those commands.
+    let (mut browser_tx, mut browser_rx) = (ctx(1), ctx(2));
+    for seq in 1..=3u16 {
+        send_srtp(&browser, &mut browser_tx, &rtp(5, seq, b"to ims"), gw.web);
+        assert_eq!(&recv_rtp(&phone, None).0[12..], b"to ims");
+        phone.send_to(&rtp(6, seq, b"to web"), ims).unwrap();
+        assert_eq!(
+            &recv_rtp(&browser, Some(&mut browser_rx)).0[12..],
+            b"to web"
+        );
+    }
+    let failed: Vec<u64> = (0..3)
+        .map(|_| match gw.event() {
+            WorkerEvent::AllocateFailed {
+                call,
+                error: DatapathError::PortInUse(_),
+            } => call,
+            e => panic!("unexpected {e:?}"),
+        })
+        .collect();
+    assert_eq!(failed, [2, 3, 4], "held back, not lost, in order");
+    gw.stop();
+}
+
 fn stops_on_command_and_on_drop(backend: Backend) {
     let Some(gw) = start(backend, LONG) else {
         return;
@@ -271,6 +318,10 @@ macro_rules! suite {
             #[test]
             fn ports_exhausted_and_conflicts_refused() {
                 super::ports_exhausted_and_conflicts_refused($backend);
+            }
+            #[test]
+            fn full_event_channel_never_blocks_media() {
+                super::full_event_channel_never_blocks_media($backend);
             }
             #[test]
             fn stops_on_command_and_on_drop() {

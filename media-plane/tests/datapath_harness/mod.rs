@@ -79,6 +79,15 @@ pub(crate) struct Gateway {
 /// Starts a gateway on `backend`, or `None` (with a note) when io_uring is asked for and
 /// the probe says this host does not allow it.
 pub(crate) fn start(backend: Backend, inactivity: Duration) -> Option<Gateway> {
+    start_with(backend, inactivity, BackendConfig::default().event_queue)
+}
+
+/// [`start`] with an event channel of `event_queue` entries.
+pub(crate) fn start_with(
+    backend: Backend,
+    inactivity: Duration,
+    event_queue: usize,
+) -> Option<Gateway> {
     if backend == Backend::IoUring && !io_uring_available() {
         eprintln!("note: io_uring unavailable on this host (probe failed): test skipped");
         return None;
@@ -89,6 +98,7 @@ pub(crate) fn start(backend: Backend, inactivity: Duration) -> Option<Gateway> {
     let cfg = BackendConfig {
         backend,
         ims_ip: "127.0.0.1".parse().unwrap(),
+        event_queue,
         ..BackendConfig::default()
     };
     let running = spawn(worker, web, cfg).unwrap();
