@@ -1,7 +1,8 @@
 //! The io_uring backend: one multishot recvmsg per socket into a provided buffer ring,
 //! the transcode in place in the received buffer, sendmsg from that same buffer, and one
 //! submit-and-wait per loop turn (sends of this turn go out with the next wait), with
-//! the worker's next deadline as the wait's timeout.
+//! the worker's next deadline as the wait's timeout. A turn that queues more requests
+//! than the submission queue holds (2 × batch) submits early once it is full.
 
 use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr, UdpSocket};
