@@ -37,7 +37,7 @@ use crate::auth::bearer;
 use crate::registration::identity;
 use crate::{ApiError, ApiState, MAX_BODY};
 
-/// Notification-channel settings.
+/// Notification-channel and sink-delivery settings.
 #[derive(Debug, Clone)]
 pub struct ChannelOptions {
     /// How long a channel lives without a socket before it closes and its calls end.
@@ -48,6 +48,8 @@ pub struct ChannelOptions {
     /// The `ws://` or `wss://` base of `channelURL` (`wss://api.example.net`); when unset,
     /// `ws://` and the request's `Host`.
     pub public_url: Option<String>,
+    /// Delivery to event-subscription sinks (retries, backoff).
+    pub delivery: crate::subscriptions::DeliveryOptions,
 }
 
 impl Default for ChannelOptions {
@@ -56,6 +58,7 @@ impl Default for ChannelOptions {
             grace: Duration::from_secs(30),
             ping_interval: Duration::from_secs(20),
             public_url: None,
+            delivery: Default::default(),
         }
     }
 }

@@ -20,7 +20,7 @@ use serde::Serialize;
 use serde_json::Value;
 use time::format_description::well_known::Rfc3339;
 use time::OffsetDateTime;
-use tokio::sync::watch;
+use tokio::sync::{mpsc, watch};
 
 use crate::auth::random_hex;
 
@@ -36,6 +36,8 @@ pub enum EventType {
     SessionStatus,
     /// A registration ended on the network side.
     RegistrationEnds,
+    /// An event subscription ended (sent to its sink only).
+    SubscriptionEnded,
 }
 
 impl EventType {
@@ -45,6 +47,7 @@ impl EventType {
             Self::SessionInvitation => "org.camaraproject.webrtc-events.v0.session-invitation",
             Self::SessionStatus => "org.camaraproject.webrtc-events.v0.session-status",
             Self::RegistrationEnds => "org.camaraproject.webrtc-events.v0.registration-ends",
+            Self::SubscriptionEnded => "org.camaraproject.webrtc-events.v0.subscription-ended",
         }
     }
 }
@@ -118,15 +121,33 @@ pub(crate) struct Channel {
     pub(crate) idle_since: Option<Instant>,
 }
 
-/// The open notification channels, by channel id.
+/// A subscription's share of the events: those of its types for its audience go into
+/// its delivery queue.
+#[derive(Debug)]
+pub(crate) struct Subscriber {
+    pub(crate) to: Audience,
+    pub(crate) types: Vec<String>,
+    pub(crate) queue: mpsc::Sender<CloudEvent>,
+}
+
+/// The open notification channels (by channel id) and the event subscriptions (by
+/// subscription id).
 #[derive(Debug, Default)]
 pub struct EventHub {
     channels: Mutex<HashMap<String, Channel>>,
+    subscribers: Mutex<HashMap<String, Subscriber>>,
 }
 
 impl EventHub {
     pub(crate) fn lock(&self) -> MutexGuard<'_, HashMap<String, Channel>> {
         self.channels.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// The subscriptions' queues.
+    pub(crate) fn subscribers(&self) -> MutexGuard<'_, HashMap<String, Subscriber>> {
+        self.subscribers
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
     }
 
     /// Opens a channel for `(number, device_id)`; returns its id and the idle epoch its
@@ -153,8 +174,22 @@ impl EventHub {
         Ok((id, 1))
     }
 
-    /// Hands `event` to every channel of `to`, each with its own `channelseq`.
+    /// Hands `event` to every channel of `to`, each with its own `channelseq`, and to
+    /// every subscription of `to` that asked for its type.
     pub(crate) fn publish(&self, to: &Audience, event: &CloudEvent) {
+        for (id, sub) in self.subscribers().iter() {
+            let device_matches = match (&sub.to.device, &to.device) {
+                (Some(wanted), Some(device)) => wanted == device,
+                _ => true,
+            };
+            let wanted = sub.types.iter().any(|t| t == event.event_type);
+            if sub.to.number == to.number && device_matches && wanted {
+                // A sink that cannot keep up loses events rather than holding up calls.
+                if sub.queue.try_send(event.clone()).is_err() {
+                    tracing::warn!(subscription = %id, "delivery queue full: event dropped");
+                }
+            }
+        }
         let mut channels = self.lock();
         for (id, c) in channels.iter_mut() {
             let device_matches = to.device.as_ref().is_none_or(|d| *d == c.device_id);

@@ -19,6 +19,7 @@
 //! | [`calls`] | `/webrtc-call-handling/v0.3/sessions`: create, read, status, delete |
 //! | [`call_link`] | the task between the routes and the call core: correlation, sessions |
 //! | [`events`] | CloudEvents (`session-invitation`, `session-status`, `registration-ends`) and the hub that routes them to channels |
+//! | [`subscriptions`] | `/webrtc-events/v0.2/subscriptions`: CloudEvents POSTed to HTTP sinks, retries, 410 |
 //! | [`channel`] | `/notificationchannel/v0.1`: WebSocket channels, replay by `channelseq`, grace period, JSON commands |
 //! | `error` | [`ApiError`], the one mapping to HTTP status and CAMARA `ErrorInfo` |
 //!
@@ -34,6 +35,7 @@ mod error;
 pub mod events;
 mod metrics;
 pub mod registration;
+pub mod subscriptions;
 
 pub use call_link::CallLink;
 pub use channel::ChannelOptions;
@@ -54,6 +56,7 @@ use tokio::sync::watch;
 use crate::auth::{Authenticator, DevTokens};
 use crate::events::EventHub;
 use crate::registration::RegistrationStore;
+use crate::subscriptions::{DeliveryOptions, SubscriptionStore};
 
 /// The largest request body (issue contract: over 256 KiB → 413).
 pub(crate) const MAX_BODY: usize = 256 * 1024;
@@ -82,6 +85,10 @@ pub struct ApiState {
     channels: ChannelOptions,
     /// The router itself, for commands sent over a notification channel.
     router: Arc<OnceLock<Router>>,
+    subscriptions: Arc<SubscriptionStore>,
+    /// The HTTP client of sink deliveries.
+    sinks: reqwest::Client,
+    delivery: DeliveryOptions,
 }
 
 /// The API router without call handling: the call routes answer 503 `UNAVAILABLE`.
@@ -114,13 +121,17 @@ fn build(opts: ApiOptions, calls: Option<CallLink>, channels: ChannelOptions) ->
         registrations,
         calls,
         hub,
+        delivery: channels.delivery.clone(),
         channels,
         router: Arc::new(OnceLock::new()),
+        subscriptions: Arc::new(SubscriptionStore::default()),
+        sinks: reqwest::Client::new(),
     };
     let slot = state.router.clone();
     let reg = "/webrtc-registration/v0.3/sessions";
     let call = "/webrtc-call-handling/v0.3/sessions";
     let chan = "/notificationchannel/v0.1";
+    let subs = "/webrtc-events/v0.2/subscriptions";
     let app = Router::new()
         .route("/dev/token", post(dev_token))
         .route(reg, post(registration::create).get(registration::list))
@@ -146,6 +157,11 @@ fn build(opts: ApiOptions, calls: Option<CallLink>, channels: ChannelOptions) ->
         .route(
             &format!("{chan}/{{device_id}}/channels/{{channel_id}}"),
             get(channel::connect).delete(channel::delete),
+        )
+        .route(subs, post(subscriptions::create).get(subscriptions::list))
+        .route(
+            &format!("{subs}/{{subscription_id}}"),
+            get(subscriptions::get).delete(subscriptions::delete),
         )
         .route_layer(middleware::from_fn(metrics::tag_route))
         .fallback(not_found)
