@@ -329,6 +329,7 @@ impl CallLink {
         data["sequenceNumber"] = 1.into();
         let event = CloudEvent::new(EventType::SessionInvitation, session.source(), data);
         let mut table = self.lock();
+        table.prune(Instant::now());
         self.inner.hub.publish(&session.audience(), &event);
         table.by_call.insert(call, id.clone());
         table.by_id.insert(id, session);
