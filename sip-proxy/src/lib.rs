@@ -36,6 +36,9 @@
 //! - [`transport`]: the UDP/TCP drivers (the only sockets in this crate) and stream framing.
 //! - [`sdp`]: SDP parse/print and the WebRTC ↔ IMS offer/answer interworking
 //!   (golden-tested in `tests/sdp_golden.rs`).
+//! - [`media::MediaControl`] is what the call core drives; [`media_engine::MediaEngine`]
+//!   implements it over the media plane's workers (ICE-lite, DTLS-SRTP, SRTP/RTP toward
+//!   IMS) and reports [`media::MediaEvent`]s on its bounded [`media_engine::MediaEvents`].
 //!
 //! ## Why not rsip
 //!
@@ -70,6 +73,7 @@ pub mod ids;
 pub mod keepalive;
 pub mod lab;
 pub mod media;
+pub mod media_engine;
 pub mod message;
 pub mod registration;
 pub mod resolve;

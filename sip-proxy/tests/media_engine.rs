@@ -1,0 +1,481 @@
+//! The media engine behind the call core's `MediaControl`: allocation, release, port
+//! exhaustion and quarantine through the trait, and one real call's media with the
+//! engine driven directly (no SIP): webrtc-rs's `RTCPeerConnection` is the browser, a
+//! UDP socket on loopback is the IMS far end, and the SDP between them goes through the
+//! `sdp` interworking functions exactly as the call core uses them (MO: browser offer →
+//! `offer_to_ims`, IMS answer → `answer_from_ims` → `Negotiated` → `update`).
+//!
+//! ```text
+//!  RTCPeerConnection ◄─ICE-lite + DTLS-SRTP─► MediaEngine worker (web port) ◄─SRTP/RTP─► IMS socket
+//!                                  MediaEvents: IceConnected, DtlsConnected
+//! ```
+//!
+//! Every wait is on an event (engine events, datagrams, the browser's track) under one
+//! guard deadline; media is sent every 20 ms, as RTP is, until the other side saw it.
+#![allow(clippy::unwrap_used)]
+
+use std::net::{SocketAddr, UdpSocket as StdUdpSocket};
+use std::sync::Arc;
+use std::time::Duration;
+
+use media_plane::datapath::backend::io_uring_available;
+use media_plane::datapath::{Backend, BackendKind};
+use media_plane::rtp::RtpHeader;
+use media_plane::srtp::{SrtpConfig, SrtpContext, SrtpSuite};
+use sip_proxy::media::{MediaControl, MediaError, MediaEvent, MediaSessionId, ANSWER_SETUP};
+use sip_proxy::media_engine::{MediaEngine, MediaEngineConfig, MediaEvents};
+use sip_proxy::sdp::interwork::{answer_from_ims, offer_to_ims};
+use sip_proxy::sdp::{
+    Attributes, CryptoSuite, ImsLocal, ImsSecurity, Origin, SessionDescription, WebrtcLocal,
+};
+use tokio::net::UdpSocket;
+use tokio::sync::mpsc;
+use webrtc::api::media_engine::{MediaEngine as RtcMediaEngine, MIME_TYPE_PCMU};
+use webrtc::api::setting_engine::SettingEngine;
+use webrtc::api::APIBuilder;
+use webrtc::ice::mdns::MulticastDnsMode;
+use webrtc::ice::network_type::NetworkType;
+use webrtc::peer_connection::configuration::RTCConfiguration;
+use webrtc::peer_connection::sdp::session_description::RTCSessionDescription;
+use webrtc::peer_connection::RTCPeerConnection;
+use webrtc::rtp_transceiver::rtp_codec::RTCRtpCodecCapability;
+use webrtc::track::track_local::track_local_static_rtp::TrackLocalStaticRTP;
+use webrtc::track::track_local::TrackLocalWriter;
+
+const GUARD: Duration = Duration::from_secs(20);
+const FROM_BROWSER: &[u8] = b"browser->IMS PCMU payload";
+const FROM_IMS: &[u8] = b"IMS->browser PCMU payload";
+
+fn config(backend: Backend, ports: std::ops::RangeInclusive<u16>) -> MediaEngineConfig {
+    MediaEngineConfig {
+        backend,
+        ims_ports: ports,
+        ..MediaEngineConfig::default()
+    }
+}
+
+async fn engine(cfg: MediaEngineConfig) -> (MediaEngine, MediaEvents) {
+    MediaEngine::start(cfg, tokio::runtime::Handle::current()).expect("engine starts")
+}
+
+async fn stop(engine: MediaEngine) {
+    let stats = tokio::task::spawn_blocking(move || engine.shutdown())
+        .await
+        .expect("join");
+    for s in stats {
+        s.expect("backend thread ends cleanly");
+    }
+}
+
+// ─── allocation through the trait ───────────────────────────────────────────────────────
+
+#[tokio::test]
+async fn allocate_gives_fresh_credentials_keys_and_the_workers_address() {
+    let mut cfg = config(Backend::Epoll, 41_000..=41_003);
+    cfg.workers = 2;
+    let (mut e, _events) = engine(cfg).await;
+    let web = e.web_addresses();
+    assert_eq!(web.len(), 2);
+    let a = e.allocate(MediaSessionId(1)).unwrap();
+    let b = e.allocate(MediaSessionId(2)).unwrap();
+    assert_eq!(a.ice_ufrag.len(), 8, "RFC 8445 §5.3: ≥ 24 bits");
+    assert_eq!(a.ice_pwd.len(), 24, "RFC 8445 §5.3: ≥ 128 bits");
+    assert_ne!(a.ice_ufrag, b.ice_ufrag);
+    assert_ne!(a.ice_pwd, b.ice_pwd);
+    assert_eq!(a.fingerprint.hash, "sha-256");
+    assert_eq!(
+        format!("{} {}", a.fingerprint.hash, a.fingerprint.value),
+        e.fingerprint()
+    );
+    assert_eq!(
+        (a.webrtc_address, b.webrtc_address),
+        (web[0], web[1]),
+        "round robin over the workers"
+    );
+    let port = a.webrtc_address.port();
+    assert!(
+        a.candidates[0].ends_with(&format!("127.0.0.1 {port} typ host")),
+        "{:?}",
+        a.candidates
+    );
+    assert_eq!(a.ims_address, "127.0.0.1:41000".parse().unwrap());
+    assert_eq!(b.ims_address, "127.0.0.1:41002".parse().unwrap());
+    assert_eq!(
+        a.sdes_keys[0].0,
+        CryptoSuite::AesCm128HmacSha1_80,
+        "offered first"
+    );
+    assert_eq!(
+        a.sdes_keys[0].1.len(),
+        40,
+        "base64 of a 30-octet key ‖ salt"
+    );
+    assert_ne!(a.sdes_keys, b.sdes_keys);
+
+    let r = e.restart_webrtc(MediaSessionId(1)).unwrap();
+    assert_ne!(
+        r.ice_ufrag, a.ice_ufrag,
+        "a restart brings new ICE credentials"
+    );
+    assert_eq!(r.ims_address, a.ims_address, "the IMS leg is untouched");
+    assert_eq!(r.sdes_keys, a.sdes_keys);
+    assert_eq!(
+        e.send_dtmf(MediaSessionId(1), '5', 100),
+        Err(MediaError::Refused(
+            "DTMF generation not supported by the media plane yet".into()
+        ))
+    );
+    stop(e).await;
+}
+
+#[tokio::test]
+async fn exhaustion_release_and_quarantine() {
+    let mut cfg = config(Backend::Epoll, 41_010..=41_013);
+    cfg.quarantine = Duration::from_secs(3600);
+    let (mut e, _events) = engine(cfg).await;
+    e.allocate(MediaSessionId(1)).unwrap();
+    e.allocate(MediaSessionId(2)).unwrap();
+    let full = e.allocate(MediaSessionId(3));
+    assert_eq!(full, Err(MediaError::PortsExhausted));
+    assert_eq!(full.unwrap_err().sip_status(), 503);
+    e.release(MediaSessionId(1));
+    e.release(MediaSessionId(1)); // idempotent
+    e.release(MediaSessionId(99)); // never allocated
+    assert_eq!(e.sessions(), 1);
+    assert_eq!(
+        e.allocate(MediaSessionId(3)),
+        Err(MediaError::PortsExhausted),
+        "a released port rests in quarantine"
+    );
+    assert_eq!(
+        e.send_dtmf(MediaSessionId(1), '1', 100),
+        Err(MediaError::UnknownSession)
+    );
+    assert_eq!(
+        e.restart_webrtc(MediaSessionId(1)),
+        Err(MediaError::UnknownSession)
+    );
+    stop(e).await;
+}
+
+#[tokio::test]
+async fn without_quarantine_a_released_port_is_reused() {
+    let mut cfg = config(Backend::Epoll, 41_020..=41_021);
+    cfg.quarantine = Duration::ZERO;
+    cfg.ims_srtp = false;
+    let (mut e, _events) = engine(cfg).await;
+    let a = e.allocate(MediaSessionId(1)).unwrap();
+    assert!(a.sdes_keys.is_empty(), "plain RTP toward IMS");
+    assert_eq!(
+        e.allocate(MediaSessionId(2)),
+        Err(MediaError::PortsExhausted)
+    );
+    e.release(MediaSessionId(1));
+    let b = e.allocate(MediaSessionId(2)).unwrap();
+    assert_eq!(b.ims_address, a.ims_address);
+    stop(e).await;
+}
+
+#[tokio::test]
+async fn a_wildcard_ims_address_is_refused_at_start() {
+    let mut cfg = config(Backend::Epoll, 41_030..=41_031);
+    cfg.ims_ip = "0.0.0.0".parse().unwrap();
+    let r = MediaEngine::start(cfg, tokio::runtime::Handle::current());
+    assert!(r.is_err());
+}
+
+// ─── one real call ──────────────────────────────────────────────────────────────────────
+
+const B64: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+
+fn b64_encode(data: &[u8]) -> String {
+    let mut out = String::new();
+    for c in data.chunks(3) {
+        let n = (u32::from(c[0]) << 16)
+            | (u32::from(*c.get(1).unwrap_or(&0)) << 8)
+            | u32::from(*c.get(2).unwrap_or(&0));
+        for i in 0..4 {
+            out.push(if i <= c.len() {
+                char::from(B64[((n >> (18 - 6 * i)) & 0x3f) as usize])
+            } else {
+                '='
+            });
+        }
+    }
+    out
+}
+
+fn b64_decode(s: &str) -> Vec<u8> {
+    let (mut acc, mut bits, mut out) = (0u32, 0, Vec::new());
+    for c in s.trim_end_matches('=').bytes() {
+        acc = (acc << 6) | B64.iter().position(|&b| b == c).unwrap() as u32;
+        bits += 6;
+        if bits >= 8 {
+            bits -= 8;
+            out.push((acc >> bits) as u8);
+        }
+    }
+    out
+}
+
+fn rtp(ssrc: u32, seq: u16, payload: &[u8]) -> Vec<u8> {
+    let mut p = vec![0x80, 0x00];
+    p.extend_from_slice(&seq.to_be_bytes());
+    p.extend_from_slice(&(u32::from(seq) * 160).to_be_bytes());
+    p.extend_from_slice(&ssrc.to_be_bytes());
+    p.extend_from_slice(payload);
+    p
+}
+
+/// The "browser": an RTCPeerConnection on loopback only, with one PCMU track.
+async fn browser() -> (Arc<RTCPeerConnection>, Arc<TrackLocalStaticRTP>) {
+    let mut media = RtcMediaEngine::default();
+    media.register_default_codecs().unwrap();
+    let mut settings = SettingEngine::default();
+    settings.set_include_loopback_candidate(true);
+    settings.set_interface_filter(Box::new(|name: &str| name == "lo"));
+    settings.set_network_types(vec![NetworkType::Udp4]);
+    settings.set_ice_multicast_dns_mode(MulticastDnsMode::Disabled);
+    let api = APIBuilder::new()
+        .with_media_engine(media)
+        .with_setting_engine(settings)
+        .build();
+    let pc = Arc::new(
+        api.new_peer_connection(RTCConfiguration::default())
+            .await
+            .unwrap(),
+    );
+    let track = Arc::new(TrackLocalStaticRTP::new(
+        RTCRtpCodecCapability {
+            mime_type: MIME_TYPE_PCMU.to_owned(),
+            clock_rate: 8000,
+            channels: 1,
+            ..Default::default()
+        },
+        "browser-audio".to_owned(),
+        "browser".to_owned(),
+    ));
+    pc.add_track(track.clone()).await.unwrap();
+    (pc, track)
+}
+
+/// An even port free on loopback right now, for the call's IMS leg.
+fn free_even_port() -> u16 {
+    loop {
+        let p = StdUdpSocket::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port()
+            & !1;
+        if StdUdpSocket::bind(("127.0.0.1", p)).is_ok() {
+            return p;
+        }
+    }
+}
+
+/// The IMS far end's answer to `offer`: PCMU, and SDES with its own key when offered.
+fn ims_answer(offer: &SessionDescription, peer: SocketAddr, key: Option<&str>) -> String {
+    let (_, audio) = offer.audio().unwrap();
+    let mut lines = vec![
+        "v=0".to_owned(),
+        "o=ims 1 1 IN IP4 127.0.0.1".to_owned(),
+        "s=-".to_owned(),
+        "c=IN IP4 127.0.0.1".to_owned(),
+        "t=0 0".to_owned(),
+    ];
+    match key {
+        Some(key) => {
+            assert_eq!(audio.proto, "RTP/SAVP");
+            let line = audio
+                .attr_values("crypto")
+                .find(|c| c.contains("AES_CM_128_HMAC_SHA1_80"))
+                .unwrap();
+            let tag = line.split_ascii_whitespace().next().unwrap();
+            lines.push(format!("m=audio {} RTP/SAVP 0", peer.port()));
+            lines.push(format!(
+                "a=crypto:{tag} AES_CM_128_HMAC_SHA1_80 inline:{key}"
+            ));
+        }
+        None => {
+            assert_eq!(audio.proto, "RTP/AVP");
+            lines.push(format!("m=audio {} RTP/AVP 0", peer.port()));
+        }
+    }
+    lines.push("a=rtpmap:0 PCMU/8000".to_owned());
+    lines.push("a=sendrecv".to_owned());
+    lines.push(String::new());
+    lines.join("\r\n")
+}
+
+/// What the test saw.
+#[derive(Debug, Default)]
+struct Seen {
+    ice: bool,
+    dtls: bool,
+    at_ims: bool,
+    at_browser: bool,
+}
+
+async fn call(backend: Backend, expect: BackendKind, srtp: bool) {
+    const ID: MediaSessionId = MediaSessionId(7);
+    let (pc, track) = browser().await;
+    let (heard_tx, mut heard_rx) = mpsc::unbounded_channel::<Vec<u8>>();
+    pc.on_track(Box::new(move |remote, _, _| {
+        let heard_tx = heard_tx.clone();
+        Box::pin(async move {
+            while let Ok((packet, _)) = remote.read_rtp().await {
+                if heard_tx.send(packet.payload.to_vec()).is_err() {
+                    break;
+                }
+            }
+        })
+    }));
+    let offer = pc.create_offer(None).await.unwrap();
+    let mut gathered = pc.gathering_complete_promise().await;
+    pc.set_local_description(offer).await.unwrap();
+    let _ = gathered.recv().await;
+    let offer_text = pc.local_description().await.unwrap().sdp;
+    let browser_offer = SessionDescription::parse(&offer_text).unwrap();
+
+    let ims_port = free_even_port();
+    let mut cfg = config(backend, ims_port..=ims_port);
+    cfg.ims_srtp = srtp;
+    let (mut engine, mut events) = engine(cfg).await;
+    assert_eq!(engine.backends(), vec![expect]);
+
+    // What the call core does for a browser offer (MO), with the engine's allocation.
+    let a = engine.allocate(ID).unwrap();
+    let origin = Origin {
+        session_id: 1,
+        version: 1,
+    };
+    let ims_local = ImsLocal {
+        origin,
+        address: a.ims_address,
+        security: if srtp {
+            ImsSecurity::Sdes(a.sdes_keys.clone())
+        } else {
+            ImsSecurity::Rtp
+        },
+    };
+    let webrtc_local = WebrtcLocal {
+        origin,
+        ice_ufrag: a.ice_ufrag.clone(),
+        ice_pwd: a.ice_pwd.clone(),
+        fingerprint: a.fingerprint.clone(),
+        candidates: a.candidates.clone(),
+        address: a.webrtc_address,
+        answer_setup: ANSWER_SETUP,
+    };
+    let (ims_offer, pending) = offer_to_ims(&browser_offer, &ims_local).unwrap();
+
+    // The IMS far end answers.
+    let ims_peer = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+    let peer_addr = ims_peer.local_addr().unwrap();
+    let ims_key: Vec<u8> = (0u8..30).map(|i| i.wrapping_mul(37) ^ 0xa5).collect();
+    let ims_key_b64 = b64_encode(&ims_key);
+    let answer = ims_answer(&ims_offer, peer_addr, srtp.then_some(ims_key_b64.as_str()));
+    let answer = SessionDescription::parse(&answer).unwrap();
+    let (browser_answer, negotiated) =
+        answer_from_ims(&answer, &pending, &ims_local, &webrtc_local).unwrap();
+    assert_eq!(negotiated.ims_remote, peer_addr);
+    engine.update(ID, &negotiated).unwrap();
+
+    // The IMS peer's SRTP: it protects with its own key and reads with the gateway's.
+    let suite = SrtpSuite::AesCm128HmacSha1_80;
+    let mut peer_srtp = srtp.then(|| {
+        let ours = b64_decode(&a.sdes_keys[0].1);
+        let read = SrtpContext::new(suite, &ours[..16], &ours[16..], SrtpConfig::default());
+        let write = SrtpContext::new(suite, &ims_key[..16], &ims_key[16..], SrtpConfig::default());
+        (read.unwrap(), write.unwrap())
+    });
+
+    let answer_text = browser_answer.to_string();
+    pc.set_remote_description(RTCSessionDescription::answer(answer_text.clone()).unwrap())
+        .await
+        .unwrap_or_else(|e| panic!("answer refused: {e}\n{answer_text}"));
+
+    let seen = tokio::time::timeout(GUARD, async {
+        let mut seen = Seen::default();
+        let mut ptime = tokio::time::interval(Duration::from_millis(20));
+        let mut buf = [0u8; 1500];
+        let mut seq = 0u16;
+        while !(seen.ice && seen.dtls && seen.at_ims && seen.at_browser) {
+            tokio::select! {
+                e = events.recv() => match e.expect("engine alive") {
+                    MediaEvent::IceConnected(ID) => seen.ice = true,
+                    MediaEvent::DtlsConnected(ID) => {
+                        assert!(seen.ice, "DTLS before ICE");
+                        seen.dtls = true;
+                    }
+                    other => panic!("unexpected {other:?}"),
+                },
+                r = ims_peer.recv_from(&mut buf) => {
+                    let (mut n, from) = r.unwrap();
+                    assert_eq!(from, a.ims_address, "from the call's IMS port");
+                    if let Some((read, _)) = peer_srtp.as_mut() {
+                        n = read.unprotect_rtp(&mut buf, n).expect("SRTP with the gateway's SDES key");
+                    }
+                    let h = RtpHeader::parse(&buf[..n]).expect("RTP on the IMS leg");
+                    assert_eq!(h.payload(), FROM_BROWSER, "payload the IMS peer read");
+                    assert_eq!(h.payload_type(), 0, "PCMU");
+                    seen.at_ims = true;
+                }
+                Some(p) = heard_rx.recv() => {
+                    assert_eq!(p, FROM_IMS, "payload the browser's on_track read");
+                    seen.at_browser = true;
+                }
+                _ = ptime.tick() => {
+                    seq = seq.wrapping_add(1);
+                    // webrtc-rs drops writes until its SRTP is up.
+                    let _ = track.write(&rtp(0x1234_5678, seq, FROM_BROWSER)).await;
+                    if seen.dtls {
+                        let mut p = rtp(0xcafe_f00d, seq, FROM_IMS);
+                        if let Some((_, write)) = peer_srtp.as_mut() {
+                            let len = p.len();
+                            p.resize(len + 16, 0);
+                            let n = write.protect_rtp(&mut p, len).unwrap();
+                            p.truncate(n);
+                        }
+                        ims_peer.send_to(&p, a.ims_address).await.unwrap();
+                    }
+                }
+            }
+        }
+        seen
+    })
+    .await
+    .unwrap_or_else(|_| panic!("{backend:?} srtp={srtp}: call did not complete"));
+    assert!(seen.at_ims && seen.at_browser);
+
+    engine.release(ID);
+    engine.release(ID);
+    assert_eq!(engine.sessions(), 0);
+    assert_eq!(engine.events_dropped(), 0);
+    let stats = tokio::task::spawn_blocking(move || engine.shutdown())
+        .await
+        .unwrap();
+    let stats = stats.into_iter().next().unwrap().unwrap();
+    assert!(stats.sent > 0 && stats.received > 0, "{stats:?}");
+    pc.close().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn epoll_call_with_sdes_srtp_toward_ims() {
+    call(Backend::Epoll, BackendKind::Epoll, true).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn epoll_call_with_plain_rtp_toward_ims() {
+    call(Backend::Epoll, BackendKind::Epoll, false).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn io_uring_call_with_sdes_srtp_toward_ims() {
+    if io_uring_available() {
+        call(Backend::IoUring, BackendKind::IoUring, true).await;
+    } else {
+        eprintln!("note: io_uring unavailable on this host (probe failed): test skipped");
+    }
+}
