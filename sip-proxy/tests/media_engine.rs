@@ -317,7 +317,7 @@ struct Seen {
     at_browser: bool,
 }
 
-async fn call(backend: Backend, expect: BackendKind, srtp: bool) {
+async fn call(backend: Backend, expect: BackendKind, srtp: bool, bad_fingerprint: bool) {
     const ID: MediaSessionId = MediaSessionId(7);
     let (pc, track) = browser().await;
     let (heard_tx, mut heard_rx) = mpsc::unbounded_channel::<Vec<u8>>();
@@ -380,6 +380,13 @@ async fn call(backend: Backend, expect: BackendKind, srtp: bool) {
     let (browser_answer, negotiated) =
         answer_from_ims(&answer, &pending, &ims_local, &webrtc_local).unwrap();
     assert_eq!(negotiated.ims_remote, peer_addr);
+    let mut negotiated = negotiated;
+    if bad_fingerprint {
+        // Not the browser's certificate: the handshake must fail on it (RFC 5763 §5).
+        let fp = &mut negotiated.webrtc.fingerprint.value;
+        let first = if fp.starts_with('0') { "1" } else { "0" };
+        fp.replace_range(..1, first);
+    }
     engine.update(ID, &negotiated).unwrap();
 
     // The IMS peer's SRTP: it protects with its own key and reads with the gateway's.
@@ -396,6 +403,24 @@ async fn call(backend: Backend, expect: BackendKind, srtp: bool) {
         .await
         .unwrap_or_else(|e| panic!("answer refused: {e}\n{answer_text}"));
 
+    if bad_fingerprint {
+        let reason = tokio::time::timeout(GUARD, async {
+            loop {
+                match events.recv().await.expect("engine alive") {
+                    MediaEvent::IceConnected(ID) => {}
+                    MediaEvent::DtlsFailed { id: ID, reason } => return reason,
+                    other => panic!("unexpected {other:?}"),
+                }
+            }
+        })
+        .await
+        .expect("DTLS fails");
+        assert!(reason.contains("fingerprint"), "{reason}");
+        engine.release(ID);
+        stop(engine).await;
+        pc.close().await.unwrap();
+        return;
+    }
     let seen = tokio::time::timeout(GUARD, async {
         let mut seen = Seen::default();
         let mut ptime = tokio::time::interval(Duration::from_millis(20));
@@ -463,19 +488,24 @@ async fn call(backend: Backend, expect: BackendKind, srtp: bool) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn epoll_call_with_sdes_srtp_toward_ims() {
-    call(Backend::Epoll, BackendKind::Epoll, true).await;
+    call(Backend::Epoll, BackendKind::Epoll, true, false).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn epoll_call_with_plain_rtp_toward_ims() {
-    call(Backend::Epoll, BackendKind::Epoll, false).await;
+    call(Backend::Epoll, BackendKind::Epoll, false, false).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn io_uring_call_with_sdes_srtp_toward_ims() {
     if io_uring_available() {
-        call(Backend::IoUring, BackendKind::IoUring, true).await;
+        call(Backend::IoUring, BackendKind::IoUring, true, false).await;
     } else {
         eprintln!("note: io_uring unavailable on this host (probe failed): test skipped");
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_wrong_browser_fingerprint_ends_in_dtls_failed() {
+    call(Backend::Epoll, BackendKind::Epoll, true, true).await;
 }
