@@ -35,7 +35,9 @@ use webrtc::api::setting_engine::SettingEngine;
 use webrtc::api::APIBuilder;
 use webrtc::ice::mdns::MulticastDnsMode;
 use webrtc::ice::network_type::NetworkType;
+use webrtc::ice_transport::ice_connection_state::RTCIceConnectionState;
 use webrtc::peer_connection::configuration::RTCConfiguration;
+use webrtc::peer_connection::offer_answer_options::RTCOfferOptions;
 use webrtc::peer_connection::sdp::session_description::RTCSessionDescription;
 use webrtc::peer_connection::RTCPeerConnection;
 use webrtc::rtp_transceiver::rtp_codec::RTCRtpCodecCapability;
@@ -309,7 +311,7 @@ fn ims_answer(offer: &SessionDescription, peer: SocketAddr, key: Option<&str>) -
 }
 
 /// What the test saw.
-#[derive(Debug, Default)]
+#[derive(Debug, Default, Clone, Copy)]
 struct Seen {
     ice: bool,
     dtls: bool,
@@ -317,7 +319,93 @@ struct Seen {
     at_browser: bool,
 }
 
-async fn call(backend: Backend, expect: BackendKind, srtp: bool, bad_fingerprint: bool) {
+/// The IMS far end: its socket, its SRTP (reads with the gateway's key, writes with its
+/// own) and the gateway's IMS address.
+struct Ims {
+    peer: UdpSocket,
+    srtp: Option<(SrtpContext, SrtpContext)>,
+    gateway: SocketAddr,
+}
+
+/// Sends media both ways every 20 ms until each side heard the other (only the IMS side
+/// unless `to_browser`; and, unless already seen, ICE and DTLS connected on the engine's
+/// events).
+async fn exchange(
+    events: &mut MediaEvents,
+    track: &TrackLocalStaticRTP,
+    heard: &mut mpsc::UnboundedReceiver<Vec<u8>>,
+    ims: &mut Ims,
+    seq: &mut u16,
+    mut seen: Seen,
+    to_browser: bool,
+    label: &str,
+) {
+    seen.at_ims = false;
+    seen.at_browser = !to_browser;
+    while heard.try_recv().is_ok() {}
+    let run = async {
+        let mut ptime = tokio::time::interval(Duration::from_millis(20));
+        let mut buf = [0u8; 1500];
+        while !(seen.ice && seen.dtls && seen.at_ims && seen.at_browser) {
+            tokio::select! {
+                e = events.recv() => match e.expect("engine alive") {
+                    MediaEvent::IceConnected(MediaSessionId(7)) => seen.ice = true,
+                    MediaEvent::DtlsConnected(MediaSessionId(7)) => {
+                        assert!(seen.ice, "DTLS before ICE");
+                        seen.dtls = true;
+                    }
+                    other => panic!("{label}: unexpected {other:?}"),
+                },
+                r = ims.peer.recv_from(&mut buf) => {
+                    let (mut n, from) = r.unwrap();
+                    assert_eq!(from, ims.gateway, "from the call's IMS port");
+                    if let Some((read, _)) = ims.srtp.as_mut() {
+                        n = read.unprotect_rtp(&mut buf, n).expect("SRTP with the gateway's SDES key");
+                    }
+                    let h = RtpHeader::parse(&buf[..n]).expect("RTP on the IMS leg");
+                    assert_eq!(h.payload(), FROM_BROWSER, "payload the IMS peer read");
+                    assert_eq!(h.payload_type(), 0, "PCMU");
+                    seen.at_ims = true;
+                }
+                Some(p) = heard.recv() => {
+                    assert_eq!(p, FROM_IMS, "payload the browser's on_track read");
+                    seen.at_browser = true;
+                }
+                _ = ptime.tick() => {
+                    *seq = seq.wrapping_add(1);
+                    // webrtc-rs drops writes until its SRTP is up.
+                    let _ = track.write(&rtp(0x1234_5678, *seq, FROM_BROWSER)).await;
+                    if seen.dtls {
+                        let mut p = rtp(0xcafe_f00d, *seq, FROM_IMS);
+                        if let Some((_, write)) = ims.srtp.as_mut() {
+                            let len = p.len();
+                            p.resize(len + 16, 0);
+                            let n = write.protect_rtp(&mut p, len).unwrap();
+                            p.truncate(n);
+                        }
+                        ims.peer.send_to(&p, ims.gateway).await.unwrap();
+                    }
+                }
+            }
+        }
+    };
+    if tokio::time::timeout(GUARD, run).await.is_err() {
+        panic!("{label}: media did not flow both ways: {seen:?}");
+    }
+}
+
+/// What a call test does after the set-up.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Mode {
+    /// Media both ways, then release.
+    Media,
+    /// The browser's fingerprint is wrong: DTLS fails.
+    BadFingerprint,
+    /// Media, then a re-INVITE that moves the IMS far end, then a browser ICE restart.
+    MoveAndRestart,
+}
+
+async fn call(backend: Backend, expect: BackendKind, srtp: bool, mode: Mode) {
     const ID: MediaSessionId = MediaSessionId(7);
     let (pc, track) = browser().await;
     let (heard_tx, mut heard_rx) = mpsc::unbounded_channel::<Vec<u8>>();
@@ -330,6 +418,11 @@ async fn call(backend: Backend, expect: BackendKind, srtp: bool, bad_fingerprint
                 }
             }
         })
+    }));
+    let (state_tx, mut ice_state) = mpsc::unbounded_channel();
+    pc.on_ice_connection_state_change(Box::new(move |state| {
+        let _ = state_tx.send(state);
+        Box::pin(async {})
     }));
     let offer = pc.create_offer(None).await.unwrap();
     let mut gathered = pc.gathering_complete_promise().await;
@@ -381,7 +474,7 @@ async fn call(backend: Backend, expect: BackendKind, srtp: bool, bad_fingerprint
         answer_from_ims(&answer, &pending, &ims_local, &webrtc_local).unwrap();
     assert_eq!(negotiated.ims_remote, peer_addr);
     let mut negotiated = negotiated;
-    if bad_fingerprint {
+    if mode == Mode::BadFingerprint {
         // Not the browser's certificate: the handshake must fail on it (RFC 5763 §5).
         let fp = &mut negotiated.webrtc.fingerprint.value;
         let first = if fp.starts_with('0') { "1" } else { "0" };
@@ -391,7 +484,7 @@ async fn call(backend: Backend, expect: BackendKind, srtp: bool, bad_fingerprint
 
     // The IMS peer's SRTP: it protects with its own key and reads with the gateway's.
     let suite = SrtpSuite::AesCm128HmacSha1_80;
-    let mut peer_srtp = srtp.then(|| {
+    let peer_srtp = srtp.then(|| {
         let ours = b64_decode(&a.sdes_keys[0].1);
         let read = SrtpContext::new(suite, &ours[..16], &ours[16..], SrtpConfig::default());
         let write = SrtpContext::new(suite, &ims_key[..16], &ims_key[16..], SrtpConfig::default());
@@ -403,7 +496,7 @@ async fn call(backend: Backend, expect: BackendKind, srtp: bool, bad_fingerprint
         .await
         .unwrap_or_else(|e| panic!("answer refused: {e}\n{answer_text}"));
 
-    if bad_fingerprint {
+    if mode == Mode::BadFingerprint {
         let reason = tokio::time::timeout(GUARD, async {
             loop {
                 match events.recv().await.expect("engine alive") {
@@ -421,58 +514,109 @@ async fn call(backend: Backend, expect: BackendKind, srtp: bool, bad_fingerprint
         pc.close().await.unwrap();
         return;
     }
-    let seen = tokio::time::timeout(GUARD, async {
-        let mut seen = Seen::default();
-        let mut ptime = tokio::time::interval(Duration::from_millis(20));
-        let mut buf = [0u8; 1500];
-        let mut seq = 0u16;
-        while !(seen.ice && seen.dtls && seen.at_ims && seen.at_browser) {
-            tokio::select! {
-                e = events.recv() => match e.expect("engine alive") {
-                    MediaEvent::IceConnected(ID) => seen.ice = true,
-                    MediaEvent::DtlsConnected(ID) => {
-                        assert!(seen.ice, "DTLS before ICE");
-                        seen.dtls = true;
-                    }
-                    other => panic!("unexpected {other:?}"),
-                },
-                r = ims_peer.recv_from(&mut buf) => {
-                    let (mut n, from) = r.unwrap();
-                    assert_eq!(from, a.ims_address, "from the call's IMS port");
-                    if let Some((read, _)) = peer_srtp.as_mut() {
-                        n = read.unprotect_rtp(&mut buf, n).expect("SRTP with the gateway's SDES key");
-                    }
-                    let h = RtpHeader::parse(&buf[..n]).expect("RTP on the IMS leg");
-                    assert_eq!(h.payload(), FROM_BROWSER, "payload the IMS peer read");
-                    assert_eq!(h.payload_type(), 0, "PCMU");
-                    seen.at_ims = true;
-                }
-                Some(p) = heard_rx.recv() => {
-                    assert_eq!(p, FROM_IMS, "payload the browser's on_track read");
-                    seen.at_browser = true;
-                }
-                _ = ptime.tick() => {
-                    seq = seq.wrapping_add(1);
-                    // webrtc-rs drops writes until its SRTP is up.
-                    let _ = track.write(&rtp(0x1234_5678, seq, FROM_BROWSER)).await;
-                    if seen.dtls {
-                        let mut p = rtp(0xcafe_f00d, seq, FROM_IMS);
-                        if let Some((_, write)) = peer_srtp.as_mut() {
-                            let len = p.len();
-                            p.resize(len + 16, 0);
-                            let n = write.protect_rtp(&mut p, len).unwrap();
-                            p.truncate(n);
-                        }
-                        ims_peer.send_to(&p, a.ims_address).await.unwrap();
-                    }
+    let mut ims = Ims {
+        peer: ims_peer,
+        srtp: peer_srtp,
+        gateway: a.ims_address,
+    };
+    let mut seq = 0u16;
+    let label = format!("{backend:?} srtp={srtp}");
+    exchange(
+        &mut events,
+        &track,
+        &mut heard_rx,
+        &mut ims,
+        &mut seq,
+        Seen::default(),
+        true,
+        &label,
+    )
+    .await;
+
+    if mode == Mode::MoveAndRestart {
+        // A re-INVITE moves the IMS far end: media follows to the new address.
+        let moved = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+        let mut n2 = negotiated.clone();
+        n2.ims_remote = moved.local_addr().unwrap();
+        engine.update(ID, &n2).unwrap();
+        ims.peer = moved;
+        let established = Seen {
+            ice: true,
+            dtls: true,
+            ..Seen::default()
+        };
+        exchange(
+            &mut events,
+            &track,
+            &mut heard_rx,
+            &mut ims,
+            &mut seq,
+            established,
+            true,
+            "moved",
+        )
+        .await;
+
+        // Browser ICE restart: fresh local credentials, the browser's new ones in the
+        // next update; DTLS and the IMS leg stay as they are.
+        let r = engine.restart_webrtc(ID).unwrap();
+        assert_ne!(r.ice_ufrag, a.ice_ufrag);
+        let restart = RTCOfferOptions {
+            ice_restart: true,
+            ..Default::default()
+        };
+        let offer = pc.create_offer(Some(restart)).await.unwrap();
+        let mut gathered = pc.gathering_complete_promise().await;
+        pc.set_local_description(offer).await.unwrap();
+        let _ = gathered.recv().await;
+        let offer_text = pc.local_description().await.unwrap().sdp;
+        let offer = SessionDescription::parse(&offer_text).unwrap();
+        let webrtc_local = WebrtcLocal {
+            ice_ufrag: r.ice_ufrag.clone(),
+            ice_pwd: r.ice_pwd.clone(),
+            ..webrtc_local
+        };
+        let (_, pending) = offer_to_ims(&offer, &ims_local).unwrap();
+        let (browser_answer, mut n3) =
+            answer_from_ims(&answer, &pending, &ims_local, &webrtc_local).unwrap();
+        assert_ne!(
+            n3.webrtc.ice_ufrag, negotiated.webrtc.ice_ufrag,
+            "browser restarted"
+        );
+        n3.ims_remote = n2.ims_remote;
+        engine.update(ID, &n3).unwrap();
+        while ice_state.try_recv().is_ok() {}
+        let text = browser_answer.to_string();
+        pc.set_remote_description(RTCSessionDescription::answer(text).unwrap())
+            .await
+            .unwrap();
+        tokio::time::timeout(GUARD, async {
+            loop {
+                match ice_state.recv().await.unwrap() {
+                    RTCIceConnectionState::Connected => return,
+                    RTCIceConnectionState::Failed => panic!("ICE restart failed"),
+                    _ => {}
                 }
             }
-        }
-        seen
-    })
-    .await
-    .unwrap_or_else(|_| panic!("{backend:?} srtp={srtp}: call did not complete"));
-    assert!(seen.at_ims && seen.at_browser);
+        })
+        .await
+        .expect("the browser's ICE reconnects with the new credentials");
+        // Browser → IMS only: on renegotiation webrtc-rs stops a receiver whose SSRC the
+        // new answer does not declare (`start_rtp`), and the gateway's answers carry no
+        // a=ssrc, so its track ends here; the gateway → browser direction uses the same
+        // latched pair that carries the browser's media.
+        exchange(
+            &mut events,
+            &track,
+            &mut heard_rx,
+            &mut ims,
+            &mut seq,
+            established,
+            false,
+            "restarted",
+        )
+        .await;
+    }
 
     engine.release(ID);
     engine.release(ID);
@@ -488,18 +632,18 @@ async fn call(backend: Backend, expect: BackendKind, srtp: bool, bad_fingerprint
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn epoll_call_with_sdes_srtp_toward_ims() {
-    call(Backend::Epoll, BackendKind::Epoll, true, false).await;
+    call(Backend::Epoll, BackendKind::Epoll, true, Mode::Media).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn epoll_call_with_plain_rtp_toward_ims() {
-    call(Backend::Epoll, BackendKind::Epoll, false, false).await;
+    call(Backend::Epoll, BackendKind::Epoll, false, Mode::Media).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn io_uring_call_with_sdes_srtp_toward_ims() {
     if io_uring_available() {
-        call(Backend::IoUring, BackendKind::IoUring, true, false).await;
+        call(Backend::IoUring, BackendKind::IoUring, true, Mode::Media).await;
     } else {
         eprintln!("note: io_uring unavailable on this host (probe failed): test skipped");
     }
@@ -507,5 +651,22 @@ async fn io_uring_call_with_sdes_srtp_toward_ims() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_wrong_browser_fingerprint_ends_in_dtls_failed() {
-    call(Backend::Epoll, BackendKind::Epoll, true, true).await;
+    call(
+        Backend::Epoll,
+        BackendKind::Epoll,
+        true,
+        Mode::BadFingerprint,
+    )
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn epoll_call_follows_an_ims_move_and_a_browser_ice_restart() {
+    call(
+        Backend::Epoll,
+        BackendKind::Epoll,
+        true,
+        Mode::MoveAndRestart,
+    )
+    .await;
 }
