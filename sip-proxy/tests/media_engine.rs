@@ -325,6 +325,8 @@ struct Ims {
     peer: UdpSocket,
     srtp: Option<(SrtpContext, SrtpContext)>,
     gateway: SocketAddr,
+    /// Sequence number of the next packets both ways (never reused: SRTP replay checks).
+    seq: u16,
 }
 
 /// Sends media both ways every 20 ms until each side heard the other (only the IMS side
@@ -335,7 +337,6 @@ async fn exchange(
     track: &TrackLocalStaticRTP,
     heard: &mut mpsc::UnboundedReceiver<Vec<u8>>,
     ims: &mut Ims,
-    seq: &mut u16,
     mut seen: Seen,
     to_browser: bool,
     label: &str,
@@ -372,11 +373,12 @@ async fn exchange(
                     seen.at_browser = true;
                 }
                 _ = ptime.tick() => {
-                    *seq = seq.wrapping_add(1);
+                    ims.seq = ims.seq.wrapping_add(1);
+                    let seq = ims.seq;
                     // webrtc-rs drops writes until its SRTP is up.
-                    let _ = track.write(&rtp(0x1234_5678, *seq, FROM_BROWSER)).await;
+                    let _ = track.write(&rtp(0x1234_5678, seq, FROM_BROWSER)).await;
                     if seen.dtls {
-                        let mut p = rtp(0xcafe_f00d, *seq, FROM_IMS);
+                        let mut p = rtp(0xcafe_f00d, seq, FROM_IMS);
                         if let Some((_, write)) = ims.srtp.as_mut() {
                             let len = p.len();
                             p.resize(len + 16, 0);
@@ -518,15 +520,14 @@ async fn call(backend: Backend, expect: BackendKind, srtp: bool, mode: Mode) {
         peer: ims_peer,
         srtp: peer_srtp,
         gateway: a.ims_address,
+        seq: 0,
     };
-    let mut seq = 0u16;
     let label = format!("{backend:?} srtp={srtp}");
     exchange(
         &mut events,
         &track,
         &mut heard_rx,
         &mut ims,
-        &mut seq,
         Seen::default(),
         true,
         &label,
@@ -550,7 +551,6 @@ async fn call(backend: Backend, expect: BackendKind, srtp: bool, mode: Mode) {
             &track,
             &mut heard_rx,
             &mut ims,
-            &mut seq,
             established,
             true,
             "moved",
@@ -610,7 +610,6 @@ async fn call(backend: Backend, expect: BackendKind, srtp: bool, mode: Mode) {
             &track,
             &mut heard_rx,
             &mut ims,
-            &mut seq,
             established,
             false,
             "restarted",
