@@ -211,14 +211,16 @@ export class Call extends EventTarget {
 
   /** Ends the call: cancel, decline or hang up, whichever fits its state. */
   async hangup() {
+    if (this.ended) return;
+    // Decided before the request: the gateway's own status event (Terminated, …) may
+    // arrive on the channel before the DELETE's answer does.
+    const status = ["Connected", "Hold", "Resume"].includes(this.status)
+      ? "Terminated"
+      : this.direction === "incoming"
+        ? "Declined"
+        : "SessionCancelled";
     await this.gate._request("DELETE", `${CALLS}/${encodeURIComponent(this.id)}`);
-    const status =
-      this.status === "Connected" || this.status === "Hold" || this.status === "Resume"
-        ? "Terminated"
-        : this.direction === "incoming"
-          ? "Declined"
-          : "SessionCancelled";
-    this._setStatus(status, "local hangup");
+    if (!this.ended) this._setStatus(status, "local hangup");
   }
 
   /** Statistics of the peer connection, reduced to what a softphone shows. */

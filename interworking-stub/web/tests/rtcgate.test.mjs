@@ -335,3 +335,25 @@ test("calling before registering is refused without a request", async () => {
   await assert.rejects(gate.call("+15550100"), /not registered/);
   assert.equal(calls.length, 1, "only the token request");
 });
+
+test("the gateway's Terminated arriving before the DELETE answer is the call's last status", async () => {
+  let socket;
+  const { gate, socket: s0 } = await connected({
+    "POST /webrtc-call-handling/v0.3/sessions": [201, { mediaSessionId: "ms-6", status: "Initial" }],
+    "DELETE /webrtc-call-handling/v0.3/sessions/ms-6": () => {
+      // The gateway hangs up and announces it on the channel while DELETE is answered.
+      socket.deliver(statusEvent(3, "ms-6", 3, "Terminated"));
+      return [204, null];
+    },
+  });
+  socket = s0;
+  const call = await gate.call("+15550100");
+  const seen = [];
+  call.addEventListener("status", (e) => seen.push(e.detail.status));
+  socket.deliver(statusEvent(1, "ms-6", 1, "Connected", { answer: { sdp: "a" } }));
+  await flush();
+  await call.hangup();
+  await flush();
+  assert.deepEqual(seen, ["Connected", "Terminated"]);
+  assert.equal(call.status, "Terminated");
+});
