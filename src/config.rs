@@ -124,6 +124,21 @@ pub struct SipConfig {
     /// RFC 3261 T4 (network lifetime of a message), milliseconds.
     #[serde(default = "default_t4")]
     pub t4_ms: u64,
+    /// The IMS home domain: host of From/To/Request-URI for numbers
+    /// (`sip:+1555…@domain;user=phone`) and of the REGISTER Request-URI. Required outside
+    /// lab mode.
+    pub domain: Option<String>,
+    /// RFC 4028 Session-Expires offered in INVITEs, seconds (at least 90).
+    #[serde(default = "default_session_expires")]
+    pub session_expires_secs: u32,
+    /// Expiry asked for in REGISTER, seconds (pcscf and lab modes).
+    #[serde(default = "default_register_expires")]
+    pub register_expires_secs: u32,
+    /// Seconds between OPTIONS keep-alives toward the next hop; 0 turns them off.
+    #[serde(default = "default_options_interval")]
+    pub options_interval_secs: u64,
+    /// `P-Access-Network-Info` written into requests toward IMS (TS 24.229 §7.2A.4).
+    pub access_network_info: Option<String>,
 }
 
 /// Which packet engine the media plane uses.
@@ -156,6 +171,18 @@ pub struct MediaConfig {
     pub ims_port_min: u16,
     /// Last port of the IMS-leg RTP range.
     pub ims_port_max: u16,
+    /// SDES-SRTP (`RTP/SAVP` with `a=crypto`) toward IMS; `false` offers plain RTP.
+    #[serde(default = "default_true")]
+    pub ims_srtp: bool,
+    /// Seconds without media on a leg after which the call is ended (media timeout).
+    #[serde(default = "default_inactivity")]
+    pub inactivity_secs: u64,
+    /// Seconds a released IMS-leg port rests before another call may take it.
+    #[serde(default = "default_quarantine")]
+    pub port_quarantine_secs: u64,
+    /// The address written into the browser's ICE candidate when `webrtc_listen` is a
+    /// wildcard or sits behind a static 1:1 NAT.
+    pub webrtc_public_ip: Option<std::net::IpAddr>,
 }
 
 /// `[lab]`: the numbers the in-process lab IMS answers.
@@ -247,6 +274,21 @@ fn default_t2() -> u64 {
 }
 fn default_t4() -> u64 {
     5000
+}
+fn default_session_expires() -> u32 {
+    1800
+}
+fn default_register_expires() -> u32 {
+    3600
+}
+fn default_options_interval() -> u64 {
+    30
+}
+fn default_inactivity() -> u64 {
+    30
+}
+fn default_quarantine() -> u64 {
+    30
 }
 fn default_backend() -> MediaBackend {
     MediaBackend::Auto
@@ -506,10 +548,34 @@ fn validate(c: &Config) -> Result<(), (String, String)> {
             "must be greater than media.ims_port_min (and the range not start at 0)",
         );
     }
+    if c.media.ims_address.is_unspecified() {
+        return err(
+            "media.ims_address",
+            "must be a concrete address: it is written into the SDP toward IMS",
+        );
+    }
+    if c.media.webrtc_listen.ip().is_unspecified() && c.media.webrtc_public_ip.is_none() {
+        return err(
+            "media.webrtc_public_ip",
+            "is required when media.webrtc_listen is a wildcard address (it goes into the ICE candidate)",
+        );
+    }
+    if c.media.inactivity_secs == 0 {
+        return err("media.inactivity_secs", "must be at least 1");
+    }
     if c.sip.mode != SipMode::Lab && c.sip.next_hop.as_deref().is_none_or(str::is_empty) {
         return err(
             "sip.next_hop",
             "is required when sip.mode is pcscf or trunk",
+        );
+    }
+    if c.sip.mode != SipMode::Lab && c.sip.domain.as_deref().is_none_or(str::is_empty) {
+        return err("sip.domain", "is required when sip.mode is pcscf or trunk");
+    }
+    if c.sip.session_expires_secs < 90 {
+        return err(
+            "sip.session_expires_secs",
+            "must be at least 90 (RFC 4028 §4 minimum)",
         );
     }
     if !c.sip.tls_verify {

@@ -15,9 +15,11 @@
 
 mod admin;
 pub mod config;
+mod gateway;
 pub mod lifecycle;
 mod logging;
 mod metrics;
+mod web;
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -145,6 +147,7 @@ async fn serve(cfg: Config, config_path: PathBuf, log: logging::LogHandle) -> Ex
     lifecycle.register("admin");
     lifecycle.register("api");
     lifecycle.register("sip");
+    lifecycle.register("media");
 
     // Signals first, so a SIGTERM during start-up is not the default (instant) death.
     let mut signals = match Signals::new() {
@@ -194,41 +197,57 @@ async fn serve(cfg: Config, config_path: PathBuf, log: logging::LogHandle) -> Ex
     });
     lifecycle.set_ready("admin", true);
 
-    let api_app = interworking_stub::router(interworking_stub::ApiOptions {
-        draining: lifecycle.draining_rx(),
-        retry_after_secs: cfg.api.retry_after_secs,
-        // Dev tokens only while nobody but this machine can reach the API.
-        dev_tokens: cfg.api.listen.ip().is_loopback(),
-    });
-    tokio::spawn(async move {
-        if let Err(e) = axum::serve(api_listener, api_app).await {
-            tracing::error!(error = %e, "api listener stopped");
-        }
-    });
-    lifecycle.set_ready("api", true);
-
     if cfg.sip.mode == config::SipMode::Lab {
         if let Err(e) = start_lab(&cfg, &lifecycle).await {
             tracing::error!(error = %e, "cannot start the lab IMS");
             return ExitCode::FAILURE;
         }
     }
+
+    let (engine, media_events) = match sip_proxy::media_engine::MediaEngine::start(
+        media_engine_config(&cfg),
+        tokio::runtime::Handle::current(),
+    ) {
+        Ok(started) => started,
+        Err(e) => {
+            tracing::error!(error = %e, "cannot start the media plane");
+            return ExitCode::FAILURE;
+        }
+    };
+    for (kind, addr) in engine.backends().into_iter().zip(engine.web_addresses()) {
+        metrics::MEDIA_BACKEND.with_label_values(&[kind.as_str()]).inc();
+        tracing::info!(listener = "webrtc_media", addr = %addr, backend = kind.as_str(), "listening");
+    }
+    lifecycle.set_ready("media", true);
+
     let mut sip = sip_transport_config(&cfg, cfg.sip.udp_listen, cfg.sip.tcp_listen);
     sip.tls = sip_tls;
     sip.tls_client = sip_tls_client;
-    let no_user = sip_proxy::endpoint::NoUser;
-    match sip_proxy::transport::start(sip, lifecycle.draining_rx(), seed(), |_| no_user).await {
-        Ok((bound, _)) => {
-            log_bound("sip_udp", bound.udp);
-            log_bound("sip_tcp", bound.tcp);
-            log_bound("sip_tls", bound.tls);
-            lifecycle.set_ready("sip", true);
-        }
+    let gw = match gateway::start(&cfg, sip, &lifecycle, seed(), engine, media_events).await {
+        Ok(gw) => gw,
         Err(e) => {
-            tracing::error!(error = %e, "cannot bind the SIP listeners");
+            tracing::error!(error = %e, "cannot start the SIP gateway");
             return ExitCode::FAILURE;
         }
-    }
+    };
+    log_bound("sip_udp", gw.listeners.udp);
+    log_bound("sip_tcp", gw.listeners.tcp);
+    log_bound("sip_tls", gw.listeners.tls);
+    lifecycle.set_ready("sip", true);
+
+    let api_opts = interworking_stub::ApiOptions {
+        draining: lifecycle.draining_rx(),
+        retry_after_secs: cfg.api.retry_after_secs,
+        // Dev tokens only while nobody but this machine can reach the API.
+        dev_tokens: cfg.api.listen.ip().is_loopback(),
+    };
+    let api_app = web::routes().merge(interworking_stub::router_with_calls(api_opts, gw.link));
+    tokio::spawn(async move {
+        if let Err(e) = axum::serve(api_listener, api_app).await {
+            tracing::error!(error = %e, "api listener stopped");
+        }
+    });
+    lifecycle.set_ready("api", true);
     tracing::info!(version = env!("CARGO_PKG_VERSION"), mode = ?cfg.sip.mode, "rtcgate started");
 
     let times = DrainTimes {
@@ -326,7 +345,32 @@ async fn start_lab(cfg: &Config, lifecycle: &Lifecycle) -> std::io::Result<()> {
     Ok(())
 }
 
-fn sip_timers(cfg: &Config) -> sip_proxy::transaction::TimerConfig {
+/// The media plane's settings from `[media]`.
+fn media_engine_config(cfg: &Config) -> sip_proxy::media_engine::MediaEngineConfig {
+    use media_plane::datapath::Backend;
+    let workers = match cfg.media.workers {
+        0 => std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get),
+        n => n,
+    };
+    sip_proxy::media_engine::MediaEngineConfig {
+        workers,
+        backend: match cfg.media.backend {
+            config::MediaBackend::Auto => Backend::Auto,
+            config::MediaBackend::IoUring => Backend::IoUring,
+            config::MediaBackend::Epoll => Backend::Epoll,
+        },
+        web_listen: cfg.media.webrtc_listen,
+        web_public_ip: cfg.media.webrtc_public_ip,
+        ims_ip: cfg.media.ims_address,
+        ims_ports: cfg.media.ims_port_min..=cfg.media.ims_port_max,
+        ims_srtp: cfg.media.ims_srtp,
+        quarantine: Duration::from_secs(cfg.media.port_quarantine_secs),
+        inactivity: Duration::from_secs(cfg.media.inactivity_secs),
+        ..Default::default()
+    }
+}
+
+pub(crate) fn sip_timers(cfg: &Config) -> sip_proxy::transaction::TimerConfig {
     let ms = Duration::from_millis;
     sip_proxy::transaction::TimerConfig {
         t1: ms(cfg.sip.t1_ms),

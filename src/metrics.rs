@@ -54,6 +54,17 @@ pub(crate) static LOG_RELOADS: LazyLock<IntCounter> = LazyLock::new(|| {
     .expect("invariant: registered once under a unique name")
 });
 
+/// `rtcgate_media_workers{backend}`: media worker threads by the socket backend that runs
+/// them (`io_uring` or `epoll`; `media.backend = auto` picks at start).
+pub(crate) static MEDIA_BACKEND: LazyLock<IntGaugeVec> = LazyLock::new(|| {
+    register_int_gauge_vec!(
+        "rtcgate_media_workers",
+        "Media worker threads, by the socket backend that runs them (io_uring or epoll).",
+        &["backend"]
+    )
+    .expect("invariant: registered once under a unique name")
+});
+
 /// Registers the node metrics so they appear from the first scrape.
 pub(crate) fn init() {
     BUILD_INFO

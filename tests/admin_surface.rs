@@ -54,6 +54,7 @@ async fn metrics_health_and_readiness_are_served() {
         vec![
             ("admin".into(), 1.0),
             ("api".into(), 1.0),
+            ("media".into(), 1.0),
             ("sip".into(), 1.0)
         ]
     );

@@ -213,7 +213,7 @@ fn a_next_hop_over_tls_needs_a_ca_to_verify_it() {
         .replace("mode = \"lab\"", "mode = \"trunk\"")
         .replace(
             "tls_verify = true",
-            "next_hop = \"sips:ibcf.ims.test\"\ntls_verify = true",
+            "next_hop = \"sips:ibcf.ims.test\"\ndomain = \"ims.test\"\ntls_verify = true",
         );
     let (out, file) = run_with(&text, &[]);
     assert_refused(&out, &file, "sip.tls_ca", None);
@@ -227,4 +227,16 @@ fn a_client_certificate_without_its_key_is_refused() {
     );
     let (out, file) = run_with(&text, &[]);
     assert_refused(&out, &file, "sip.tls_client_cert", None);
+}
+
+#[test]
+fn a_trunk_without_a_home_domain_is_refused() {
+    let text = default_config()
+        .replace("mode = \"lab\"", "mode = \"trunk\"")
+        .replace(
+            "tls_verify = true",
+            "next_hop = \"192.0.2.1:5060\"\ntls_verify = true",
+        );
+    let (out, file) = run_with(&text, &[]);
+    assert_refused(&out, &file, "sip.domain", None);
 }

@@ -82,6 +82,8 @@ pub struct GatewayUser<M: MediaControl> {
     registrations: Option<Registrations>,
     keepalive: Option<KeepAlive>,
     results: VecDeque<GatewayEvent>,
+    /// Lab mode: register every added user's number (see [`Self::register_added_users`]).
+    auto_register: bool,
 }
 
 impl<M: MediaControl> GatewayUser<M> {
@@ -93,7 +95,17 @@ impl<M: MediaControl> GatewayUser<M> {
             registrations,
             keepalive: None,
             results: VecDeque::new(),
+            auto_register: false,
         }
+    }
+
+    /// Lab mode: [`GatewayCommand::AddUser`] also registers the number through the
+    /// registration client (the lab registrar does not challenge, so no credentials), and
+    /// [`GatewayCommand::RemoveUser`] de-registers it, so the lab routes calls for the
+    /// number to this gateway.
+    pub fn register_added_users(mut self) -> Self {
+        self.auto_register = true;
+        self
     }
 
     /// Adds the OPTIONS keep-alive toward the next hop.
@@ -238,8 +250,18 @@ impl<M: MediaControl + Send> TransactionUser for GatewayUser<M> {
                 self.results
                     .push_back(GatewayEvent::CallResult { id, result });
             }
-            GatewayCommand::AddUser(number) => self.core.add_user(&number),
-            GatewayCommand::RemoveUser(number) => self.core.remove_user(&number),
+            GatewayCommand::AddUser(number) => {
+                self.core.add_user(&number);
+                if let Some(r) = self.registrations.as_mut().filter(|_| self.auto_register) {
+                    r.register(now, &number, "lab", &number, "", layer);
+                }
+            }
+            GatewayCommand::RemoveUser(number) => {
+                self.core.remove_user(&number);
+                if let Some(r) = self.registrations.as_mut().filter(|_| self.auto_register) {
+                    r.deregister(now, &number, layer);
+                }
+            }
             GatewayCommand::Register {
                 number,
                 realm,
