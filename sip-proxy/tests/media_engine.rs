@@ -669,3 +669,10 @@ async fn epoll_call_follows_an_ims_move_and_a_browser_ice_restart() {
     )
     .await;
 }
+
+/// The binary puts the engine under the call core behind the gateway's endpoint task.
+#[test]
+fn the_engine_fits_under_the_gateway_user() {
+    fn user<U: sip_proxy::endpoint::TransactionUser + 'static>() {}
+    user::<sip_proxy::gateway::GatewayUser<MediaEngine>>();
+}
