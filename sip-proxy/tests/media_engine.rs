@@ -399,7 +399,7 @@ async fn exchange(
 /// What a call test does after the set-up.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Mode {
-    /// Media both ways, then release.
+    /// Media both ways, then silence from the browser: `MediaTimeout`.
     Media,
     /// The browser's fingerprint is wrong: DTLS fails.
     BadFingerprint,
@@ -436,6 +436,10 @@ async fn call(backend: Backend, expect: BackendKind, srtp: bool, mode: Mode) {
     let ims_port = free_even_port();
     let mut cfg = config(backend, ims_port..=ims_port);
     cfg.ims_srtp = srtp;
+    if mode == Mode::Media {
+        // Long enough for ICE and DTLS on a loaded host, short enough to wait for below.
+        cfg.inactivity = Duration::from_secs(3);
+    }
     let (mut engine, mut events) = engine(cfg).await;
     assert_eq!(engine.backends(), vec![expect]);
 
@@ -533,6 +537,12 @@ async fn call(backend: Backend, expect: BackendKind, srtp: bool, mode: Mode) {
         &label,
     )
     .await;
+
+    if mode == Mode::Media {
+        // The browser stops sending (RTCP does not count): its silence ends the call.
+        let e = tokio::time::timeout(GUARD, events.recv()).await;
+        assert_eq!(e.expect("an event"), Some(MediaEvent::MediaTimeout(ID)));
+    }
 
     if mode == Mode::MoveAndRestart {
         // A re-INVITE moves the IMS far end: media follows to the new address.
