@@ -179,6 +179,40 @@ async fn without_quarantine_a_released_port_is_reused() {
 }
 
 #[tokio::test]
+async fn workers_take_consecutive_web_ports() {
+    // A free pair of ports: retried, since another process may take one meanwhile.
+    for _ in 0..20 {
+        let p = StdUdpSocket::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        if p == u16::MAX {
+            continue;
+        }
+        let mut cfg = config(Backend::Epoll, 41_040..=41_041);
+        cfg.workers = 2;
+        cfg.web_listen = SocketAddr::from(([127, 0, 0, 1], p));
+        let Ok((e, _events)) = MediaEngine::start(cfg, tokio::runtime::Handle::current()) else {
+            continue;
+        };
+        let ports: Vec<u16> = e.web_addresses().iter().map(|a| a.port()).collect();
+        assert_eq!(ports, [p, p + 1]);
+        stop(e).await;
+        return;
+    }
+    panic!("no two consecutive free ports");
+}
+
+#[tokio::test]
+async fn web_ports_inside_the_ims_range_are_refused_at_start() {
+    let mut cfg = config(Backend::Epoll, 41_050..=41_059);
+    cfg.workers = 2;
+    cfg.web_listen = "127.0.0.1:41049".parse().unwrap();
+    assert!(MediaEngine::start(cfg, tokio::runtime::Handle::current()).is_err());
+}
+
+#[tokio::test]
 async fn a_wildcard_ims_address_is_refused_at_start() {
     let mut cfg = config(Backend::Epoll, 41_030..=41_031);
     cfg.ims_ip = "0.0.0.0".parse().unwrap();
@@ -407,7 +441,7 @@ enum Mode {
     MoveAndRestart,
 }
 
-async fn call(backend: Backend, expect: BackendKind, srtp: bool, mode: Mode) {
+async fn call(backend: Backend, expect: BackendKind, srtp: bool, mode: Mode, workers: usize) {
     const ID: MediaSessionId = MediaSessionId(7);
     let (pc, track) = browser().await;
     let (heard_tx, mut heard_rx) = mpsc::unbounded_channel::<Vec<u8>>();
@@ -436,15 +470,23 @@ async fn call(backend: Backend, expect: BackendKind, srtp: bool, mode: Mode) {
     let ims_port = free_even_port();
     let mut cfg = config(backend, ims_port..=ims_port);
     cfg.ims_srtp = srtp;
+    cfg.workers = workers;
+    cfg.quarantine = Duration::ZERO;
     if mode == Mode::Media {
         // Long enough for ICE and DTLS on a loaded host, short enough to wait for below.
         cfg.inactivity = Duration::from_secs(3);
     }
     let (mut engine, mut events) = engine(cfg).await;
-    assert_eq!(engine.backends(), vec![expect]);
+    assert_eq!(engine.backends(), vec![expect; workers]);
+    // Earlier calls (allocated and released) move the round robin to the last worker.
+    for n in 1..workers {
+        engine.allocate(MediaSessionId(100 + n as u64)).unwrap();
+        engine.release(MediaSessionId(100 + n as u64));
+    }
 
     // What the call core does for a browser offer (MO), with the engine's allocation.
     let a = engine.allocate(ID).unwrap();
+    assert_eq!(a.webrtc_address, engine.web_addresses()[workers - 1]);
     let origin = Origin {
         session_id: 1,
         version: 1,
@@ -634,25 +676,25 @@ async fn call(backend: Backend, expect: BackendKind, srtp: bool, mode: Mode) {
     let stats = tokio::task::spawn_blocking(move || engine.shutdown())
         .await
         .unwrap();
-    let stats = stats.into_iter().next().unwrap().unwrap();
+    let stats = stats.into_iter().last().unwrap().unwrap(); // the call's worker
     assert!(stats.sent > 0 && stats.received > 0, "{stats:?}");
     pc.close().await.unwrap();
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn epoll_call_with_sdes_srtp_toward_ims() {
-    call(Backend::Epoll, BackendKind::Epoll, true, Mode::Media).await;
+    call(Backend::Epoll, BackendKind::Epoll, true, Mode::Media, 1).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn epoll_call_with_plain_rtp_toward_ims() {
-    call(Backend::Epoll, BackendKind::Epoll, false, Mode::Media).await;
+    call(Backend::Epoll, BackendKind::Epoll, false, Mode::Media, 1).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn io_uring_call_with_sdes_srtp_toward_ims() {
+async fn io_uring_call_with_sdes_srtp_toward_ims_on_the_second_worker() {
     if io_uring_available() {
-        call(Backend::IoUring, BackendKind::IoUring, true, Mode::Media).await;
+        call(Backend::IoUring, BackendKind::IoUring, true, Mode::Media, 2).await;
     } else {
         eprintln!("note: io_uring unavailable on this host (probe failed): test skipped");
     }
@@ -665,6 +707,7 @@ async fn a_wrong_browser_fingerprint_ends_in_dtls_failed() {
         BackendKind::Epoll,
         true,
         Mode::BadFingerprint,
+        1,
     )
     .await;
 }
@@ -676,6 +719,7 @@ async fn epoll_call_follows_an_ims_move_and_a_browser_ice_restart() {
         BackendKind::Epoll,
         true,
         Mode::MoveAndRestart,
+        1,
     )
     .await;
 }

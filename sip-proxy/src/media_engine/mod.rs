@@ -69,7 +69,9 @@ pub struct MediaEngineConfig {
     pub ims_ports: RangeInclusive<u16>,
     /// Whether the IMS leg offers SDES-SRTP (`RTP/SAVP`) rather than plain RTP.
     pub ims_srtp: bool,
-    /// How long a released IMS port rests before reuse.
+    /// How long a released IMS port rests before reuse. Keep it well above zero in
+    /// production: it also covers the moment between a release and the worker closing
+    /// the port's socket, when another worker could not bind it yet.
     pub quarantine: Duration,
     /// Silence on a leg for this long raises the session's inactivity event.
     pub inactivity: Duration,
@@ -202,6 +204,19 @@ impl MediaEngine {
                 "a wildcard web_listen needs web_public_ip for the ICE candidate",
             ));
         }
+        let web_first = cfg.web_listen.port();
+        let web_last = u16::try_from(cfg.workers - 1)
+            .ok()
+            .and_then(|n| web_first.checked_add(n))
+            .ok_or(MediaEngineError::Config(
+                "web_listen port + workers exceeds 65535",
+            ))?;
+        let overlaps = *cfg.ims_ports.start() <= web_last && web_first <= *cfg.ims_ports.end();
+        if web_first != 0 && overlaps {
+            return Err(MediaEngineError::Config(
+                "ims_ports must not contain the workers' web ports",
+            ));
+        }
         let fingerprint = Fingerprint::parse(certificate.sdp_fingerprint())
             .ok_or(MediaEngineError::Config("certificate fingerprint"))?;
         let ports =
@@ -230,6 +245,7 @@ impl MediaEngine {
     fn spawn_worker(&mut self, cfg: &MediaEngineConfig, i: usize) -> Result<(), MediaEngineError> {
         let mut addr = cfg.web_listen;
         if addr.port() != 0 {
+            // Checked in `start_with_certificate`: the last worker's port fits.
             let port = u16::try_from(i)
                 .ok()
                 .and_then(|i| addr.port().checked_add(i))
