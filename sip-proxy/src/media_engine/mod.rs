@@ -16,10 +16,10 @@
 //! - `allocate` picks a worker round robin, reserves an IMS port and draws ICE
 //!   credentials and SDES keys from the OS CSPRNG; no worker is told anything yet.
 //! - The first `update` sends [`Command::Allocate`] and [`Command::StartWebRtc`] to the
-//!   call's worker and spawns the call's [`DtlsPort::run`] on the runtime handle given to
-//!   `start`. Later updates (re-INVITE) move the IMS remote ([`Command::Update`]) and
-//!   apply an ICE restart prepared by `restart_webrtc`; the browser's DTLS is never
-//!   touched.
+//!   call's worker and spawns the call's [`media_plane::datapath::DtlsPort::run`] on the
+//!   runtime handle given to `start`. Later updates (re-INVITE) move the IMS remote
+//!   ([`Command::Update`]) and apply an ICE restart prepared by `restart_webrtc`; the
+//!   browser's DTLS is never touched.
 //! - Every method returns at once; a full worker queue is [`MediaError::Busy`].
 //!
 //! Not yet (media-plane has no command for it): DTMF generation, re-keying the IMS leg or
