@@ -131,7 +131,7 @@ fn answer_in_200_without_early_media() {
     assert!(events[1]
         .2
         .as_deref()
-        .is_some_and(|s| s.contains("a=setup:active")));
+        .is_some_and(|s| s.contains("a=setup:passive")));
 }
 
 #[test]

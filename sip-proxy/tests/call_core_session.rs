@@ -284,7 +284,7 @@ fn the_browser_holds_and_resumes_through_re_invites_toward_ims() {
         .as_deref()
         .expect("the browser's answer rides on the Hold event");
     assert!(
-        answer.contains("a=recvonly\r\n") && answer.contains("a=setup:active"),
+        answer.contains("a=recvonly\r\n") && answer.contains("a=setup:passive"),
         "same DTLS role: {answer}"
     );
     assert!(!h
