@@ -24,15 +24,16 @@ use media_plane::rtp::RtpHeader;
 use media_plane::srtp::{SrtpConfig, SrtpContext, SrtpSuite};
 use sip_proxy::media::{MediaControl, MediaError, MediaEvent, MediaSessionId, ANSWER_SETUP};
 use sip_proxy::media_engine::{MediaEngine, MediaEngineConfig, MediaEvents};
-use sip_proxy::sdp::interwork::{answer_from_ims, offer_to_ims};
+use sip_proxy::sdp::interwork::{answer_from_ims, answer_to_ims, offer_from_ims, offer_to_ims};
 use sip_proxy::sdp::{
-    Attributes, CryptoSuite, ImsLocal, ImsSecurity, Origin, SessionDescription, WebrtcLocal,
+    Attributes, CryptoSuite, ImsLocal, ImsSecurity, Origin, SessionDescription, Setup, WebrtcLocal,
 };
 use tokio::net::UdpSocket;
 use tokio::sync::mpsc;
 use webrtc::api::media_engine::{MediaEngine as RtcMediaEngine, MIME_TYPE_PCMU};
 use webrtc::api::setting_engine::SettingEngine;
 use webrtc::api::APIBuilder;
+use webrtc::dtls_transport::dtls_role::DTLSRole;
 use webrtc::ice::mdns::MulticastDnsMode;
 use webrtc::ice::network_type::NetworkType;
 use webrtc::ice_transport::ice_connection_state::RTCIceConnectionState;
@@ -265,6 +266,13 @@ fn rtp(ssrc: u32, seq: u16, payload: &[u8]) -> Vec<u8> {
 
 /// The "browser": an RTCPeerConnection on loopback only, with one PCMU track.
 async fn browser() -> (Arc<RTCPeerConnection>, Arc<TrackLocalStaticRTP>) {
+    browser_answering_as(None).await
+}
+
+/// [`browser`], taking `role` in the DTLS handshake when it answers.
+async fn browser_answering_as(
+    role: Option<DTLSRole>,
+) -> (Arc<RTCPeerConnection>, Arc<TrackLocalStaticRTP>) {
     let mut media = RtcMediaEngine::default();
     media.register_default_codecs().unwrap();
     let mut settings = SettingEngine::default();
@@ -272,6 +280,9 @@ async fn browser() -> (Arc<RTCPeerConnection>, Arc<TrackLocalStaticRTP>) {
     settings.set_interface_filter(Box::new(|name: &str| name == "lo"));
     settings.set_network_types(vec![NetworkType::Udp4]);
     settings.set_ice_multicast_dns_mode(MulticastDnsMode::Disabled);
+    if let Some(role) = role {
+        settings.set_answering_dtls_role(role).unwrap();
+    }
     let api = APIBuilder::new()
         .with_media_engine(media)
         .with_setting_engine(settings)
@@ -729,4 +740,121 @@ async fn epoll_call_follows_an_ims_move_and_a_browser_ice_restart() {
 fn the_engine_fits_under_the_gateway_user() {
     fn user<U: sip_proxy::endpoint::TransactionUser + 'static>() {}
     user::<sip_proxy::gateway::GatewayUser<MediaEngine>>();
+}
+
+// ─── MT: the IMS side calls the browser ────────────────────────────────────────────────
+
+/// An IMS offer: PCMU from `peer`, SDES with the far end's `key`.
+fn ims_offer(peer: SocketAddr, key: &str) -> String {
+    [
+        "v=0".to_owned(),
+        "o=ims 1 1 IN IP4 127.0.0.1".to_owned(),
+        "s=-".to_owned(),
+        "c=IN IP4 127.0.0.1".to_owned(),
+        "t=0 0".to_owned(),
+        format!("m=audio {} RTP/SAVP 0", peer.port()),
+        format!("a=crypto:1 AES_CM_128_HMAC_SHA1_80 inline:{key}"),
+        "a=rtpmap:0 PCMU/8000".to_owned(),
+        "a=sendrecv".to_owned(),
+        String::new(),
+    ]
+    .join("\r\n")
+}
+
+/// What the call core does for an IMS offer (MT): the gateway offers `actpass` to the
+/// browser, and the browser's answer decides the DTLS roles.
+async fn mt_call(browser_role: DTLSRole) {
+    const ID: MediaSessionId = MediaSessionId(7);
+    let (pc, track) = browser_answering_as(Some(browser_role)).await;
+    let (heard_tx, mut heard_rx) = mpsc::unbounded_channel::<Vec<u8>>();
+    pc.on_track(Box::new(move |remote, _, _| {
+        let heard_tx = heard_tx.clone();
+        Box::pin(async move {
+            while let Ok((packet, _)) = remote.read_rtp().await {
+                if heard_tx.send(packet.payload.to_vec()).is_err() {
+                    break;
+                }
+            }
+        })
+    }));
+    let ims_port = free_even_port();
+    let (mut engine, mut events) = engine(config(Backend::Epoll, ims_port..=ims_port)).await;
+    let a = engine.allocate(ID).unwrap();
+    let origin = Origin {
+        session_id: 2,
+        version: 1,
+    };
+    let ims_local = ImsLocal {
+        origin,
+        address: a.ims_address,
+        security: ImsSecurity::Sdes(a.sdes_keys.clone()),
+    };
+    let webrtc_local = WebrtcLocal {
+        origin,
+        ice_ufrag: a.ice_ufrag.clone(),
+        ice_pwd: a.ice_pwd.clone(),
+        fingerprint: a.fingerprint.clone(),
+        candidates: a.candidates.clone(),
+        address: a.webrtc_address,
+        answer_setup: ANSWER_SETUP,
+    };
+    let ims_peer = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+    let ims_key: Vec<u8> = (0u8..30).map(|i| i.wrapping_mul(11) ^ 0x3c).collect();
+    let offer = ims_offer(ims_peer.local_addr().unwrap(), &b64_encode(&ims_key));
+    let offer = SessionDescription::parse(&offer).unwrap();
+    let (browser_offer, pending) = offer_from_ims(&offer, &webrtc_local).unwrap();
+
+    let text = browser_offer.to_string();
+    pc.set_remote_description(RTCSessionDescription::offer(text.clone()).unwrap())
+        .await
+        .unwrap_or_else(|e| panic!("offer refused: {e}\n{text}"));
+    let answer = pc.create_answer(None).await.unwrap();
+    let mut gathered = pc.gathering_complete_promise().await;
+    pc.set_local_description(answer).await.unwrap();
+    let _ = gathered.recv().await;
+    let answer = pc.local_description().await.unwrap().sdp;
+    let answer = SessionDescription::parse(&answer).unwrap();
+    let (_ims_answer, negotiated) = answer_to_ims(&answer, &pending, &ims_local).unwrap();
+    let expected = match browser_role {
+        DTLSRole::Client => Setup::Passive,
+        _ => Setup::Active,
+    };
+    assert_eq!(negotiated.webrtc.local_setup, expected);
+    engine.update(ID, &negotiated).unwrap();
+
+    let suite = SrtpSuite::AesCm128HmacSha1_80;
+    let (ours, _) = negotiated.ims_srtp.clone().expect("SDES toward IMS");
+    let ours = b64_decode(&ours.key_b64);
+    let read = SrtpContext::new(suite, &ours[..16], &ours[16..], SrtpConfig::default());
+    let write = SrtpContext::new(suite, &ims_key[..16], &ims_key[16..], SrtpConfig::default());
+    let mut ims = Ims {
+        peer: ims_peer,
+        srtp: Some((read.unwrap(), write.unwrap())),
+        gateway: a.ims_address,
+        seq: 0,
+    };
+    let label = format!("MT, browser DTLS {browser_role}");
+    exchange(
+        &mut events,
+        &track,
+        &mut heard_rx,
+        &mut ims,
+        Seen::default(),
+        true,
+        &label,
+    )
+    .await;
+    engine.release(ID);
+    stop(engine).await;
+    pc.close().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn mt_call_with_the_gateway_as_dtls_server() {
+    mt_call(DTLSRole::Client).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn mt_call_with_the_gateway_as_dtls_client() {
+    mt_call(DTLSRole::Server).await;
 }
