@@ -135,6 +135,8 @@ pub(crate) struct NewCall {
     pub(crate) receiver_name: Option<String>,
     pub(crate) offer: String,
     pub(crate) client_correlator: Option<String>,
+    /// Calls of this registration that may be in progress at once (0: no limit).
+    pub(crate) max_calls: usize,
 }
 
 /// What `PUT …/status` asks for.
@@ -432,6 +434,14 @@ impl CallLink {
                     return Ok((false, s.information()));
                 }
             }
+            // One registration is one (owner, device): its calls not ended yet.
+            let active = table
+                .by_id
+                .values()
+                .filter(|s| s.owner == new.owner && s.ended_at.is_none())
+                .filter(|s| s.device_id.as_deref() == Some(new.device_id.as_str()))
+                .count();
+            crate::limits::check_calls(new.max_calls, active)?;
             let id = random_hex(16)?;
             table.next_call += 1;
             let call = CallId(table.next_call);

@@ -145,6 +145,7 @@ fn new_call(who: &Identity, device_id: String, body: CreateBody) -> Result<NewCa
         receiver_name: body.receiver_name,
         offer: body.offer.sdp,
         client_correlator: body.client_correlator,
+        max_calls: 0,
     })
 }
 
@@ -162,7 +163,8 @@ pub(crate) async fn create(
         .filter(|v| !v.is_empty())
         .ok_or_else(|| ApiError::InvalidArgument("the registrationId header is missing".into()))?;
     let device_id = state.registrations.device_of(registration_id, &who)?;
-    let call = new_call(&who, device_id, body)?;
+    let mut call = new_call(&who, device_id, body)?;
+    call.max_calls = state.limits.max_calls_per_registration;
     let (created, info) = link.originate(call).await?;
     let status = if created {
         StatusCode::CREATED

@@ -265,6 +265,7 @@ async fn serve(
     else {
         return;
     };
+    let _open = crate::metrics::OpenSocket::open();
     let mut ping = tokio::time::interval(state.channels.ping_interval);
     ping.tick().await;
     let mut pong_due = false;
@@ -274,7 +275,9 @@ async fn serve(
             break;
         };
         for (seq, text) in frames {
-            if socket.send(Message::Text(text.into())).await.is_err() {
+            let delivered = socket.send(Message::Text(text.into())).await.is_ok();
+            crate::metrics::event_sent(crate::metrics::Transport::WebSocket, delivered);
+            if !delivered {
                 break 'socket;
             }
             sent = seq;

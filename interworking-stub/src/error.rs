@@ -38,6 +38,24 @@ pub enum ApiError {
     /// The request body is larger than the API accepts (256 KiB).
     #[error("the request body is too large")]
     PayloadTooLarge,
+    /// The user holds as many registrations as allowed (CAMARA `MAX_REGISTRATION_PER_USER`).
+    #[error("{0}")]
+    MaxRegistrationPerUser(String),
+    /// The device holds as many registrations as allowed.
+    #[error("{0}")]
+    MaxRegistrationPerDevice(String),
+    /// A quota is used up until something ends (concurrent calls per registration).
+    #[error("{0}")]
+    QuotaExceeded(String),
+    /// The token or source address sent requests faster than its rate; retry after some
+    /// seconds.
+    #[error("{message}")]
+    TooManyRequests {
+        /// Human-readable reason.
+        message: String,
+        /// Seconds the client should wait (`Retry-After`).
+        retry_after_secs: u32,
+    },
     /// The node is draining or otherwise cannot take new work; retry after some seconds.
     #[error("{message}")]
     Unavailable {
@@ -72,6 +90,16 @@ impl ApiError {
             ApiError::Conflict(_) => (StatusCode::CONFLICT, "CONFLICT"),
             ApiError::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "INTERNAL"),
             ApiError::PayloadTooLarge => (StatusCode::PAYLOAD_TOO_LARGE, "PAYLOAD_TOO_LARGE"),
+            ApiError::MaxRegistrationPerUser(_) => {
+                (StatusCode::FORBIDDEN, "MAX_REGISTRATION_PER_USER")
+            }
+            ApiError::MaxRegistrationPerDevice(_) => {
+                (StatusCode::FORBIDDEN, "MAX_REGISTRATION_PER_DEVICE")
+            }
+            ApiError::QuotaExceeded(_) => (StatusCode::TOO_MANY_REQUESTS, "QUOTA_EXCEEDED"),
+            ApiError::TooManyRequests { .. } => {
+                (StatusCode::TOO_MANY_REQUESTS, "TOO_MANY_REQUESTS")
+            }
             ApiError::Unavailable { .. } => (StatusCode::SERVICE_UNAVAILABLE, "UNAVAILABLE"),
         }
     }
@@ -120,6 +148,9 @@ impl IntoResponse for ApiError {
         let mut response = (status, axum::Json(body)).into_response();
         if let ApiError::Unavailable {
             retry_after_secs, ..
+        }
+        | ApiError::TooManyRequests {
+            retry_after_secs, ..
         } = self
         {
             response
@@ -163,6 +194,25 @@ mod tests {
             (ApiError::Internal("x".into()), 500, "INTERNAL"),
             (ApiError::PayloadTooLarge, 413, "PAYLOAD_TOO_LARGE"),
             (
+                ApiError::MaxRegistrationPerUser("x".into()),
+                403,
+                "MAX_REGISTRATION_PER_USER",
+            ),
+            (
+                ApiError::MaxRegistrationPerDevice("x".into()),
+                403,
+                "MAX_REGISTRATION_PER_DEVICE",
+            ),
+            (ApiError::QuotaExceeded("x".into()), 429, "QUOTA_EXCEEDED"),
+            (
+                ApiError::TooManyRequests {
+                    message: "slow down".into(),
+                    retry_after_secs: 2,
+                },
+                429,
+                "TOO_MANY_REQUESTS",
+            ),
+            (
                 ApiError::Unavailable {
                     message: "draining".into(),
                     retry_after_secs: 7,
@@ -205,5 +255,12 @@ mod tests {
         .into_response();
         assert_eq!(r.status(), StatusCode::SERVICE_UNAVAILABLE);
         assert_eq!(r.headers()[header::RETRY_AFTER], "7");
+        let r = ApiError::TooManyRequests {
+            message: "slow down".into(),
+            retry_after_secs: 3,
+        }
+        .into_response();
+        assert_eq!(r.status(), StatusCode::TOO_MANY_REQUESTS);
+        assert_eq!(r.headers()[header::RETRY_AFTER], "3");
     }
 }

@@ -10,7 +10,8 @@
 //! Entry points: [`router`] builds the axum router the binary serves on the API listener;
 //! [`router_with_calls`] (or [`router_with_channels`], to set the [`ChannelOptions`]) adds
 //! call handling and notification channels through a [`CallLink`] started over the
-//! gateway's user channels ([`CallLink::start`]).
+//! gateway's user channels ([`CallLink::start`]); [`router_with_edge`] also sets the
+//! [`EdgeOptions`] (CORS origins, rate limits, registration and call caps).
 //!
 //! | module | what |
 //! | --- | --- |
@@ -22,23 +23,35 @@
 //! | [`subscriptions`] | `/webrtc-events/v0.2/subscriptions`: CloudEvents POSTed to HTTP sinks, retries, 410 |
 //! | [`channel`] | `/notificationchannel/v0.1`: WebSocket channels, replay by `channelseq`, grace period, JSON commands |
 //! | `error` | [`ApiError`], the one mapping to HTTP status and CAMARA `ErrorInfo` |
+//! | `edge` | [`EdgeOptions`] and the order of the layers in front of the routes |
+//! | [`cors`] | allowed origins: preflights, `Access-Control-*`, the WebSocket `Origin` check |
+//! | `correlator` | `x-correlator`: validated, echoed on every answer |
+//! | [`limits`] | token buckets per token and per source address; registration and call caps |
+//! | `openapi` | `GET /openapi.json`, the OpenAPI 3.0 description of every route |
 //!
-//! Every request passes the drain gate (new work refused with 503 + Retry-After while the
-//! node drains) and is counted in `rtcgate_api_requests_total`.
+//! Every request passes CORS, the `x-correlator` check, the rate limits and the drain gate
+//! (new work refused with 503 + Retry-After while the node drains), and is counted in
+//! `rtcgate_api_requests_total`.
 #![warn(missing_docs)]
 
 pub mod auth;
 pub mod call_link;
 pub mod calls;
 pub mod channel;
+mod correlator;
+pub mod cors;
+mod edge;
 mod error;
 pub mod events;
+pub mod limits;
 mod metrics;
+mod openapi;
 pub mod registration;
 pub mod subscriptions;
 
 pub use call_link::CallLink;
 pub use channel::ChannelOptions;
+pub use edge::EdgeOptions;
 pub use error::{ApiError, ErrorInfo};
 
 use std::sync::{Arc, OnceLock};
@@ -89,26 +102,56 @@ pub struct ApiState {
     /// The HTTP client of sink deliveries.
     sinks: reqwest::Client,
     delivery: DeliveryOptions,
+    /// Registration and call caps.
+    limits: limits::LimitOptions,
 }
 
 /// The API router without call handling: the call routes answer 503 `UNAVAILABLE`.
 pub fn router(opts: ApiOptions) -> Router {
-    build(opts, None, ChannelOptions::default())
+    build(
+        opts,
+        None,
+        ChannelOptions::default(),
+        EdgeOptions::default(),
+    )
 }
 
 /// The API router with call handling through `calls` (see [`CallLink::start`]) and
 /// notification channels with the default [`ChannelOptions`].
 pub fn router_with_calls(opts: ApiOptions, calls: CallLink) -> Router {
-    build(opts, Some(calls), ChannelOptions::default())
+    build(
+        opts,
+        Some(calls),
+        ChannelOptions::default(),
+        EdgeOptions::default(),
+    )
 }
 
 /// The API router with call handling and notification channels configured.
 pub fn router_with_channels(opts: ApiOptions, calls: CallLink, channels: ChannelOptions) -> Router {
-    build(opts, Some(calls), channels)
+    build(opts, Some(calls), channels, EdgeOptions::default())
 }
 
-/// Routes, drain gate, request metrics, body limit.
-fn build(opts: ApiOptions, calls: Option<CallLink>, channels: ChannelOptions) -> Router {
+/// The API router with everything configured: call handling when `calls` is set (else
+/// the call routes answer 503), notification channels, CORS and limits.
+pub fn router_with_edge(
+    opts: ApiOptions,
+    calls: Option<CallLink>,
+    channels: ChannelOptions,
+    edge: EdgeOptions,
+) -> Router {
+    build(opts, calls, channels, edge)
+}
+
+/// Routes, drain gate, edge layers (CORS, correlator, rate limits), request metrics, body
+/// limit.
+fn build(
+    opts: ApiOptions,
+    calls: Option<CallLink>,
+    channels: ChannelOptions,
+    edge: EdgeOptions,
+) -> Router {
+    metrics::register();
     let dev = Arc::new(DevTokens::default());
     let (registrations, hub) = match &calls {
         Some(link) => (link.registrations(), link.hub()),
@@ -126,6 +169,7 @@ fn build(opts: ApiOptions, calls: Option<CallLink>, channels: ChannelOptions) ->
         router: Arc::new(OnceLock::new()),
         subscriptions: Arc::new(SubscriptionStore::default()),
         sinks: reqwest::Client::new(),
+        limits: edge.limits.clone(),
     };
     let slot = state.router.clone();
     let reg = "/webrtc-registration/v0.3/sessions";
@@ -134,6 +178,7 @@ fn build(opts: ApiOptions, calls: Option<CallLink>, channels: ChannelOptions) ->
     let subs = "/webrtc-events/v0.2/subscriptions";
     let app = Router::new()
         .route("/dev/token", post(dev_token))
+        .route("/openapi.json", get(openapi::serve))
         .route(reg, post(registration::create).get(registration::list))
         .route(
             &format!("{reg}/{{registration_id}}"),
@@ -167,8 +212,8 @@ fn build(opts: ApiOptions, calls: Option<CallLink>, channels: ChannelOptions) ->
         .fallback(not_found)
         .with_state(state)
         .layer(DefaultBodyLimit::max(MAX_BODY))
-        .layer(middleware::from_fn_with_state(opts, drain_gate))
-        .layer(middleware::from_fn(metrics::count_request));
+        .layer(middleware::from_fn_with_state(opts, drain_gate));
+    let app = edge::wrap(app, &edge).layer(middleware::from_fn(metrics::count_request));
     // Only this function sets it, once.
     let _ = slot.set(app.clone());
     app

@@ -5,7 +5,7 @@ use std::sync::LazyLock;
 use axum::extract::{MatchedPath, Request};
 use axum::middleware::Next;
 use axum::response::Response;
-use prometheus::{register_int_counter_vec, IntCounterVec};
+use prometheus::{register_int_counter_vec, register_int_gauge, IntCounterVec, IntGauge};
 
 static REQUESTS: LazyLock<IntCounterVec> = LazyLock::new(|| {
     register_int_counter_vec!(
@@ -15,6 +15,74 @@ static REQUESTS: LazyLock<IntCounterVec> = LazyLock::new(|| {
     )
     .expect("invariant: the metric is registered once, under a unique name")
 });
+
+static SOCKETS: LazyLock<IntGauge> = LazyLock::new(|| {
+    register_int_gauge!(
+        "rtcgate_api_websocket_channels_open",
+        "WebSocket connections open on notification channels."
+    )
+    .expect("invariant: the metric is registered once, under a unique name")
+});
+
+static DELIVERED: LazyLock<IntCounterVec> = LazyLock::new(|| {
+    register_int_counter_vec!(
+        "rtcgate_api_events_delivered_total",
+        "CloudEvents delivered, by transport (websocket, sink).",
+        &["transport"]
+    )
+    .expect("invariant: the metric is registered once, under a unique name")
+});
+
+static FAILED: LazyLock<IntCounterVec> = LazyLock::new(|| {
+    register_int_counter_vec!(
+        "rtcgate_api_events_failed_total",
+        "CloudEvents that could not be delivered, by transport (websocket, sink).",
+        &["transport"]
+    )
+    .expect("invariant: the metric is registered once, under a unique name")
+});
+
+/// How an event left the gateway (the `transport` label).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Transport {
+    /// A text frame on a notification channel's socket.
+    WebSocket,
+    /// A POST to an event subscription's sink.
+    Sink,
+}
+
+impl Transport {
+    fn label(self) -> &'static str {
+        match self {
+            Transport::WebSocket => "websocket",
+            Transport::Sink => "sink",
+        }
+    }
+}
+
+/// Counts one event delivered (`true`) or given up on (`false`) over `transport`.
+pub(crate) fn event_sent(transport: Transport, delivered: bool) {
+    let counter = if delivered { &DELIVERED } else { &FAILED };
+    counter.with_label_values(&[transport.label()]).inc();
+}
+
+/// Holds `rtcgate_api_websocket_channels_open` up by one while it lives.
+#[derive(Debug)]
+pub(crate) struct OpenSocket(());
+
+impl OpenSocket {
+    /// A socket was accepted.
+    pub(crate) fn open() -> Self {
+        SOCKETS.inc();
+        OpenSocket(())
+    }
+}
+
+impl Drop for OpenSocket {
+    fn drop(&mut self) {
+        SOCKETS.dec();
+    }
+}
 
 /// The route template a response was produced by, carried from inside routing (where
 /// axum knows it) out to [`count_request`] (which also sees 404s and drain refusals).
@@ -47,4 +115,15 @@ pub(crate) async fn count_request(req: Request, next: Next) -> Response {
         .with_label_values(&[route, response.status().as_str()])
         .inc();
     response
+}
+
+/// Registers the metrics that are otherwise registered on first use, so they are exported
+/// (at 0) from the start.
+pub(crate) fn register() {
+    LazyLock::force(&REQUESTS);
+    LazyLock::force(&SOCKETS);
+    for transport in [Transport::WebSocket, Transport::Sink] {
+        DELIVERED.with_label_values(&[transport.label()]);
+        FAILED.with_label_values(&[transport.label()]);
+    }
 }

@@ -155,6 +155,15 @@ pub(crate) async fn create(
             "this device already registered this number".into(),
         ));
     }
+    let of_user = store
+        .values()
+        .filter(|r| r.phone_number == who.phone_number)
+        .count();
+    let of_device = store
+        .values()
+        .filter(|r| r.device_id == body.device_id)
+        .count();
+    crate::limits::check_registrations(&state.limits, of_user, of_device)?;
     let id = random_hex(16)?;
     let registration = Registration {
         device_id: body.device_id,

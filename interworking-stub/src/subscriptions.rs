@@ -400,8 +400,16 @@ impl Delivery {
         self.post(&event).await;
     }
 
-    /// POSTs `event` to the sink, retrying with doubling backoff.
+    /// POSTs `event` to the sink, retrying with doubling backoff; counts the outcome.
     async fn post(&self, event: &CloudEvent) -> Outcome {
+        let outcome = self.attempt(event).await;
+        let delivered = matches!(outcome, Outcome::Delivered);
+        crate::metrics::event_sent(crate::metrics::Transport::Sink, delivered);
+        outcome
+    }
+
+    /// The attempts of [`Self::post`].
+    async fn attempt(&self, event: &CloudEvent) -> Outcome {
         let body = match serde_json::to_string(event) {
             Ok(b) => b,
             Err(_) => return Outcome::Dropped,
