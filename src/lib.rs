@@ -240,6 +240,8 @@ async fn serve(cfg: Config, config_path: PathBuf, log: logging::LogHandle) -> Ex
         retry_after_secs: cfg.api.retry_after_secs,
         // Dev tokens only while nobody but this machine can reach the API.
         dev_tokens: cfg.api.listen.ip().is_loopback(),
+        // JWT / introspection: `[api.auth]` keys proposed in docs/api.md, not mapped yet.
+        auth: interworking_stub::AuthMode::Dev,
     };
     let api_app = web::routes().merge(interworking_stub::router_with_calls(api_opts, gw.link));
     tokio::spawn(async move {

@@ -18,6 +18,7 @@ fn app(dev_tokens: bool) -> Router {
         draining,
         retry_after_secs: 30,
         dev_tokens,
+        auth: Default::default(),
     })
 }
 

@@ -44,6 +44,7 @@ pub fn options() -> ApiOptions {
         draining,
         retry_after_secs: 30,
         dev_tokens: true,
+        auth: Default::default(),
     }
 }
 
