@@ -18,7 +18,7 @@ use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde::Deserialize;
 
-use crate::auth::{is_phone_number, Identity};
+use crate::auth::{is_phone_number, scope, Identity};
 use crate::call_link::{CallLink, NewCall, StatusUpdate};
 use crate::registration::identity;
 use crate::{ApiError, ApiState};
@@ -106,8 +106,12 @@ fn check_text(value: Option<&str>, field: &str) -> Result<(), ApiError> {
 
 /// The caller and the call link, or why not (401 first, then 503 when this node has no
 /// call core).
-fn caller(state: &ApiState, headers: &HeaderMap) -> Result<(Identity, CallLink), ApiError> {
-    let who = identity(state, headers)?;
+async fn caller(
+    state: &ApiState,
+    headers: &HeaderMap,
+    scope: &str,
+) -> Result<(Identity, CallLink), ApiError> {
+    let who = identity(state, headers, scope).await?;
     let link = state.calls.clone().ok_or_else(|| ApiError::Unavailable {
         message: "call handling is not enabled on this node".into(),
         retry_after_secs: 30,
@@ -155,7 +159,7 @@ pub(crate) async fn create(
     headers: HeaderMap,
     body: Result<Json<CreateBody>, JsonRejection>,
 ) -> Result<Response, ApiError> {
-    let (who, link) = caller(&state, &headers)?;
+    let (who, link) = caller(&state, &headers, scope::CALL_CREATE).await?;
     let Json(body) = body?;
     let registration_id = headers
         .get("registrationId")
@@ -180,7 +184,7 @@ pub(crate) async fn get(
     headers: HeaderMap,
     Path(id): Path<String>,
 ) -> Result<Response, ApiError> {
-    let (who, link) = caller(&state, &headers)?;
+    let (who, link) = caller(&state, &headers, scope::CALL_READ).await?;
     Ok(Json(link.get(&id, &who.phone_number)?).into_response())
 }
 
@@ -190,7 +194,7 @@ pub(crate) async fn delete(
     headers: HeaderMap,
     Path(id): Path<String>,
 ) -> Result<Response, ApiError> {
-    let (who, link) = caller(&state, &headers)?;
+    let (who, link) = caller(&state, &headers, scope::CALL_DELETE).await?;
     link.hangup(&id, &who.phone_number).await?;
     Ok(StatusCode::NO_CONTENT.into_response())
 }
@@ -231,7 +235,7 @@ pub(crate) async fn update_status(
     Path(id): Path<String>,
     body: Result<Json<StatusBody>, JsonRejection>,
 ) -> Result<Response, ApiError> {
-    let (who, link) = caller(&state, &headers)?;
+    let (who, link) = caller(&state, &headers, scope::CALL_UPDATE).await?;
     let Json(body) = body?;
     let update = status_update(body)?;
     Ok(Json(link.update(&id, &who.phone_number, update).await?).into_response())

@@ -33,7 +33,7 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 use tower::ServiceExt;
 
-use crate::auth::bearer;
+use crate::auth::{authorize, bearer, scope};
 use crate::registration::identity;
 use crate::{ApiError, ApiState, MAX_BODY};
 
@@ -108,7 +108,7 @@ pub(crate) async fn create(
     Path(device_id): Path<String>,
     body: Result<Json<CreateBody>, JsonRejection>,
 ) -> Result<Response, ApiError> {
-    let who = identity(&state, &headers)?;
+    let who = identity(&state, &headers, scope::CHANNEL_CREATE).await?;
     let Json(body) = body?;
     if body.channel_type != "WebSockets" {
         return Err(ApiError::InvalidArgument(
@@ -162,7 +162,7 @@ pub(crate) async fn delete(
     headers: HeaderMap,
     Path((device_id, channel_id)): Path<(String, String)>,
 ) -> Result<Response, ApiError> {
-    let who = identity(&state, &headers)?;
+    let who = identity(&state, &headers, scope::CHANNEL_DELETE).await?;
     own_channel(&state, &device_id, &channel_id, &who.phone_number)?;
     state.hub.lock().remove(&channel_id);
     Ok(StatusCode::NO_CONTENT.into_response())
@@ -193,7 +193,7 @@ pub(crate) async fn connect(
         (false, Some(t)) => t,
         _ => bearer(&headers)?.to_owned(),
     };
-    let who = state.auth.authenticate(&token)?;
+    let who = authorize(&state, &token, scope::CHANNEL_READ).await?;
     own_channel(&state, &device_id, &channel_id, &who.phone_number)?;
     let upgrade = upgrade.map_err(|e| {
         ApiError::InvalidArgument(format!("not a WebSocket upgrade: {}", e.body_text()))

@@ -15,7 +15,7 @@
 //!
 //! | module | what |
 //! | --- | --- |
-//! | [`auth`] | bearer tokens, the `Authenticator` trait, `POST /dev/token` |
+//! | [`auth`] | bearer tokens, per-operation scopes; dev tokens (`POST /dev/token`), JWT/JWKS, RFC 7662 introspection |
 //! | [`registration`] | `/webrtc-registration/v0.3/sessions` over an in-memory store |
 //! | [`calls`] | `/webrtc-call-handling/v0.3/sessions`: create, read, status, delete |
 //! | [`call_link`] | the task between the routes and the call core: correlation, sessions |
@@ -52,6 +52,7 @@ pub mod subscriptions;
 pub use call_link::CallLink;
 pub use channel::ChannelOptions;
 pub use edge::EdgeOptions;
+pub use auth::AuthMode;
 pub use error::{ApiError, ErrorInfo};
 
 use std::sync::{Arc, OnceLock};
@@ -83,6 +84,8 @@ pub struct ApiOptions {
     pub retry_after_secs: u32,
     /// Serve `POST /dev/token` (only ever true when the API listens on loopback).
     pub dev_tokens: bool,
+    /// How bearer tokens are checked (dev tokens, JWT/JWKS or introspection).
+    pub auth: AuthMode,
 }
 
 /// What every handler shares.
@@ -159,7 +162,7 @@ fn build(
     };
     let state = ApiState {
         opts: opts.clone(),
-        auth: dev.clone(),
+        auth: auth::authenticator(&opts.auth, dev.clone()),
         dev,
         registrations,
         calls,
@@ -232,9 +235,9 @@ async fn dev_token(
     State(state): State<ApiState>,
     body: Result<Json<DevTokenBody>, JsonRejection>,
 ) -> Result<Response, ApiError> {
-    if !state.opts.dev_tokens {
+    if !state.opts.dev_tokens || !matches!(state.opts.auth, AuthMode::Dev) {
         return Err(ApiError::NotFound(
-            "dev tokens are only issued on a loopback API".into(),
+            "dev tokens are only issued on a loopback API in dev auth mode".into(),
         ));
     }
     let Json(body) = body?;
@@ -243,10 +246,7 @@ async fn dev_token(
             "phoneNumber must be E.164 (+ and digits)".into(),
         ));
     }
-    let scopes = body
-        .scope
-        .map(|s| s.split_whitespace().map(str::to_owned).collect())
-        .unwrap_or_default();
+    let scopes = auth::dev_scopes(body.scope.as_deref());
     let token = state.dev.issue(&body.phone_number, scopes)?;
     let lifetime = auth::DEV_TOKEN_LIFETIME.as_secs();
     Ok(Json(serde_json::json!({ "access_token": token, "token_type": "Bearer", "expires_in": lifetime })).into_response())
@@ -285,6 +285,7 @@ mod tests {
                 draining: rx,
                 retry_after_secs: 11,
                 dev_tokens: true,
+                auth: AuthMode::Dev,
             }),
             tx,
         )

@@ -22,7 +22,7 @@ use serde::{Deserialize, Serialize};
 use time::format_description::well_known::Rfc3339;
 use time::OffsetDateTime;
 
-use crate::auth::{bearer, random_hex, Identity};
+use crate::auth::{random_hex, scope, Identity};
 use crate::{ApiError, ApiState};
 
 /// Default and longest registration lifetime.
@@ -126,9 +126,7 @@ fn expiry(now: SystemTime, asked: Option<&str>) -> Result<SystemTime, ApiError> 
     Ok(at.min(now + MAX_LIFETIME))
 }
 
-pub(crate) fn identity(state: &ApiState, headers: &HeaderMap) -> Result<Identity, ApiError> {
-    state.auth.authenticate(bearer(headers)?)
-}
+pub(crate) use crate::auth::identity;
 
 /// `POST /webrtc-registration/v0.3/sessions`
 pub(crate) async fn create(
@@ -136,7 +134,7 @@ pub(crate) async fn create(
     headers: HeaderMap,
     body: Result<Json<CreateBody>, JsonRejection>,
 ) -> Result<Response, ApiError> {
-    let who = identity(&state, &headers)?;
+    let who = identity(&state, &headers, scope::REGISTRATION_CREATE).await?;
     let Json(body) = body?;
     if body.device_id.trim().is_empty() || body.device_id.len() > 256 {
         return Err(ApiError::InvalidArgument(
@@ -202,7 +200,7 @@ pub(crate) async fn get(
     headers: HeaderMap,
     Path(id): Path<String>,
 ) -> Result<Response, ApiError> {
-    let who = identity(&state, &headers)?;
+    let who = identity(&state, &headers, scope::REGISTRATION_READ).await?;
     let mut store = state.registrations.lock();
     let r = own(&mut store, &id, &who)?;
     Ok(Json(info(&id, r)).into_response())
@@ -215,7 +213,7 @@ pub(crate) async fn refresh(
     headers: HeaderMap,
     Path(id): Path<String>,
 ) -> Result<Response, ApiError> {
-    let who = identity(&state, &headers)?;
+    let who = identity(&state, &headers, scope::REGISTRATION_UPDATE).await?;
     let mut store = state.registrations.lock();
     let r = own(&mut store, &id, &who)?;
     r.expires_at = SystemTime::now() + DEFAULT_LIFETIME;
@@ -228,7 +226,7 @@ pub(crate) async fn delete(
     headers: HeaderMap,
     Path(id): Path<String>,
 ) -> Result<Response, ApiError> {
-    let who = identity(&state, &headers)?;
+    let who = identity(&state, &headers, scope::REGISTRATION_DELETE).await?;
     let mut store = state.registrations.lock();
     own(&mut store, &id, &who)?;
     store.remove(&id);
@@ -252,7 +250,7 @@ pub(crate) async fn list(
     headers: HeaderMap,
     Query(query): Query<ListQuery>,
 ) -> Result<Response, ApiError> {
-    let who = identity(&state, &headers)?;
+    let who = identity(&state, &headers, scope::REGISTRATION_READ).await?;
     let now = SystemTime::now();
     let store = state.registrations.lock();
     let mut out: Vec<RegistrationInformation> = store

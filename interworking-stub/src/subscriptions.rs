@@ -34,7 +34,7 @@ use time::format_description::well_known::Rfc3339;
 use time::OffsetDateTime;
 use tokio::sync::mpsc;
 
-use crate::auth::random_hex;
+use crate::auth::{random_hex, scope};
 use crate::events::{Audience, CloudEvent, EventType, Subscriber};
 use crate::registration::identity;
 use crate::{ApiError, ApiState};
@@ -205,7 +205,7 @@ pub(crate) async fn create(
     headers: HeaderMap,
     body: Result<Json<CreateBody>, JsonRejection>,
 ) -> Result<Response, ApiError> {
-    let who = identity(&state, &headers)?;
+    let who = identity(&state, &headers, scope::EVENTS_CREATE).await?;
     let Json(body) = body?;
     let now = SystemTime::now();
     let plan = validate(&body, now)?;
@@ -279,7 +279,7 @@ pub(crate) async fn get(
     headers: HeaderMap,
     Path(id): Path<String>,
 ) -> Result<Response, ApiError> {
-    let who = identity(&state, &headers)?;
+    let who = identity(&state, &headers, scope::EVENTS_READ).await?;
     Ok(Json(own(&state, &id, &who.phone_number)?).into_response())
 }
 
@@ -288,7 +288,7 @@ pub(crate) async fn list(
     State(state): State<ApiState>,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
-    let who = identity(&state, &headers)?;
+    let who = identity(&state, &headers, scope::EVENTS_READ).await?;
     let mut out: Vec<Value> = state
         .subscriptions
         .lock()
@@ -307,7 +307,7 @@ pub(crate) async fn delete(
     headers: HeaderMap,
     Path(id): Path<String>,
 ) -> Result<Response, ApiError> {
-    let who = identity(&state, &headers)?;
+    let who = identity(&state, &headers, scope::EVENTS_DELETE).await?;
     own(&state, &id, &who.phone_number)?;
     state.subscriptions.lock().remove(&id);
     // Dropping the queue's sender ends the delivery task once the queue is drained.
