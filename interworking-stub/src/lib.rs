@@ -49,10 +49,10 @@ mod openapi;
 pub mod registration;
 pub mod subscriptions;
 
+pub use auth::AuthMode;
 pub use call_link::CallLink;
 pub use channel::ChannelOptions;
 pub use edge::EdgeOptions;
-pub use auth::AuthMode;
 pub use error::{ApiError, ErrorInfo};
 
 use std::sync::{Arc, OnceLock};
