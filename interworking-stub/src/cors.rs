@@ -159,12 +159,12 @@ impl Cors {
         })
     }
 
-    /// Whether the request's `origin` may use the API.
-    fn allows(&self, origin: &str, headers: &HeaderMap) -> bool {
+    /// Whether the request's `origin` may use the API; `host` is the authority the request
+    /// was sent to.
+    fn allows(&self, origin: &str, host: Option<&str>) -> bool {
         if self.patterns.iter().any(|p| p.matches(origin)) {
             return true;
         }
-        let host = headers.get(header::HOST).and_then(|h| h.to_str().ok());
         let own = split_origin(origin)
             .zip(host)
             .is_some_and(|((_, h, p), host)| {
@@ -196,7 +196,13 @@ pub(crate) async fn cors(State(cors): State<Arc<Cors>>, req: Request, next: Next
         // Not a browser (or a same-origin GET): nothing to decide.
         return next.run(req).await;
     };
-    let allowed = origin.to_str().is_ok_and(|o| cors.allows(o, req.headers()));
+    // HTTP/1.1 names the authority in `Host`, HTTP/2 in `:authority` (the URI's).
+    let host = req
+        .headers()
+        .get(header::HOST)
+        .and_then(|h| h.to_str().ok())
+        .or_else(|| req.uri().authority().map(|a| a.as_str()));
+    let allowed = origin.to_str().is_ok_and(|o| cors.allows(o, host));
     let preflight = req.method() == Method::OPTIONS
         && req
             .headers()
@@ -283,13 +289,10 @@ mod tests {
             allow_same_origin: true,
             max_age_secs: 1,
         });
-        let mut headers = HeaderMap::new();
-        headers.insert(
-            header::HOST,
-            HeaderValue::from_static("api.example.net:8080"),
-        );
-        assert!(cors.allows("https://api.example.net:8080", &headers));
-        assert!(!cors.allows("https://api.example.net", &headers));
-        assert!(!cors.allows("null", &headers));
+        let host = Some("api.example.net:8080");
+        assert!(cors.allows("https://api.example.net:8080", host));
+        assert!(!cors.allows("https://api.example.net", host));
+        assert!(!cors.allows("null", host));
+        assert!(!cors.allows("https://api.example.net:8080", None));
     }
 }
