@@ -607,3 +607,64 @@ async fn openapi_json_describes_every_route() {
         );
     }
 }
+
+#[tokio::test]
+async fn a_429_carries_cors_headers_so_the_application_can_read_it() {
+    let app = app_with(EdgeOptions {
+        limits: LimitOptions {
+            per_token: Some(Rate {
+                burst: 1,
+                per_second: 0.01,
+            }),
+            ..unlimited()
+        },
+        ..EdgeOptions::default()
+    });
+    let t = token(&app, "+15550001").await;
+    let req = || {
+        Request::builder()
+            .uri(REG)
+            .header(header::AUTHORIZATION, format!("Bearer {t}"))
+            .header(header::ORIGIN, "http://localhost:5173")
+            .body(Body::empty())
+            .unwrap()
+    };
+    assert_eq!(send(&app, req()).await.0, StatusCode::OK);
+    let (s, h, _) = send(&app, req()).await;
+    assert_eq!(s, StatusCode::TOO_MANY_REQUESTS);
+    assert_eq!(
+        h[header::ACCESS_CONTROL_ALLOW_ORIGIN],
+        "http://localhost:5173"
+    );
+    assert!(h[header::ACCESS_CONTROL_EXPOSE_HEADERS]
+        .to_str()
+        .unwrap()
+        .contains("retry-after"));
+}
+
+#[tokio::test]
+async fn every_documented_operation_reaches_a_handler() {
+    let (link, _core) = FakeCore::start();
+    let app = router_with_edge(
+        options(),
+        Some(link),
+        ChannelOptions::default(),
+        EdgeOptions {
+            limits: unlimited(),
+            ..EdgeOptions::default()
+        },
+    );
+    let (_, doc) = call(&app, Method::GET, "/openapi.json", None, &[], None).await;
+    for (path, ops) in doc["paths"].as_object().unwrap() {
+        let concrete = template(path).replace("{}", "x");
+        for method in ops.as_object().unwrap().keys() {
+            let m = Method::from_bytes(method.to_ascii_uppercase().as_bytes()).unwrap();
+            let (s, body) = call(&app, m, &concrete, None, &[], None).await;
+            assert_ne!(s, StatusCode::METHOD_NOT_ALLOWED, "{method} {path}");
+            assert_ne!(
+                body["message"], "no such resource",
+                "{method} {path} fell through to the fallback"
+            );
+        }
+    }
+}
