@@ -110,13 +110,14 @@ impl<M: MediaControl> CallCore<M> {
                 }
             };
         let local_tag = self.ids.hex();
-        let dialog = Dialog::uas(req, local_tag.as_bytes(), &self.contact())
+        let dialog = Dialog::uas(req, local_tag.as_bytes(), &self.contact(&to))
             .map_err(|e| (e.status(), "dialog"))?;
         tracing::info!(call = call.0, to = %media_plane::redact::phone(&to), "incoming call");
         self.calls.insert(
             call,
             Call {
                 role: Role::Mt,
+                user: to.clone(),
                 media,
                 phase: Phase::Calling,
                 invite: req.clone().into_owned(),
@@ -190,7 +191,10 @@ impl<M: MediaControl> CallCore<M> {
         let mut resp = self.mt_response(call, 200)?;
         resp.add_header(
             "Contact",
-            format!("<{}>", String::from_utf8_lossy(&self.contact())),
+            format!(
+                "<{}>",
+                String::from_utf8_lossy(&self.contact(&self.user_of(call)))
+            ),
         );
         let c = self.mt_call(call)?;
         let timer = super::session::timer_for_request(&c.invite, now);

@@ -240,6 +240,8 @@ enum Purpose {
 #[derive(Debug)]
 struct Call {
     role: Role,
+    /// The web user's number: the caller of an MO call, the callee of an MT call.
+    user: String,
     media: MediaSessionId,
     phase: Phase,
     invite: Request<'static>,
@@ -369,8 +371,27 @@ impl<M: MediaControl> CallCore<M> {
         )
     }
 
-    fn contact(&self) -> Vec<u8> {
-        format!("sip:{}", self.cfg.local_host).into_bytes()
+    /// The Contact of a call of web user `user`: `sip:+1555…@gateway` (as in its
+    /// REGISTER, so a registrar or the lab routes in-dialog requests back by number), or
+    /// `sip:gateway` when `user` is not a number.
+    fn contact(&self, user: &str) -> Vec<u8> {
+        let number = user.strip_prefix("tel:").unwrap_or(user);
+        let is_number = number
+            .strip_prefix('+')
+            .is_some_and(|d| !d.is_empty() && d.bytes().all(|b| b.is_ascii_digit()));
+        if is_number {
+            format!("sip:{number}@{}", self.cfg.local_host).into_bytes()
+        } else {
+            format!("sip:{}", self.cfg.local_host).into_bytes()
+        }
+    }
+
+    /// The web user's number of `call` (empty when the call is gone).
+    fn user_of(&self, call: CallId) -> String {
+        self.calls
+            .get(&call)
+            .map(|c| c.user.clone())
+            .unwrap_or_default()
     }
 
     /// `tel:+1555…`, `+1555…` or a SIP URI, as the SIP URI used in From/To/Request-URI

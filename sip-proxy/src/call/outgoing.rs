@@ -42,7 +42,7 @@ impl<M: MediaControl> CallCore<M> {
                 return Err(e.into());
             }
         };
-        let invite = self.build_invite(call, &from_uri, &to_uri, ims_offer.to_string());
+        let invite = self.build_invite(call, from, &from_uri, &to_uri, ims_offer.to_string());
         let invite_tx = match self.send(now, call, Purpose::Invite, &invite, layer) {
             Ok(tx) => tx,
             Err(e) => {
@@ -55,6 +55,7 @@ impl<M: MediaControl> CallCore<M> {
             call,
             Call {
                 role: Role::Mo,
+                user: from.to_owned(),
                 media: media_id,
                 phase: Phase::Calling,
                 invite,
@@ -80,6 +81,7 @@ impl<M: MediaControl> CallCore<M> {
     fn build_invite(
         &mut self,
         call: CallId,
+        user: &str,
         from_uri: &str,
         to_uri: &str,
         sdp: String,
@@ -87,7 +89,7 @@ impl<M: MediaControl> CallCore<M> {
         let tag = self.ids.hex();
         let call_id = format!("{}{}", self.ids.hex(), self.ids.hex());
         let via = self.via(call);
-        let contact = String::from_utf8_lossy(&self.contact()).into_owned();
+        let contact = String::from_utf8_lossy(&self.contact(user)).into_owned();
         let identity = match self.cfg.identity {
             IdentityHeader::Preferred => "P-Preferred-Identity",
             IdentityHeader::Asserted => "P-Asserted-Identity",
@@ -300,7 +302,7 @@ impl<M: MediaControl> CallCore<M> {
         resp: &Response<'_>,
         layer: &mut TransactionLayer,
     ) {
-        let contact = self.contact();
+        let contact = self.contact(&self.user_of(call));
         let Some(c) = self.calls.get_mut(&call) else {
             return;
         };
@@ -381,7 +383,7 @@ impl<M: MediaControl> CallCore<M> {
         resp: &Response<'_>,
         layer: &mut TransactionLayer,
     ) {
-        let contact = self.contact();
+        let contact = self.contact(&self.user_of(call));
         let Some(c) = self.calls.get_mut(&call) else {
             return;
         };

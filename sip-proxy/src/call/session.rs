@@ -179,7 +179,7 @@ impl<M: MediaControl> CallCore<M> {
             let _ = layer.send_response(now, tx, &response_to(req, 491, None));
             return;
         }
-        let contact = String::from_utf8_lossy(&self.contact()).into_owned();
+        let contact = String::from_utf8_lossy(&self.contact(&self.user_of(call))).into_owned();
         let Some(c) = self.calls.get_mut(&call) else {
             return;
         };
