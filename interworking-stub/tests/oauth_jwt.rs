@@ -381,3 +381,21 @@ async fn an_unreachable_provider_is_503_and_dev_tokens_are_off() {
     let response = app.clone().oneshot(dev).await.unwrap();
     assert_eq!(response.status(), StatusCode::NOT_FOUND);
 }
+
+#[tokio::test]
+async fn a_discovery_document_of_another_issuer_is_not_trusted() {
+    let ec = TestKey::ec("ec-1");
+    let idp = Idp::start(&[&ec]).await;
+    let mut opts = JwtOptions::new("https://idp.example.net", AUDIENCE);
+    opts.discovery_url = Some(format!("{}/.well-known/openid-configuration", idp.issuer));
+    let app = api(opts);
+    let mut c = claims(&idp);
+    c["iss"] = json!("https://idp.example.net");
+    let (status, body) = register(&app, Some(&ec.sign(&c)), "dev").await;
+    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{body}");
+    assert_eq!(
+        idp.hits(),
+        0,
+        "the JWKS of a mismatched discovery is not fetched"
+    );
+}

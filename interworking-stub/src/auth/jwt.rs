@@ -402,6 +402,14 @@ impl JwtAuthenticator {
         let discovery = self.opts.discovery();
         let doc: Value = serde_json::from_slice(&self.get(&discovery).await?)
             .map_err(|e| format!("{discovery}: {e}"))?;
+        // OpenID Connect Discovery 1.0 §4.3: the document's issuer must be the one
+        // configured, or its keys are another provider's.
+        let issuer = doc.get("issuer").and_then(Value::as_str);
+        if issuer != Some(self.opts.issuer.as_str()) {
+            return Err(format!(
+                "{discovery}: issuer {issuer:?} is not the configured one"
+            ));
+        }
         let jwks_uri = doc
             .get("jwks_uri")
             .and_then(Value::as_str)
