@@ -509,6 +509,64 @@ mod tests {
         }
     }
 
+    /// A valid ES256 token and the key set that verifies it.
+    fn signed(claims: &Value) -> (String, KeySet) {
+        use ring::rand::SystemRandom;
+        use ring::signature::{EcdsaKeyPair, KeyPair, ECDSA_P256_SHA256_FIXED_SIGNING};
+        let rng = SystemRandom::new();
+        let alg = &ECDSA_P256_SHA256_FIXED_SIGNING;
+        let pkcs8 = EcdsaKeyPair::generate_pkcs8(alg, &rng).expect("P-256 keygen");
+        let key = EcdsaKeyPair::from_pkcs8(alg, pkcs8.as_ref(), &rng).expect("own key");
+        let header = URL_SAFE_NO_PAD.encode(r#"{"alg":"ES256","kid":"k"}"#);
+        let input = format!("{header}.{}", URL_SAFE_NO_PAD.encode(claims.to_string()));
+        let sig = key.sign(&rng, input.as_bytes()).expect("signing");
+        let set = KeySet {
+            keys: vec![(
+                Some("k".into()),
+                Key::P256 {
+                    point: key.public_key().as_ref().to_vec(),
+                },
+            )],
+        };
+        (format!("{input}.{}", URL_SAFE_NO_PAD.encode(sig)), set)
+    }
+
+    /// Never panic on peer input, never accept an altered token: every byte of a good token
+    /// replaced by a few others, and every truncation.
+    #[test]
+    fn mutated_tokens_never_panic_nor_pass() {
+        let opts = JwtOptions::new("https://idp.example", "rtcgate");
+        let claims = serde_json::json!({"iss": "https://idp.example", "aud": "rtcgate",
+            "exp": 2_000_000_000u64, "phone_number": "+15550001", "scope": "a"});
+        let (token, keys) = signed(&claims);
+        let now = 1_800_000_000;
+        let accepts = |t: &str| {
+            Jws::parse(t)
+                .ok()
+                .is_some_and(|jws| validate(&jws, &keys, &opts, now).is_ok())
+        };
+        assert!(accepts(&token), "the unaltered token");
+        let original = Jws::parse(&token).expect("the token parses");
+        let bytes = token.as_bytes();
+        for i in 0..bytes.len() {
+            for b in [b'A', b'-', b'.', b'=', 0xff] {
+                if bytes[i] == b {
+                    continue;
+                }
+                let mut altered = bytes.to_vec();
+                altered[i] = b;
+                let altered = String::from_utf8_lossy(&altered);
+                // Only a token that decodes to the same signed bytes and signature
+                // may pass (base64url spellings of the same bytes).
+                let same = Jws::parse(&altered).ok().is_some_and(|a| {
+                    a.signing_input == original.signing_input && a.signature == original.signature
+                });
+                assert!(same || !accepts(&altered), "byte {i} → {b}");
+            }
+            assert!(!accepts(&token[..i]), "truncated at {i}");
+        }
+    }
+
     #[test]
     fn discovery_defaults_under_the_issuer() {
         let opts = JwtOptions::new("https://idp.example/realms/rtc/", "rtcgate");
