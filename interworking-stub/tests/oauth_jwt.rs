@@ -399,3 +399,25 @@ async fn a_discovery_document_of_another_issuer_is_not_trusted() {
         "the JWKS of a mismatched discovery is not fetched"
     );
 }
+
+#[tokio::test]
+async fn a_provider_without_keys_at_first_is_retried_until_it_has_them() {
+    let ec = TestKey::ec("ec-1");
+    let idp = Idp::start(&[]).await;
+    *idp.jwks.lock().unwrap() = json!("not a JWKS");
+    let app = api(idp.options());
+    let token = ec.sign(&claims(&idp));
+    let (status, body) = register(&app, Some(&token), "dev").await;
+    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{body}");
+    assert_eq!(
+        register(&app, Some(&token), "dev").await.0,
+        StatusCode::SERVICE_UNAVAILABLE
+    );
+    assert_eq!(idp.hits(), 1, "rate-limited while failing");
+
+    idp.serve(&[&ec]);
+    tokio::time::sleep(Duration::from_millis(350)).await;
+    let (status, body) = register(&app, Some(&token), "dev").await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(idp.hits(), 2);
+}

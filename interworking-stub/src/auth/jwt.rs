@@ -298,6 +298,9 @@ fn validate(
     claims::identity(&jws.claims, now, &expect).map_err(Rejection::Refused)
 }
 
+/// The shortest gap between fetches while no key is known (the 503's `Retry-After`).
+const RETRY_EMPTY: Duration = Duration::from_secs(5);
+
 /// The key cache.
 #[derive(Debug, Default)]
 struct Cache {
@@ -339,9 +342,14 @@ impl JwtAuthenticator {
         let fresh = cache
             .fetched
             .is_some_and(|t| now.duration_since(t) < self.opts.max_key_age);
-        let may_try = cache
-            .tried
-            .is_none_or(|t| now.duration_since(t) >= self.opts.min_refetch);
+        // Without any key every token fails: retry sooner than min_refetch (at most
+        // every RETRY_EMPTY), so a provider down at start-up is not a long outage.
+        let gap = if cache.keys.keys.is_empty() {
+            self.opts.min_refetch.min(RETRY_EMPTY)
+        } else {
+            self.opts.min_refetch
+        };
+        let may_try = cache.tried.is_none_or(|t| now.duration_since(t) >= gap);
         (cache.keys.clone(), fresh, may_try)
     }
 
@@ -444,7 +452,7 @@ fn refused(r: Rejection) -> ApiError {
 fn unavailable() -> ApiError {
     ApiError::Unavailable {
         message: "the identity provider's keys cannot be fetched".into(),
-        retry_after_secs: 5,
+        retry_after_secs: RETRY_EMPTY.as_secs() as u32,
     }
 }
 
