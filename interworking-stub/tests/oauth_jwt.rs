@@ -421,3 +421,15 @@ async fn a_provider_without_keys_at_first_is_retried_until_it_has_them() {
     assert_eq!(status, StatusCode::OK, "{body}");
     assert_eq!(idp.hits(), 2);
 }
+
+#[tokio::test]
+async fn an_oversized_jwks_is_not_read() {
+    let ec = TestKey::ec("ec-1");
+    let idp = Idp::start(&[&ec]).await;
+    let mut jwks = json!({ "keys": [ec.jwk()] });
+    jwks["padding"] = json!("x".repeat(2 << 20));
+    *idp.jwks.lock().unwrap() = jwks;
+    let app = api(idp.options());
+    let (status, body) = register(&app, Some(&ec.sign(&claims(&idp))), "dev").await;
+    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{body}");
+}

@@ -194,10 +194,7 @@ impl Introspector {
         if !response.status().is_success() {
             return Err(unavailable(format!("HTTP {}", response.status())));
         }
-        let bytes = response
-            .bytes()
-            .await
-            .map_err(|e| unavailable(e.to_string()))?;
+        let bytes = super::read_answer(response).await.map_err(unavailable)?;
         serde_json::from_slice(&bytes).map_err(|e| unavailable(format!("bad answer: {e}")))
     }
 

@@ -401,8 +401,9 @@ impl JwtAuthenticator {
         if !response.status().is_success() {
             return Err(format!("{url}: HTTP {}", response.status()));
         }
-        let body = response.bytes().await.map_err(|e| format!("{url}: {e}"))?;
-        Ok(body.to_vec())
+        super::read_answer(response)
+            .await
+            .map_err(|e| format!("{url}: {e}"))
     }
 
     /// Discovery, then the JWKS.

@@ -170,6 +170,22 @@ pub(crate) fn bearer(headers: &HeaderMap) -> Result<&str, ApiError> {
     }
 }
 
+/// The largest answer read from an identity provider (discovery, JWKS, introspection).
+const MAX_IDP_ANSWER: usize = 1 << 20;
+
+/// The body of an identity provider's answer, refused past [`MAX_IDP_ANSWER`] bytes
+/// without reading the rest.
+pub(crate) async fn read_answer(mut response: reqwest::Response) -> Result<Vec<u8>, String> {
+    let mut body = Vec::new();
+    while let Some(chunk) = response.chunk().await.map_err(|e| e.to_string())? {
+        if body.len() + chunk.len() > MAX_IDP_ANSWER {
+            return Err(format!("answer over {MAX_IDP_ANSWER} bytes"));
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(body)
+}
+
 /// `n` random bytes from the OS CSPRNG as hex.
 pub(crate) fn random_hex(n: usize) -> Result<String, ApiError> {
     let mut bytes = vec![0u8; n];
