@@ -10,12 +10,19 @@ use axum::Router;
 const INDEX: &str = include_str!("../interworking-stub/web/index.html");
 const SDK: &str = include_str!("../interworking-stub/web/rtcgate.js");
 
-/// `GET /` and `GET /rtcgate.js`.
+/// `GET /`, `GET /rtcgate.js`, and an empty `GET /favicon.ico` (so a browser's automatic
+/// request is not a 404 in its console).
 pub(crate) fn routes() -> Router {
     Router::new()
         .route(
+            "/favicon.ico",
+            get(|| async { axum::http::StatusCode::NO_CONTENT }),
+        )
+        .route(
             "/",
-            get(|| async { ([(header::CONTENT_TYPE, "text/html; charset=utf-8")], INDEX).into_response() }),
+            get(|| async {
+                ([(header::CONTENT_TYPE, "text/html; charset=utf-8")], INDEX).into_response()
+            }),
         )
         .route(
             "/rtcgate.js",

@@ -26,6 +26,10 @@ pub(crate) fn ephemeral_config(dir: &Path, extra_env_free_edits: &[(&str, &str)]
             "tcp_listen = \"127.0.0.1:0\"",
         ),
         ("listen = \"127.0.0.1:5070\"", "listen = \"127.0.0.1:0\""),
+        (
+            "webrtc_listen = \"127.0.0.1:20000\"",
+            "webrtc_listen = \"127.0.0.1:0\"",
+        ),
     ]
     .iter()
     .chain(extra_env_free_edits)

@@ -77,6 +77,10 @@ mod tests {
     fn setup_gives_the_dtls_role() {
         assert_eq!(dtls_role(Setup::Active), DtlsRole::Client);
         assert_eq!(dtls_role(Setup::Passive), DtlsRole::Server);
-        assert_eq!(dtls_role(Setup::ActPass), dtls_role(ANSWER_SETUP), "ANSWER_SETUP");
+        assert_eq!(
+            dtls_role(Setup::ActPass),
+            dtls_role(ANSWER_SETUP),
+            "ANSWER_SETUP"
+        );
     }
 }
