@@ -46,6 +46,143 @@ pub struct ApiConfig {
     /// Seconds a refused client is told to wait (`Retry-After`) while the node drains.
     #[serde(default = "default_retry_after")]
     pub retry_after_secs: u32,
+    /// Seconds a WebSocket channel waits for its client to reconnect before its calls
+    /// end.
+    #[serde(default = "default_channel_grace")]
+    pub channel_grace_secs: u64,
+    /// The `ws://`/`wss://` base written into `channelURL` (the address clients reach,
+    /// e.g. behind a reverse proxy); by default `ws://` and the request's Host.
+    pub public_url: Option<String>,
+    /// `[api.auth]`: how bearer tokens are checked.
+    #[serde(default)]
+    pub auth: AuthConfig,
+    /// `[api.cors]`: which web origins may use the API.
+    #[serde(default)]
+    pub cors: CorsConfig,
+    /// `[api.limits]`: caps and request rates.
+    #[serde(default)]
+    pub limits: LimitsConfig,
+}
+
+/// How bearer tokens are checked.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AuthKind {
+    /// rtcgate issues tokens itself at `POST /dev/token` (loopback API only).
+    #[default]
+    Dev,
+    /// JWTs from the operator's identity provider (OpenID discovery + JWKS).
+    Jwt,
+    /// Opaque tokens checked at an RFC 7662 introspection endpoint.
+    Introspection,
+}
+
+/// `[api.auth]`
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AuthConfig {
+    /// `dev`, `jwt` or `introspection`.
+    pub mode: AuthKind,
+    /// JWT: the `iss` tokens carry.
+    pub issuer: Option<String>,
+    /// JWT: the `aud` tokens carry.
+    pub audience: Option<String>,
+    /// JWT: the discovery document, if not `{issuer}/.well-known/openid-configuration`.
+    pub discovery_url: Option<String>,
+    /// The claim (or introspection member) holding the phone number.
+    pub phone_claim: String,
+    /// Introspection: the endpoint.
+    pub introspection_url: Option<String>,
+    /// Introspection: rtcgate's client id.
+    pub client_id: Option<String>,
+    /// Introspection: rtcgate's client secret (masked by `check-config`).
+    pub client_secret: Option<String>,
+}
+
+impl Default for AuthConfig {
+    fn default() -> Self {
+        Self {
+            mode: AuthKind::Dev,
+            issuer: None,
+            audience: None,
+            discovery_url: None,
+            phone_claim: "phone_number".into(),
+            introspection_url: None,
+            client_id: None,
+            client_secret: None,
+        }
+    }
+}
+
+/// `[api.cors]`
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct CorsConfig {
+    /// Allowed origins: `scheme://host[:port]`, or `scheme://host:*` for any port.
+    pub allowed_origins: Vec<String>,
+    /// Also allow the API's own origin.
+    pub allow_same_origin: bool,
+    /// Seconds a browser may cache a preflight answer.
+    pub max_age_secs: u32,
+}
+
+impl Default for CorsConfig {
+    fn default() -> Self {
+        let d = interworking_stub::cors::CorsOptions::default();
+        Self {
+            allowed_origins: d.allowed_origins,
+            allow_same_origin: d.allow_same_origin,
+            max_age_secs: d.max_age_secs,
+        }
+    }
+}
+
+/// `[api.limits]` (a cap of 0 turns it off; a rate of 0 turns that limit off).
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct LimitsConfig {
+    /// Registrations one phone number may hold at once.
+    pub max_registrations_per_user: usize,
+    /// Registrations one device may hold at once.
+    pub max_registrations_per_device: usize,
+    /// Calls in progress through one registration.
+    pub max_calls_per_registration: usize,
+    /// Requests a token may send back to back.
+    pub bearer_burst: u32,
+    /// Requests per second a token's bucket refills by.
+    pub bearer_rate_per_sec: f64,
+    /// Requests a source address may send back to back.
+    pub address_burst: u32,
+    /// Requests per second an address's bucket refills by.
+    pub address_rate_per_sec: f64,
+}
+
+impl Default for LimitsConfig {
+    fn default() -> Self {
+        let d = interworking_stub::limits::LimitOptions::default();
+        let (token, address) = (
+            d.per_token.unwrap_or(RATE_OFF),
+            d.per_address.unwrap_or(RATE_OFF),
+        );
+        Self {
+            max_registrations_per_user: d.max_registrations_per_user,
+            max_registrations_per_device: d.max_registrations_per_device,
+            max_calls_per_registration: d.max_calls_per_registration,
+            bearer_burst: token.burst,
+            bearer_rate_per_sec: token.per_second,
+            address_burst: address.burst,
+            address_rate_per_sec: address.per_second,
+        }
+    }
+}
+
+const RATE_OFF: interworking_stub::limits::Rate = interworking_stub::limits::Rate {
+    burst: 0,
+    per_second: 0.0,
+};
+
+fn default_channel_grace() -> u64 {
+    30
 }
 
 /// `[admin]`
@@ -547,6 +684,36 @@ fn validate(c: &Config) -> Result<(), (String, String)> {
             "media.ims_port_max",
             "must be greater than media.ims_port_min (and the range not start at 0)",
         );
+    }
+    match c.api.auth.mode {
+        AuthKind::Dev if !c.api.listen.ip().is_loopback() => {
+            return err(
+                "api.auth.mode",
+                "dev tokens are only issued on a loopback api.listen; use jwt or introspection",
+            );
+        }
+        AuthKind::Jwt if c.api.auth.issuer.is_none() || c.api.auth.audience.is_none() => {
+            return err(
+                "api.auth.issuer",
+                "jwt mode needs api.auth.issuer and api.auth.audience",
+            );
+        }
+        AuthKind::Introspection
+            if c.api.auth.introspection_url.is_none()
+                || c.api.auth.client_id.is_none()
+                || c.api.auth.client_secret.is_none() =>
+        {
+            return err(
+                "api.auth.introspection_url",
+                "introspection mode needs introspection_url, client_id and client_secret",
+            );
+        }
+        _ => {}
+    }
+    for origin in &c.api.cors.allowed_origins {
+        if let Err(why) = interworking_stub::cors::OriginPattern::parse(origin) {
+            return Err(("api.cors.allowed_origins".into(), why));
+        }
     }
     if c.media.ims_address.is_unspecified() {
         return err(

@@ -197,10 +197,15 @@ async fn serve(cfg: Config, config_path: PathBuf, log: logging::LogHandle) -> Ex
     });
     lifecycle.set_ready("admin", true);
 
+    // The lab's bound address is the gateway's next hop in lab mode (its port may be 0).
+    let mut cfg = cfg;
     if cfg.sip.mode == config::SipMode::Lab {
-        if let Err(e) = start_lab(&cfg, &lifecycle).await {
-            tracing::error!(error = %e, "cannot start the lab IMS");
-            return ExitCode::FAILURE;
+        match start_lab(&cfg, &lifecycle).await {
+            Ok(bound) => cfg.lab.listen = bound,
+            Err(e) => {
+                tracing::error!(error = %e, "cannot start the lab IMS");
+                return ExitCode::FAILURE;
+            }
         }
     }
 
@@ -215,7 +220,9 @@ async fn serve(cfg: Config, config_path: PathBuf, log: logging::LogHandle) -> Ex
         }
     };
     for (kind, addr) in engine.backends().into_iter().zip(engine.web_addresses()) {
-        metrics::MEDIA_BACKEND.with_label_values(&[kind.as_str()]).inc();
+        metrics::MEDIA_BACKEND
+            .with_label_values(&[kind.as_str()])
+            .inc();
         tracing::info!(listener = "webrtc_media", addr = %addr, backend = kind.as_str(), "listening");
     }
     lifecycle.set_ready("media", true);
@@ -235,17 +242,16 @@ async fn serve(cfg: Config, config_path: PathBuf, log: logging::LogHandle) -> Ex
     log_bound("sip_tls", gw.listeners.tls);
     lifecycle.set_ready("sip", true);
 
-    let api_opts = interworking_stub::ApiOptions {
-        draining: lifecycle.draining_rx(),
-        retry_after_secs: cfg.api.retry_after_secs,
-        // Dev tokens only while nobody but this machine can reach the API.
-        dev_tokens: cfg.api.listen.ip().is_loopback(),
-        // JWT / introspection: `[api.auth]` keys proposed in docs/api.md, not mapped yet.
-        auth: interworking_stub::AuthMode::Dev,
-    };
-    let api_app = web::routes().merge(interworking_stub::router_with_calls(api_opts, gw.link));
+    let api_app = web::routes().merge(interworking_stub::router_with_edge(
+        api_options(&cfg, &lifecycle),
+        Some(gw.link),
+        channel_options(&cfg),
+        edge_options(&cfg),
+    ));
+    // The source address feeds the per-address rate limit.
+    let api_service = api_app.into_make_service_with_connect_info::<SocketAddr>();
     tokio::spawn(async move {
-        if let Err(e) = axum::serve(api_listener, api_app).await {
+        if let Err(e) = axum::serve(api_listener, api_service).await {
             tracing::error!(error = %e, "api listener stopped");
         }
     });
@@ -310,7 +316,7 @@ fn log_bound(listener: &'static str, addr: Option<SocketAddr>) {
 
 /// The in-process lab IMS: its echo RTP socket and its own SIP listener (UDP and TCP on
 /// `lab.listen`), so SIP tools can register to it and call its numbers.
-async fn start_lab(cfg: &Config, lifecycle: &Lifecycle) -> std::io::Result<()> {
+async fn start_lab(cfg: &Config, lifecycle: &Lifecycle) -> std::io::Result<SocketAddr> {
     let echo = sip_proxy::transport::start_echo(SocketAddr::new(cfg.lab.listen.ip(), 0)).await?;
     log_bound("lab_echo_rtp", Some(echo));
     let lab_config = sip_proxy::lab::LabConfig {
@@ -344,7 +350,71 @@ async fn start_lab(cfg: &Config, lifecycle: &Lifecycle) -> std::io::Result<()> {
         sip_proxy::transport::start(transport, lifecycle.draining_rx(), seed, make_lab).await?;
     log_bound("lab_udp", bound.udp);
     log_bound("lab_tcp", bound.tcp);
-    Ok(())
+    Ok(bound.udp.or(bound.tcp).unwrap_or(cfg.lab.listen))
+}
+
+/// The API's options from `[api]` and `[api.auth]`.
+fn api_options(cfg: &Config, lifecycle: &Lifecycle) -> interworking_stub::ApiOptions {
+    use interworking_stub::auth::{IntrospectionOptions, JwtOptions};
+    let a = &cfg.api.auth;
+    let text = |v: &Option<String>| v.clone().unwrap_or_default();
+    let auth = match a.mode {
+        config::AuthKind::Dev => interworking_stub::AuthMode::Dev,
+        config::AuthKind::Jwt => {
+            let mut o = JwtOptions::new(text(&a.issuer), text(&a.audience));
+            o.phone_claim = a.phone_claim.clone();
+            o.discovery_url = a.discovery_url.clone();
+            interworking_stub::AuthMode::Jwt(o)
+        }
+        config::AuthKind::Introspection => {
+            let mut o = IntrospectionOptions::new(
+                text(&a.introspection_url),
+                text(&a.client_id),
+                text(&a.client_secret),
+            );
+            o.phone_claim = a.phone_claim.clone();
+            interworking_stub::AuthMode::Introspection(o)
+        }
+    };
+    interworking_stub::ApiOptions {
+        draining: lifecycle.draining_rx(),
+        retry_after_secs: cfg.api.retry_after_secs,
+        // Dev tokens only while nobody but this machine can reach the API.
+        dev_tokens: a.mode == config::AuthKind::Dev && cfg.api.listen.ip().is_loopback(),
+        auth,
+    }
+}
+
+/// The WebSocket channel's options from `[api]`.
+fn channel_options(cfg: &Config) -> interworking_stub::ChannelOptions {
+    interworking_stub::ChannelOptions {
+        grace: Duration::from_secs(cfg.api.channel_grace_secs),
+        public_url: cfg.api.public_url.clone(),
+        ..Default::default()
+    }
+}
+
+/// CORS and limits from `[api.cors]` and `[api.limits]`.
+fn edge_options(cfg: &Config) -> interworking_stub::EdgeOptions {
+    use interworking_stub::limits::{LimitOptions, Rate};
+    let l = &cfg.api.limits;
+    let rate = |burst: u32, per_second: f64| {
+        (burst > 0 && per_second > 0.0).then_some(Rate { burst, per_second })
+    };
+    interworking_stub::EdgeOptions {
+        cors: interworking_stub::cors::CorsOptions {
+            allowed_origins: cfg.api.cors.allowed_origins.clone(),
+            allow_same_origin: cfg.api.cors.allow_same_origin,
+            max_age_secs: cfg.api.cors.max_age_secs,
+        },
+        limits: LimitOptions {
+            max_registrations_per_user: l.max_registrations_per_user,
+            max_registrations_per_device: l.max_registrations_per_device,
+            max_calls_per_registration: l.max_calls_per_registration,
+            per_token: rate(l.bearer_burst, l.bearer_rate_per_sec),
+            per_address: rate(l.address_burst, l.address_rate_per_sec),
+        },
+    }
 }
 
 /// The media plane's settings from `[media]`.

@@ -240,3 +240,26 @@ fn a_trunk_without_a_home_domain_is_refused() {
     let (out, file) = run_with(&text, &[]);
     assert_refused(&out, &file, "sip.domain", None);
 }
+
+#[test]
+fn jwt_mode_without_an_issuer_is_refused() {
+    let text = default_config().replace("mode = \"dev\"", "mode = \"jwt\"");
+    let (out, file) = run_with(&text, &[]);
+    assert_refused(&out, &file, "api.auth.issuer", None);
+}
+
+#[test]
+fn dev_tokens_on_a_public_api_address_are_refused() {
+    let (out, file) = run_with(&default_config(), &[("RTCGATE_API__LISTEN", "0.0.0.0:0")]);
+    assert_refused(&out, &file, "api.auth.mode", None);
+}
+
+#[test]
+fn a_malformed_cors_origin_is_refused() {
+    let text = default_config().replace(
+        "allowed_origins = [\"http://localhost:*\", \"http://127.0.0.1:*\"]",
+        "allowed_origins = [\"localhost\"]",
+    );
+    let (out, file) = run_with(&text, &[]);
+    assert_refused(&out, &file, "api.cors.allowed_origins", None);
+}
