@@ -276,6 +276,14 @@ pub struct SipConfig {
     pub options_interval_secs: u64,
     /// `P-Access-Network-Info` written into requests toward IMS (TS 24.229 §7.2A.4).
     pub access_network_info: Option<String>,
+    /// pcscf mode: digest realm of the registrations (default: `domain`).
+    pub auth_realm: Option<String>,
+    /// pcscf mode: private identity of a web user's number; `{number}` is `+15550001`,
+    /// `{digits}` `15550001`.
+    #[serde(default = "default_auth_username")]
+    pub auth_username: String,
+    /// pcscf mode: digest password of the registrations (masked by `check-config`).
+    pub auth_password: Option<String>,
 }
 
 /// Which packet engine the media plane uses.
@@ -411,6 +419,9 @@ fn default_t2() -> u64 {
 }
 fn default_t4() -> u64 {
     5000
+}
+fn default_auth_username() -> String {
+    "{digits}@{domain}".into()
 }
 fn default_session_expires() -> u32 {
     1800
@@ -738,6 +749,12 @@ fn validate(c: &Config) -> Result<(), (String, String)> {
     }
     if c.sip.mode != SipMode::Lab && c.sip.domain.as_deref().is_none_or(str::is_empty) {
         return err("sip.domain", "is required when sip.mode is pcscf or trunk");
+    }
+    if c.sip.mode == SipMode::Pcscf && c.sip.auth_password.is_none() {
+        return err(
+            "sip.auth_password",
+            "is required in pcscf mode (the digest password of the registrations)",
+        );
     }
     if c.sip.session_expires_secs < 90 {
         return err(

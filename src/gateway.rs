@@ -17,7 +17,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use sip_proxy::call::{CallCore, CallCoreConfig, CallEvent, CallId, IdentityHeader};
-use sip_proxy::gateway::{GatewayCommand, GatewayEvent, GatewayUser};
+use sip_proxy::gateway::{AutoRegister, GatewayCommand, GatewayEvent, GatewayUser};
 use sip_proxy::keepalive::KeepAlive;
 use sip_proxy::media::MediaControl;
 use sip_proxy::media_engine::MediaEvents;
@@ -98,6 +98,11 @@ pub(crate) async fn start<M: MediaControl + Send + 'static>(
         (cfg.sip.session_expires_secs, cfg.sip.register_expires_secs);
     let access_network_info = cfg.sip.access_network_info.clone();
     let options_interval = Duration::from_secs(cfg.sip.options_interval_secs);
+    let credentials = AutoRegister {
+        realm: cfg.sip.auth_realm.clone().unwrap_or_else(|| domain.clone()),
+        username: cfg.sip.auth_username.replace("{domain}", &domain),
+        password: cfg.sip.auth_password.clone().unwrap_or_default(),
+    };
     let make = move |bound: &SipListeners| {
         let local = bound.udp.or(bound.tcp).or(bound.tls);
         let local_host = local.map_or_else(|| "127.0.0.1".to_owned(), |a| a.to_string());
@@ -126,8 +131,10 @@ pub(crate) async fn start<M: MediaControl + Send + 'static>(
             )
         });
         let mut user = GatewayUser::new(CallCore::new(core_cfg, media, seed), registrations);
-        if mode == SipMode::Lab {
-            user = user.register_added_users();
+        match mode {
+            SipMode::Lab => user = user.register_added_users(AutoRegister::default()),
+            SipMode::Pcscf => user = user.register_added_users(credentials),
+            SipMode::Trunk => {}
         }
         if !options_interval.is_zero() {
             let probe = KeepAlive::new(Instant::now(), first, &local_host, options_interval, seed);

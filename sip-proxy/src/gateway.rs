@@ -82,8 +82,32 @@ pub struct GatewayUser<M: MediaControl> {
     registrations: Option<Registrations>,
     keepalive: Option<KeepAlive>,
     results: VecDeque<GatewayEvent>,
-    /// Lab mode: register every added user's number (see [`Self::register_added_users`]).
-    auto_register: bool,
+    /// Register every added user's number with these credentials (see
+    /// [`Self::register_added_users`]).
+    auto_register: Option<AutoRegister>,
+}
+
+/// The credentials the gateway registers its web users' numbers with: a realm, a
+/// private-identity template (`{number}` is the number as given, `+15550001`; `{digits}`
+/// the same without `+`) and a password. Per-user secrets from a provisioning system are a
+/// later step; a lab registrar does not challenge at all.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct AutoRegister {
+    /// Digest realm.
+    pub realm: String,
+    /// Private identity template, e.g. `{digits}@ims.example.net`.
+    pub username: String,
+    /// Digest password.
+    pub password: String,
+}
+
+impl AutoRegister {
+    /// The private identity for `number`.
+    pub fn username_for(&self, number: &str) -> String {
+        self.username
+            .replace("{number}", number)
+            .replace("{digits}", number.trim_start_matches('+'))
+    }
 }
 
 impl<M: MediaControl> GatewayUser<M> {
@@ -95,16 +119,16 @@ impl<M: MediaControl> GatewayUser<M> {
             registrations,
             keepalive: None,
             results: VecDeque::new(),
-            auto_register: false,
+            auto_register: None,
         }
     }
 
-    /// Lab mode: [`GatewayCommand::AddUser`] also registers the number through the
-    /// registration client (the lab registrar does not challenge, so no credentials), and
-    /// [`GatewayCommand::RemoveUser`] de-registers it, so the lab routes calls for the
-    /// number to this gateway.
-    pub fn register_added_users(mut self) -> Self {
-        self.auto_register = true;
+    /// [`GatewayCommand::AddUser`] (a web user registered at the API) also registers the
+    /// number through the registration client with `credentials`, and
+    /// [`GatewayCommand::RemoveUser`] de-registers it, so the P-CSCF (or the lab) routes
+    /// calls for the number to this gateway.
+    pub fn register_added_users(mut self, credentials: AutoRegister) -> Self {
+        self.auto_register = Some(credentials);
         self
     }
 
@@ -252,13 +276,15 @@ impl<M: MediaControl + Send> TransactionUser for GatewayUser<M> {
             }
             GatewayCommand::AddUser(number) => {
                 self.core.add_user(&number);
-                if let Some(r) = self.registrations.as_mut().filter(|_| self.auto_register) {
-                    r.register(now, &number, "lab", &number, "", layer);
+                if let (Some(r), Some(c)) = (self.registrations.as_mut(), &self.auto_register) {
+                    let username = c.username_for(&number);
+                    r.register(now, &number, &c.realm, &username, &c.password, layer);
                 }
             }
             GatewayCommand::RemoveUser(number) => {
                 self.core.remove_user(&number);
-                if let Some(r) = self.registrations.as_mut().filter(|_| self.auto_register) {
+                if let (Some(r), true) = (self.registrations.as_mut(), self.auto_register.is_some())
+                {
                     r.deregister(now, &number, layer);
                 }
             }
