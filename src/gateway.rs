@@ -6,7 +6,7 @@
 //!        ▲                                    │ SIP ──► next hop (lab IMS, P-CSCF or IBCF)
 //!        └──────GatewayEvent── tracker ◄──────┘
 //!  media plane ──MediaEvent──► GatewayCommand::Media ──► call core
-//!  drain deadline (shutdown) ──► GatewayCommand::EndAllCalls
+//!  drain start ──► GatewayCommand::DeregisterAll; drain deadline ──► EndAllCalls
 //! ```
 //!
 //! The tracker between the endpoint and the call link holds one drain guard per call
@@ -151,6 +151,14 @@ pub(crate) async fn start<M: MediaControl + Send + 'static>(
             if commands.send(GatewayCommand::Media(event)).await.is_err() {
                 return;
             }
+        }
+    });
+    let commands = channels.commands.clone();
+    let mut draining = lifecycle.draining_rx();
+    tokio::spawn(async move {
+        if draining.wait_for(|d| *d).await.is_ok() {
+            tracing::info!("draining: de-registering the web users' numbers");
+            let _ = commands.send(GatewayCommand::DeregisterAll).await;
         }
     });
     let commands = channels.commands.clone();

@@ -55,6 +55,9 @@ pub enum GatewayCommand {
     EndAllCalls,
     /// An event of the media plane (ICE, DTLS, consent, inactivity) for the call core.
     Media(MediaEvent),
+    /// The node drains: de-register every number (REGISTER with Expires: 0), so new
+    /// calls go to other nodes while the calls in progress finish.
+    DeregisterAll,
 }
 
 /// What the gateway reports to the JSON side.
@@ -304,6 +307,11 @@ impl<M: MediaControl + Send> TransactionUser for GatewayUser<M> {
                 }
             }
             GatewayCommand::Media(event) => self.core.handle_media_event(now, &event, layer),
+            GatewayCommand::DeregisterAll => {
+                if let Some(r) = self.registrations.as_mut() {
+                    r.deregister_all(now, layer);
+                }
+            }
             GatewayCommand::EndAllCalls => {
                 for call in self.core.call_ids() {
                     // A call that ended in between is no longer there: nothing to do.

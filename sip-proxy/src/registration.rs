@@ -209,6 +209,20 @@ impl Registrations {
         self.send_register(now, number, 0, layer);
     }
 
+    /// De-registers every number that is not already de-registering (the drain: calls
+    /// for this node's users stop arriving while the calls in progress finish).
+    pub fn deregister_all(&mut self, now: Instant, layer: &mut TransactionLayer) {
+        let numbers: Vec<String> = self
+            .regs
+            .iter()
+            .filter(|(_, r)| r.state != State::Deregistering)
+            .map(|(n, _)| n.clone())
+            .collect();
+        for number in numbers {
+            self.deregister(now, &number, layer);
+        }
+    }
+
     fn aor(&self, number: &str) -> String {
         format!("sip:{number}@{}", self.cfg.domain)
     }

@@ -334,6 +334,27 @@ fn deregistration_sends_expires_zero() {
 }
 
 #[test]
+fn a_drain_deregisters_every_number_once() {
+    let mut h = Harness::new();
+    h.registered(3600);
+    h.events();
+    h.regs.deregister_all(h.now, &mut h.layer);
+    let dereg = h.one_register();
+    assert_eq!(header(&dereg, "Expires"), "0");
+    // Already de-registering: a second drain signal sends nothing more.
+    h.regs.deregister_all(h.now, &mut h.layer);
+    assert!(h.sent().is_empty());
+    h.deliver(&ok(&dereg, 0));
+    assert_eq!(
+        h.events(),
+        vec![RegEvent::Ended {
+            number: NUMBER.into(),
+            reason: EndReason::Deregistered
+        }]
+    );
+}
+
+#[test]
 fn refreshes_that_keep_failing_end_in_expiry() {
     let mut h = Harness::new();
     h.registered(1200);
