@@ -29,11 +29,14 @@
 //!   (or io_uring, [`Backend`]); the only `unsafe` is the private `sys` module. Each loop
 //!   turn a backend drains [`Worker::poll_transmit`] and sends from the web socket.
 //! - [`PortAllocator`]: even IMS-leg ports over a range, with quarantine after release.
+//! - [`metrics`]: the worker's counters as plain data ([`WorkerMetrics`]: totals the worker
+//!   thread stores once per loop turn, read by an exporter; no metrics library here).
 //!
 //! Not yet: RTCP on port+1 of the IMS leg (see [`backend`]).
 
 pub mod backend;
 mod dtls_link;
+pub mod metrics;
 mod ports;
 mod session;
 #[allow(unsafe_code)]
@@ -43,6 +46,7 @@ mod worker;
 
 pub use backend::{spawn, Backend, BackendConfig, BackendKind, BackendStats, RunningWorker};
 pub use dtls_link::{DtlsEnd, DtlsLink, DtlsPort, DTLS_INBOUND_QUEUE, DTLS_TRANSMIT_QUEUE};
+pub use metrics::{Direction, MediaTally, MetricsSnapshot, WorkerMetrics};
 pub use ports::PortAllocator;
 pub use session::{
     Action, DropCounters, DropReason, LegConfig, LegCrypto, LegSide, PtMap, Session, SessionEvent,

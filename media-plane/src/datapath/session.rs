@@ -23,6 +23,7 @@
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
+use super::metrics::Direction;
 use crate::rtp::RtpHeaderMut;
 use crate::srtp::{ReOriginator, SrtpContext, SrtpError};
 
@@ -219,6 +220,10 @@ pub struct Session {
     drops: DropCounters,
     forwarded: u64,
     relatched: Option<LegSide>,
+    /// Media (not RTCP) datagrams in from each leg, and forwarded from it, since the last
+    /// one-way sample (index: `Direction::index` of the ingress leg).
+    sample_in: [u32; 2],
+    sample_out: [u32; 2],
 }
 
 fn srtp_drop(e: SrtpError) -> DropReason {
@@ -245,6 +250,8 @@ impl Session {
             drops: DropCounters::default(),
             forwarded: 0,
             relatched: None,
+            sample_in: [0; 2],
+            sample_out: [0; 2],
         }
     }
 
@@ -308,16 +315,32 @@ impl Session {
         buf: &mut [u8],
         len: usize,
     ) -> Action {
+        let i = Direction::from_ingress(from).index();
         match self.transcode(now, from, remote, buf, len) {
             Ok(a) => {
                 self.forwarded += 1;
+                self.sample_in[i] = self.sample_in[i].saturating_add(1);
+                self.sample_out[i] = self.sample_out[i].saturating_add(1);
                 a
             }
             Err(r) => {
+                if r != DropReason::RtcpTerminated {
+                    self.sample_in[i] = self.sample_in[i].saturating_add(1);
+                }
                 self.drops.count(r);
                 Action::Drop(r)
             }
         }
+    }
+
+    /// For each direction ([`Direction::index`]): did media arrive on its ingress leg
+    /// since the last call while none was forwarded out the other leg? Starts a new
+    /// sampling interval.
+    pub(super) fn take_one_way(&mut self) -> [bool; 2] {
+        let one_way = std::array::from_fn(|i| self.sample_in[i] > 0 && self.sample_out[i] == 0);
+        self.sample_in = [0; 2];
+        self.sample_out = [0; 2];
+        one_way
     }
 
     fn transcode(

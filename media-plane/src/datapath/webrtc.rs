@@ -51,6 +51,8 @@ pub struct WebRtcLeg {
 pub struct WebPortCounters {
     /// STUN replies (success or error responses) written in place.
     pub stun_replies: u64,
+    /// ICE checks a call's agent accepted (answered with a success response).
+    pub ice_checks_ok: u64,
     /// STUN the call's agent refused (bad integrity, wrong USERNAME, malformed, …); its
     /// reasons are in the agent's `IceCounters`.
     pub stun_refused: u64,
@@ -233,8 +235,9 @@ impl WebPort {
         let handled = web
             .agent
             .handle_stun(now, remote, local, &buf[..len], &mut self.scratch);
-        if handled.failure().is_some() {
-            self.counters.stun_refused += 1;
+        match handled.failure() {
+            Some(_) => self.counters.stun_refused += 1,
+            None => self.counters.ice_checks_ok += 1,
         }
         let action = match handled.reply_len() {
             Some(n) if n <= buf.len() && n <= self.scratch.len() => {

@@ -22,10 +22,11 @@ use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
 use super::dtls_link::DTLS_TRANSMIT_QUEUE;
+use super::metrics::{Direction, MediaTally, MetricsSnapshot, WorkerMetrics, ONE_WAY_INTERVAL};
 use super::webrtc::{WebPort, WebPortCounters, WebRoute, WebState};
 use super::{
-    Action, DatapathError, DropReason, LegConfig, LegCrypto, LegSide, Session, SessionEvent,
-    WebRtcLeg,
+    Action, BackendStats, DatapathError, DropReason, LegConfig, LegCrypto, LegSide, Session,
+    SessionEvent, WebRtcLeg,
 };
 use crate::ice::{IceEvent, IceLiteAgent, LocalCredentials, RemoteCredentials};
 use crate::srtp::{SrtpContext, SrtpSuite};
@@ -246,6 +247,12 @@ pub struct Worker {
     events: VecDeque<WorkerEvent>,
     waker: Arc<WakerSlot>,
     stopped: bool,
+    /// Per-packet totals (plain adds), published by [`Worker::publish_metrics`].
+    tally: MediaTally,
+    one_way: [u64; 2],
+    one_way_detections: [u64; 2],
+    next_sample: Option<Instant>,
+    metrics: Arc<WorkerMetrics>,
 }
 
 impl Worker {
@@ -267,6 +274,11 @@ impl Worker {
             events: VecDeque::new(),
             waker: Arc::clone(&waker),
             stopped: false,
+            tally: MediaTally::default(),
+            one_way: [0; 2],
+            one_way_detections: [0; 2],
+            next_sample: None,
+            metrics: Arc::new(WorkerMetrics::default()),
         };
         let h = WorkerHandle {
             tx: Some(tx),
@@ -461,6 +473,57 @@ impl Worker {
         self.web.counters()
     }
 
+    /// Per-direction media totals so far (packets, bytes, drops by reason).
+    pub fn media_tally(&self) -> MediaTally {
+        self.tally
+    }
+
+    /// The counters this worker publishes ([`Worker::publish_metrics`]); take it before
+    /// the worker moves to its backend thread and read it from anywhere.
+    pub fn metrics(&self) -> Arc<WorkerMetrics> {
+        Arc::clone(&self.metrics)
+    }
+
+    /// Publishes the worker's totals, with its backend's counters `io`, into
+    /// [`Worker::metrics`]: Relaxed stores, no allocation. Backends call it once per loop
+    /// turn. Every [`ONE_WAY_INTERVAL`] it also samples the calls for one-way media.
+    pub fn publish_metrics(&mut self, now: Instant, io: &BackendStats) {
+        if self.next_sample.is_none_or(|t| now >= t) {
+            self.sample_one_way();
+            self.next_sample = Some(now + ONE_WAY_INTERVAL);
+        }
+        self.metrics.publish(MetricsSnapshot {
+            media: self.tally,
+            sessions: self.calls.len() as u64,
+            one_way: self.one_way,
+            one_way_detections: self.one_way_detections,
+            web: self.web.counters(),
+            io: *io,
+        });
+    }
+
+    fn sample_one_way(&mut self) {
+        let mut n = [0u64; 2];
+        for c in self.calls.values_mut() {
+            for (k, flagged) in n.iter_mut().zip(c.session.take_one_way()) {
+                *k += u64::from(flagged);
+            }
+        }
+        for (total, k) in self.one_way_detections.iter_mut().zip(n) {
+            *total += k;
+        }
+        self.one_way = n;
+    }
+
+    /// When the backend should wake to publish the next one-way sample even without
+    /// input: while the worker has calls, or its last sample flagged any.
+    pub fn metrics_timeout(&self) -> Option<Instant> {
+        if self.calls.is_empty() && self.one_way == [0; 2] {
+            return None;
+        }
+        self.next_sample
+    }
+
     /// The next DTLS datagram a call's session wants sent: send it to the address from
     /// the web port's socket. Backends drain this every loop turn (after the wait: a
     /// session's datagram wakes the backend through the waker).
@@ -491,15 +554,24 @@ impl Worker {
         len: usize,
     ) -> (Action, u16) {
         let unknown = (Action::Drop(DropReason::UnknownSource), 0);
-        let (side, call) = if local.port() == self.web_port {
+        let from_web = local.port() == self.web_port;
+        let dir = Direction::from_ingress(if from_web { LegSide::Web } else { LegSide::Ims });
+        let (side, call) = if from_web {
             let (calls, events) = (&mut self.calls, &mut self.events);
             match self.web.route(now, calls, events, local, remote, buf, len) {
-                WebRoute::Done(a) => return (a, self.web_port),
+                WebRoute::Done(a) => {
+                    // STUN replies and DTLS are not media; refused datagrams are drops.
+                    if let Action::Drop(r) = a {
+                        self.tally.dropped(dir, r);
+                    }
+                    return (a, self.web_port);
+                }
                 WebRoute::Media(c) => (LegSide::Web, c),
                 WebRoute::Fallback => match self.by_web_remote.get(&remote) {
                     Some(&c) => (LegSide::Web, c),
                     None => {
                         self.web.count_not_latched();
+                        self.tally.dropped(dir, DropReason::UnknownSource);
                         return unknown;
                     }
                 },
@@ -507,13 +579,22 @@ impl Worker {
         } else {
             match self.by_ims_port.get(&local.port()) {
                 Some(&c) => (LegSide::Ims, c),
-                None => return unknown,
+                None => {
+                    self.tally.dropped(dir, DropReason::UnknownSource);
+                    return unknown;
+                }
             }
         };
         let Some(c) = self.calls.get_mut(&call) else {
+            self.tally.dropped(dir, DropReason::UnknownSource);
             return unknown;
         };
         let a = c.session.handle_rtp(now, side, remote, buf, len);
+        match a {
+            Action::Forward { len, .. } => self.tally.forwarded(dir, len),
+            Action::Drop(r) => self.tally.dropped(dir, r),
+            Action::Consumed => {}
+        }
         let port = match a {
             Action::Forward {
                 leg: LegSide::Web, ..

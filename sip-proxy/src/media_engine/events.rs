@@ -10,6 +10,7 @@
 //! task ever waits on the call core.
 
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::mpsc::RecvTimeoutError;
 use std::sync::Arc;
 use std::thread::JoinHandle;
 
@@ -19,6 +20,7 @@ use media_plane::datapath::{
 use media_plane::ice::IceEvent;
 use tokio::sync::mpsc;
 
+use super::metrics::{WorkerExporter, FLUSH_EVERY};
 use crate::media::{MediaEvent, MediaSessionId};
 
 /// The receiving end of the engine's events; hand each to
@@ -121,23 +123,35 @@ pub(super) fn translate(event: WorkerEvent) -> Option<MediaEvent> {
     }
 }
 
-/// Starts the thread that pumps `running`'s events into `sink`; it ends when the worker
-/// thread ends and returns the backend's counters.
+/// Starts the thread that pumps `running`'s events into `sink` and its counters into
+/// the Prometheus metrics (`exporter`, at least every [`FLUSH_EVERY`]); it ends when
+/// the worker thread ends and returns the backend's counters.
 pub(super) fn pump(
     index: usize,
     running: RunningWorker,
     sink: EventSink,
+    mut exporter: WorkerExporter,
 ) -> std::io::Result<JoinHandle<Result<BackendStats, DatapathError>>> {
     std::thread::Builder::new()
         .name(format!("media-events-{index}"))
         .spawn(move || {
-            // `recv` fails once the backend thread ended and dropped its sender.
-            while let Ok(e) = running.events().recv() {
-                if let Some(m) = translate(e) {
-                    sink.emit(m);
+            loop {
+                match running.events().recv_timeout(FLUSH_EVERY) {
+                    Ok(e) => {
+                        exporter.event(&e);
+                        if let Some(m) = translate(e) {
+                            sink.emit(m);
+                        }
+                    }
+                    Err(RecvTimeoutError::Timeout) => {}
+                    // The backend thread ended and dropped its sender.
+                    Err(RecvTimeoutError::Disconnected) => break,
                 }
+                exporter.maybe_flush();
             }
-            running.join()
+            let end = running.join();
+            exporter.finish();
+            end
         })
 }
 

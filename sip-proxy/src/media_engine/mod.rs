@@ -21,6 +21,9 @@
 //!   ([`Command::Update`]) and apply an ICE restart prepared by `restart_webrtc`; the
 //!   browser's DTLS is never touched.
 //! - Every method returns at once; a full worker queue is [`MediaError::Busy`].
+//! - Metrics (`metrics.rs`, `docs/metrics.md` "Media"): each worker publishes plain
+//!   totals; its pump thread turns them into Prometheus counters and gauges every
+//!   500 ms and times ICE nomination and the DTLS handshake from the worker's events.
 //!
 //! Not yet (media-plane has no command for it): DTMF generation, re-keying the IMS leg or
 //! changing its payload types in a re-INVITE, and direction (hold is absorbed by the call
@@ -30,6 +33,7 @@ mod config;
 mod events;
 mod keys;
 mod legs;
+mod metrics;
 
 use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr, UdpSocket};
@@ -146,6 +150,7 @@ impl MediaEngine {
             .ok_or(MediaEngineError::Config("certificate fingerprint"))?;
         let ports =
             PortAllocator::new(*cfg.ims_ports.start(), *cfg.ims_ports.end(), cfg.quarantine)?;
+        metrics::init();
         let (sink, events) = EventSink::channel(cfg.event_queue);
         let mut engine = Self {
             workers: Vec::with_capacity(cfg.workers),
@@ -188,6 +193,7 @@ impl MediaEngine {
             ims_ip: cfg.ims_ip,
             ..BackendConfig::default()
         };
+        let exporter = metrics::WorkerExporter::new(i, worker.metrics());
         let running = spawn(worker, web, backend)?;
         let kind = running.backend();
         let candidate = host_candidates(&[bound], cfg.web_public_ip)
@@ -202,7 +208,8 @@ impl MediaEngine {
                 )
             });
         let (web_addr, candidate) = candidate.ok_or(MediaEngineError::Config("web candidate"))?;
-        let pump = events::pump(i, running, self.sink.clone()).map_err(MediaEngineError::Thread)?;
+        let pump = events::pump(i, running, self.sink.clone(), exporter)
+            .map_err(MediaEngineError::Thread)?;
         tracing::info!(worker = i, web = %bound, backend = kind.as_str(), "media worker up");
         self.workers.push(WorkerSlot {
             handle,
@@ -422,10 +429,13 @@ async fn dtls_task(
     sink: EventSink,
 ) {
     match port.run(session, handle).await {
-        DtlsEnd::Failed(e) => sink.emit(MediaEvent::DtlsFailed {
-            id,
-            reason: e.to_string(),
-        }),
+        DtlsEnd::Failed(e) => {
+            metrics::dtls_failed(&e);
+            sink.emit(MediaEvent::DtlsFailed {
+                id,
+                reason: e.to_string(),
+            });
+        }
         DtlsEnd::Closed => tracing::info!(media = id.0, "browser closed DTLS"),
         DtlsEnd::Released => tracing::debug!(media = id.0, "DTLS driver released"),
         other => tracing::debug!(media = id.0, end = ?other, "DTLS driver ended"),
@@ -449,7 +459,10 @@ impl MediaControl for MediaEngine {
             Vec::new()
         };
         let ims_port = self.ports.allocate(Instant::now()).map_err(|e| match e {
-            DatapathError::PortsExhausted => MediaError::PortsExhausted,
+            DatapathError::PortsExhausted => {
+                metrics::ports_exhausted();
+                MediaError::PortsExhausted
+            }
             _ => MediaError::Busy,
         })?;
         let worker = self.next % self.workers.len();

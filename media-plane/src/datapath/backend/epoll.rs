@@ -110,8 +110,11 @@ impl Driver {
             }
             self.flush();
             self.send_transmits();
+            self.stats.events_dropped = self.ctl.dropped;
+            self.worker.publish_metrics(now, &self.stats);
         }
         self.stats.events_dropped = self.ctl.dropped;
+        self.worker.publish_metrics(Instant::now(), &self.stats);
         Ok(self.stats)
     }
 

@@ -218,8 +218,10 @@ impl Control {
         if self.held.is_some() {
             return Some(EVENT_RETRY);
         }
-        worker
-            .poll_timeout()
-            .map(|t| t.saturating_duration_since(now))
+        let deadline = match (worker.poll_timeout(), worker.metrics_timeout()) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        };
+        deadline.map(|t| t.saturating_duration_since(now))
     }
 }

@@ -144,8 +144,11 @@ impl Driver {
                 self.complete(now, c);
             }
             self.send_transmits();
+            self.stats.events_dropped = self.ctl.dropped;
+            self.worker.publish_metrics(now, &self.stats);
         }
         self.stats.events_dropped = self.ctl.dropped;
+        self.worker.publish_metrics(Instant::now(), &self.stats);
         let armed: Vec<u64> = self
             .sockets
             .values()
