@@ -8,6 +8,8 @@
 //! received RTP packet) under a guard deadline that only bounds a failure.
 #![allow(dead_code, unreachable_pub, clippy::unwrap_used)] // each test file uses a part
 
+pub mod sipp;
+
 use std::collections::HashSet;
 use std::sync::Arc;
 use std::time::Duration;
