@@ -694,6 +694,77 @@ mod tests {
     }
 
     #[test]
+    fn metrics_tally_directions_drops_and_one_way() {
+        let t0 = Instant::now();
+        let (mut w, h) = Worker::new(4000, Duration::from_secs(5), 8);
+        let metrics = w.metrics();
+        let mut silent_web = leg(5000);
+        silent_web.remote = None;
+        h.send(Command::Allocate {
+            call: 1,
+            web: silent_web,
+            ims: leg(6000),
+            ims_port: 10000,
+        })
+        .unwrap();
+        h.send(Command::Allocate {
+            call: 2,
+            web: leg(5002),
+            ims: leg(6002),
+            ims_port: 10002,
+        })
+        .unwrap();
+        w.drain_commands(t0);
+        let mut buf = [0u8; 64];
+        buf[0] = 0x80;
+        let to = |port| SocketAddr::from(([127, 0, 0, 1], port));
+        // Call 2 forwards IMS → web; call 1 has no web remote: in, but none out.
+        let a = w.handle_datagram(t0, to(10002), to(6002), &mut buf, 20);
+        assert!(matches!(a, Action::Forward { len: 20, .. }));
+        let a = w.handle_datagram(t0, to(10000), to(6000), &mut buf, 20);
+        assert_eq!(a, Action::Drop(DropReason::NoRemote));
+        // Junk on the web port and a datagram on an IMS port no call owns.
+        let mut junk = [0xffu8; 64];
+        let a = w.handle_datagram(t0, to(4000), to(7000), &mut junk, 40);
+        assert_eq!(a, Action::Drop(DropReason::UnknownSource));
+        let a = w.handle_datagram(t0, to(10004), to(6000), &mut buf, 20);
+        assert_eq!(a, Action::Drop(DropReason::UnknownSource));
+
+        let io = BackendStats {
+            received: 4,
+            ..BackendStats::default()
+        };
+        w.publish_metrics(t0, &io);
+        let s = metrics.snapshot();
+        let (web, ims) = (Direction::WebToIms.index(), Direction::ImsToWeb.index());
+        assert_eq!(s.media.packets, [0, 1]);
+        assert_eq!(s.media.bytes, [0, 20]);
+        assert_eq!(s.media.drops[ims][DropReason::NoRemote.index()], 1);
+        assert_eq!(s.media.drops[ims][DropReason::UnknownSource.index()], 1);
+        assert_eq!(s.media.drops[web][DropReason::UnknownSource.index()], 1);
+        assert_eq!(s.web.unknown_protocol, 1);
+        assert_eq!(s.sessions, 2);
+        assert_eq!(s.one_way, [0, 1], "call 1 only");
+        assert_eq!(s.one_way_detections, [0, 1]);
+        assert_eq!(s.io, io);
+        assert_eq!(w.metrics_timeout(), Some(t0 + ONE_WAY_INTERVAL));
+
+        // Before the interval ends nothing is resampled; after it, a quiet call is not
+        // one-way any more.
+        w.publish_metrics(t0 + Duration::from_millis(10), &io);
+        assert_eq!(metrics.snapshot().one_way, [0, 1]);
+        w.publish_metrics(t0 + ONE_WAY_INTERVAL, &io);
+        let s = metrics.snapshot();
+        assert_eq!((s.one_way, s.one_way_detections), ([0, 0], [0, 1]));
+        h.send(Command::Release { call: 1 }).unwrap();
+        h.send(Command::Release { call: 2 }).unwrap();
+        w.drain_commands(t0);
+        w.publish_metrics(t0 + ONE_WAY_INTERVAL * 2, &io);
+        assert_eq!(metrics.snapshot().sessions, 0);
+        assert_eq!(w.metrics_timeout(), None, "no calls, nothing flagged");
+    }
+
+    #[test]
     fn socket_ops_port_conflicts_and_stop() {
         let t0 = Instant::now();
         let (mut w, h) = Worker::new(4000, Duration::from_secs(5), 8);
