@@ -62,7 +62,7 @@ impl Direction {
 }
 
 impl DropReason {
-    /// Every reason, in the order of [`MetricsSnapshot::drops`].
+    /// Every reason, in the order of [`MediaTally::drops`].
     pub const ALL: [DropReason; 8] = [
         DropReason::Auth,
         DropReason::Replay,

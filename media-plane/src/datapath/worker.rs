@@ -13,6 +13,12 @@
 //! ([`Worker::socket_failed`]), which ends that call with
 //! [`WorkerEvent::AllocateFailed`]. A backend installs a waker ([`Worker::set_waker`])
 //! so that a queued command, or the last handle going away, interrupts its wait.
+//!
+//! Metrics: every routed datagram adds to the worker's plain [`MediaTally`] (per
+//! direction: packets, bytes, drops by [`DropReason`]); the backend calls
+//! [`Worker::publish_metrics`] once per loop turn, which stores the totals into the
+//! shared [`WorkerMetrics`] and, every [`ONE_WAY_INTERVAL`], samples the calls for
+//! one-way media.
 
 use std::collections::{HashMap, VecDeque};
 use std::fmt;
