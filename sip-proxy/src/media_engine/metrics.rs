@@ -394,3 +394,52 @@ impl WorkerExporter {
         self.last.sessions = 0;
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::net::SocketAddr;
+
+    #[test]
+    fn dtls_failures_by_reason_and_event_timings() {
+        init();
+        let count = |r: &str| DTLS_HANDSHAKES.with_label_values(&[r]).get();
+        let (fp, other, ok) = (
+            count("failed_fingerprint"),
+            count("failed_other"),
+            count("ok"),
+        );
+        dtls_failed(&DtlsError::FingerprintMismatch);
+        dtls_failed(&DtlsError::HandshakeTimeout);
+        assert!(count("failed_fingerprint") > fp);
+        assert!(count("failed_other") > other);
+
+        let a: SocketAddr = "127.0.0.1:1".parse().unwrap();
+        let mut e = WorkerExporter::new(0, Arc::new(WorkerMetrics::default()));
+        let (nominations, consent) = (ICE_NOMINATION.get_sample_count(), CONSENT_LOST.get());
+        let durations = DTLS_DURATION.get_sample_count();
+        let ice = |event| WorkerEvent::Ice { call: 1, event };
+        e.event(&ice(IceEvent::Connected {
+            local: a,
+            remote: a,
+        }));
+        e.event(&ice(IceEvent::Nominated {
+            local: a,
+            remote: a,
+            after: Duration::from_millis(30),
+        }));
+        e.event(&WorkerEvent::WebKeysInstalled {
+            call: 1,
+            suite: media_plane::srtp::SrtpSuite::AeadAes128Gcm,
+        });
+        e.event(&ice(IceEvent::ConsentLost {
+            local: a,
+            remote: a,
+        }));
+        assert!(ICE_NOMINATION.get_sample_count() > nominations);
+        assert!(DTLS_DURATION.get_sample_count() > durations);
+        assert!(count("ok") > ok);
+        assert!(CONSENT_LOST.get() > consent);
+        assert!(e.ice_connected.is_empty(), "keys installed: forgotten");
+    }
+}
