@@ -41,18 +41,22 @@ pub struct Sipp {
 
 impl Sipp {
     /// Starts SIPp with `scenario` (a file in tests/sipp/) on a free UDP port, logs in
-    /// `logs`; `args` come first (a remote address, `-s`, `-rtp_echo`, …). Returns once
+    /// `logs`; `args` come first (a remote address, `-s`, `-rtp_echo`, `-m` calls: 1 unless given, …). Returns once
     /// its SIP port is bound.
     pub fn start(scenario: &str, logs: &Path, args: &[&str]) -> Sipp {
         let port = free_udp_port();
         let path = format!("{}/tests/sipp/{scenario}", env!("CARGO_MANIFEST_DIR"));
-        let child = Command::new("sipp")
+        let stderr = std::fs::File::create(logs.join("sipp-stderr.log")).unwrap();
+        let mut child = Command::new("sipp")
             .args(args)
+            .args(if args.contains(&"-m") {
+                &[][..]
+            } else {
+                &["-m", "1"][..]
+            })
             .args([
                 "-sf",
                 &path,
-                "-m",
-                "1",
                 "-nostdin",
                 "-i",
                 "127.0.0.1",
@@ -65,11 +69,15 @@ impl Sipp {
             .args(["-p", &port.to_string()])
             .current_dir(logs)
             .stdout(Stdio::null())
-            .stderr(Stdio::null())
+            .stderr(stderr)
             .spawn()
             .expect("sipp is installed (scripts/test.sh installs sip-tester)");
         let deadline = Instant::now() + Duration::from_secs(10);
         while UdpSocket::bind(("127.0.0.1", port)).is_ok() {
+            if let Some(status) = child.try_wait().unwrap() {
+                let err = std::fs::read_to_string(logs.join("sipp-stderr.log")).unwrap();
+                panic!("SIPp exited at start ({status}):\n{err}");
+            }
             assert!(Instant::now() < deadline, "SIPp did not bind its port");
             std::thread::sleep(Duration::from_millis(20));
         }
