@@ -9,6 +9,7 @@
 //! - (c) SIPp calls the web user's number: `session-invitation` with the offer, the client
 //!   answers with PUT status Connected, media flows both ways through SIPp's echo, SIPp
 //!   hangs up (once the test tells it media flowed) → `Terminated`.
+//! - a far end that answers 486 → `Busy`.
 
 #![allow(clippy::unwrap_used)] // test code: a panic is the failure report
 
@@ -175,6 +176,30 @@ async fn sipp_calls_the_web_user_through_the_trunk_media_flows_sipp_hangs_up() {
     }
     sipp.success().await;
     assert_eq!(user.session(&id).await["status"], "Terminated");
+    browser.close().await;
+    gw.signal(nix::sys::signal::Signal::SIGTERM);
+    assert!(gw.wait_exit(std::time::Duration::from_secs(30)).success());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_busy_far_end_behind_the_trunk_ends_the_call_with_busy() {
+    let dir = tempfile::tempdir().unwrap();
+    let logs = tempfile::tempdir().unwrap();
+    let sipp = Sipp::start("trunk_uas_busy.xml", logs.path(), &[]);
+    let mut gw = trunk_gateway(dir.path(), sipp.addr, (31600, 31649));
+
+    let user = ApiUser::register(gw.api, "+15550001", "e2e-trunk-busy").await;
+    let mut channel = user.channel().await;
+    let browser = Browser::new().await;
+    let offer = browser.offer().await;
+    let id = user.call("tel:+15550486", &offer).await;
+
+    let ev = channel.expect("session-status", Some(&id)).await;
+    assert_eq!(status(&ev), "Busy", "486 Busy Here: {ev}");
+    assert!(ev["data"].get("answer").is_none(), "no answer: {ev}");
+    assert_eq!(user.session(&id).await["status"], "Busy");
+    // SIPp saw the INVITE and the ACK of its 486.
+    sipp.success().await;
     browser.close().await;
     gw.signal(nix::sys::signal::Signal::SIGTERM);
     assert!(gw.wait_exit(std::time::Duration::from_secs(30)).success());
