@@ -32,7 +32,7 @@ use tokio::net::UdpSocket;
 use tokio::sync::mpsc;
 use webrtc::peer_connection::sdp::session_description::RTCSessionDescription;
 use webrtc::track::track_local::TrackLocalWriter;
-use webrtc_browser::{answer_sdp, browser, parse_offer, rtp, OUR_SSRC};
+use webrtc_browser::{answer_sdp, browser, heard, local_offer, parse_offer, rtp, OUR_SSRC};
 
 const GUARD: Duration = Duration::from_secs(20);
 const CALL: u64 = 7;
@@ -53,22 +53,8 @@ struct Seen {
 
 async fn call(backend: Backend, role: DtlsRole) {
     let (pc, track) = browser().await;
-    let (heard_tx, mut heard_rx) = mpsc::unbounded_channel::<Vec<u8>>();
-    pc.on_track(Box::new(move |remote, _, _| {
-        let heard_tx = heard_tx.clone();
-        Box::pin(async move {
-            while let Ok((packet, _)) = remote.read_rtp().await {
-                if heard_tx.send(packet.payload.to_vec()).is_err() {
-                    break;
-                }
-            }
-        })
-    }));
-    let offer = pc.create_offer(None).await.expect("offer");
-    let mut gathered = pc.gathering_complete_promise().await;
-    pc.set_local_description(offer).await.expect("local offer");
-    let _ = gathered.recv().await;
-    let offer = parse_offer(&pc.local_description().await.expect("offer set").sdp);
+    let mut heard_rx = heard(&pc);
+    let offer = parse_offer(&local_offer(&pc, None).await);
 
     // The gateway: a worker on the epoll backend, its web port on loopback.
     let web = StdUdpSocket::bind("127.0.0.1:0").expect("bind web");

@@ -34,7 +34,7 @@ use tokio::net::UdpSocket;
 use tokio::sync::mpsc;
 use webrtc::peer_connection::sdp::session_description::RTCSessionDescription;
 use webrtc::track::track_local::TrackLocalWriter;
-use webrtc_browser::{answer_sdp, browser, parse_offer, rtp, OUR_SSRC};
+use webrtc_browser::{answer_sdp, browser, heard, local_offer, parse_offer, rtp, OUR_SSRC};
 
 const GUARD: Duration = Duration::from_secs(20);
 const FROM_BROWSER: &[u8] = b"browser->gateway PCMU payload";
@@ -169,23 +169,9 @@ impl Gateway {
 async fn call(role: DtlsRole) {
     let (pc, track) = browser().await;
     // What the browser's on_track receives.
-    let (heard_tx, mut heard_rx) = mpsc::unbounded_channel::<Vec<u8>>();
-    pc.on_track(Box::new(move |remote, _, _| {
-        let heard_tx = heard_tx.clone();
-        Box::pin(async move {
-            while let Ok((packet, _)) = remote.read_rtp().await {
-                if heard_tx.send(packet.payload.to_vec()).is_err() {
-                    break;
-                }
-            }
-        })
-    }));
+    let mut heard_rx = heard(&pc);
 
-    let offer = pc.create_offer(None).await.expect("offer");
-    let mut gathered = pc.gathering_complete_promise().await;
-    pc.set_local_description(offer).await.expect("local offer");
-    let _ = gathered.recv().await;
-    let offer_sdp = pc.local_description().await.expect("offer set").sdp;
+    let offer_sdp = local_offer(&pc, None).await;
     let offer = parse_offer(&offer_sdp);
 
     let socket = UdpSocket::bind("127.0.0.1:0").await.expect("bind");

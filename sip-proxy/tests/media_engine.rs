@@ -14,36 +14,31 @@
 //! guard deadline; media is sent every 20 ms, as RTP is, until the other side saw it.
 #![allow(clippy::unwrap_used)]
 
+mod media_harness;
+#[path = "../../media-plane/tests/webrtc_browser/mod.rs"]
+mod webrtc_browser;
+
 use std::net::{SocketAddr, UdpSocket as StdUdpSocket};
-use std::sync::Arc;
 use std::time::Duration;
 
+use media_harness::{free_even_port, ims_answer, locals};
 use media_plane::datapath::backend::io_uring_available;
 use media_plane::datapath::{Backend, BackendKind};
 use media_plane::rtp::RtpHeader;
 use media_plane::srtp::{SrtpConfig, SrtpContext, SrtpSuite};
-use sip_proxy::media::{MediaControl, MediaError, MediaEvent, MediaSessionId, ANSWER_SETUP};
+use sip_proxy::media::{MediaControl, MediaError, MediaEvent, MediaSessionId};
 use sip_proxy::media_engine::{MediaEngine, MediaEngineConfig, MediaEvents};
 use sip_proxy::sdp::interwork::{answer_from_ims, answer_to_ims, offer_from_ims, offer_to_ims};
-use sip_proxy::sdp::{
-    Attributes, CryptoSuite, ImsLocal, ImsSecurity, Origin, SessionDescription, Setup, WebrtcLocal,
-};
+use sip_proxy::sdp::{CryptoSuite, ImsSecurity, SessionDescription, Setup, WebrtcLocal};
 use tokio::net::UdpSocket;
 use tokio::sync::mpsc;
-use webrtc::api::media_engine::{MediaEngine as RtcMediaEngine, MIME_TYPE_PCMU};
-use webrtc::api::setting_engine::SettingEngine;
-use webrtc::api::APIBuilder;
 use webrtc::dtls_transport::dtls_role::DTLSRole;
-use webrtc::ice::mdns::MulticastDnsMode;
-use webrtc::ice::network_type::NetworkType;
 use webrtc::ice_transport::ice_connection_state::RTCIceConnectionState;
-use webrtc::peer_connection::configuration::RTCConfiguration;
 use webrtc::peer_connection::offer_answer_options::RTCOfferOptions;
 use webrtc::peer_connection::sdp::session_description::RTCSessionDescription;
-use webrtc::peer_connection::RTCPeerConnection;
-use webrtc::rtp_transceiver::rtp_codec::RTCRtpCodecCapability;
 use webrtc::track::track_local::track_local_static_rtp::TrackLocalStaticRTP;
 use webrtc::track::track_local::TrackLocalWriter;
+use webrtc_browser::{browser, browser_answering_as, heard, local_offer, rtp};
 
 const GUARD: Duration = Duration::from_secs(20);
 const FROM_BROWSER: &[u8] = b"browser->IMS PCMU payload";
@@ -255,106 +250,6 @@ fn b64_decode(s: &str) -> Vec<u8> {
     out
 }
 
-fn rtp(ssrc: u32, seq: u16, payload: &[u8]) -> Vec<u8> {
-    let mut p = vec![0x80, 0x00];
-    p.extend_from_slice(&seq.to_be_bytes());
-    p.extend_from_slice(&(u32::from(seq) * 160).to_be_bytes());
-    p.extend_from_slice(&ssrc.to_be_bytes());
-    p.extend_from_slice(payload);
-    p
-}
-
-/// The "browser": an RTCPeerConnection on loopback only, with one PCMU track.
-async fn browser() -> (Arc<RTCPeerConnection>, Arc<TrackLocalStaticRTP>) {
-    browser_answering_as(None).await
-}
-
-/// [`browser`], taking `role` in the DTLS handshake when it answers.
-async fn browser_answering_as(
-    role: Option<DTLSRole>,
-) -> (Arc<RTCPeerConnection>, Arc<TrackLocalStaticRTP>) {
-    let mut media = RtcMediaEngine::default();
-    media.register_default_codecs().unwrap();
-    let mut settings = SettingEngine::default();
-    settings.set_include_loopback_candidate(true);
-    settings.set_interface_filter(Box::new(|name: &str| name == "lo"));
-    settings.set_network_types(vec![NetworkType::Udp4]);
-    settings.set_ice_multicast_dns_mode(MulticastDnsMode::Disabled);
-    if let Some(role) = role {
-        settings.set_answering_dtls_role(role).unwrap();
-    }
-    let api = APIBuilder::new()
-        .with_media_engine(media)
-        .with_setting_engine(settings)
-        .build();
-    let pc = Arc::new(
-        api.new_peer_connection(RTCConfiguration::default())
-            .await
-            .unwrap(),
-    );
-    let track = Arc::new(TrackLocalStaticRTP::new(
-        RTCRtpCodecCapability {
-            mime_type: MIME_TYPE_PCMU.to_owned(),
-            clock_rate: 8000,
-            channels: 1,
-            ..Default::default()
-        },
-        "browser-audio".to_owned(),
-        "browser".to_owned(),
-    ));
-    pc.add_track(track.clone()).await.unwrap();
-    (pc, track)
-}
-
-/// An even port free on loopback right now, for the call's IMS leg.
-fn free_even_port() -> u16 {
-    loop {
-        let p = StdUdpSocket::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port()
-            & !1;
-        if StdUdpSocket::bind(("127.0.0.1", p)).is_ok() {
-            return p;
-        }
-    }
-}
-
-/// The IMS far end's answer to `offer`: PCMU, and SDES with its own key when offered.
-fn ims_answer(offer: &SessionDescription, peer: SocketAddr, key: Option<&str>) -> String {
-    let (_, audio) = offer.audio().unwrap();
-    let mut lines = vec![
-        "v=0".to_owned(),
-        "o=ims 1 1 IN IP4 127.0.0.1".to_owned(),
-        "s=-".to_owned(),
-        "c=IN IP4 127.0.0.1".to_owned(),
-        "t=0 0".to_owned(),
-    ];
-    match key {
-        Some(key) => {
-            assert_eq!(audio.proto, "RTP/SAVP");
-            let line = audio
-                .attr_values("crypto")
-                .find(|c| c.contains("AES_CM_128_HMAC_SHA1_80"))
-                .unwrap();
-            let tag = line.split_ascii_whitespace().next().unwrap();
-            lines.push(format!("m=audio {} RTP/SAVP 0", peer.port()));
-            lines.push(format!(
-                "a=crypto:{tag} AES_CM_128_HMAC_SHA1_80 inline:{key}"
-            ));
-        }
-        None => {
-            assert_eq!(audio.proto, "RTP/AVP");
-            lines.push(format!("m=audio {} RTP/AVP 0", peer.port()));
-        }
-    }
-    lines.push("a=rtpmap:0 PCMU/8000".to_owned());
-    lines.push("a=sendrecv".to_owned());
-    lines.push(String::new());
-    lines.join("\r\n")
-}
-
 /// What the test saw.
 #[derive(Debug, Default, Clone, Copy)]
 struct Seen {
@@ -455,27 +350,13 @@ enum Mode {
 async fn call(backend: Backend, expect: BackendKind, srtp: bool, mode: Mode, workers: usize) {
     const ID: MediaSessionId = MediaSessionId(7);
     let (pc, track) = browser().await;
-    let (heard_tx, mut heard_rx) = mpsc::unbounded_channel::<Vec<u8>>();
-    pc.on_track(Box::new(move |remote, _, _| {
-        let heard_tx = heard_tx.clone();
-        Box::pin(async move {
-            while let Ok((packet, _)) = remote.read_rtp().await {
-                if heard_tx.send(packet.payload.to_vec()).is_err() {
-                    break;
-                }
-            }
-        })
-    }));
+    let mut heard_rx = heard(&pc);
     let (state_tx, mut ice_state) = mpsc::unbounded_channel();
     pc.on_ice_connection_state_change(Box::new(move |state| {
         let _ = state_tx.send(state);
         Box::pin(async {})
     }));
-    let offer = pc.create_offer(None).await.unwrap();
-    let mut gathered = pc.gathering_complete_promise().await;
-    pc.set_local_description(offer).await.unwrap();
-    let _ = gathered.recv().await;
-    let offer_text = pc.local_description().await.unwrap().sdp;
+    let offer_text = local_offer(&pc, None).await;
     let browser_offer = SessionDescription::parse(&offer_text).unwrap();
 
     let ims_port = free_even_port();
@@ -498,28 +379,12 @@ async fn call(backend: Backend, expect: BackendKind, srtp: bool, mode: Mode, wor
     // What the call core does for a browser offer (MO), with the engine's allocation.
     let a = engine.allocate(ID).unwrap();
     assert_eq!(a.webrtc_address, engine.web_addresses()[workers - 1]);
-    let origin = Origin {
-        session_id: 1,
-        version: 1,
+    let security = if srtp {
+        ImsSecurity::Sdes(a.sdes_keys.clone())
+    } else {
+        ImsSecurity::Rtp
     };
-    let ims_local = ImsLocal {
-        origin,
-        address: a.ims_address,
-        security: if srtp {
-            ImsSecurity::Sdes(a.sdes_keys.clone())
-        } else {
-            ImsSecurity::Rtp
-        },
-    };
-    let webrtc_local = WebrtcLocal {
-        origin,
-        ice_ufrag: a.ice_ufrag.clone(),
-        ice_pwd: a.ice_pwd.clone(),
-        fingerprint: a.fingerprint.clone(),
-        candidates: a.candidates.clone(),
-        address: a.webrtc_address,
-        answer_setup: ANSWER_SETUP,
-    };
+    let (ims_local, webrtc_local) = locals(&a, 1, security);
     let (ims_offer, pending) = offer_to_ims(&browser_offer, &ims_local).unwrap();
 
     // The IMS far end answers.
@@ -628,11 +493,7 @@ async fn call(backend: Backend, expect: BackendKind, srtp: bool, mode: Mode, wor
             ice_restart: true,
             ..Default::default()
         };
-        let offer = pc.create_offer(Some(restart)).await.unwrap();
-        let mut gathered = pc.gathering_complete_promise().await;
-        pc.set_local_description(offer).await.unwrap();
-        let _ = gathered.recv().await;
-        let offer_text = pc.local_description().await.unwrap().sdp;
+        let offer_text = local_offer(&pc, Some(restart)).await;
         let offer = SessionDescription::parse(&offer_text).unwrap();
         let webrtc_local = WebrtcLocal {
             ice_ufrag: r.ice_ufrag.clone(),
@@ -766,38 +627,11 @@ fn ims_offer(peer: SocketAddr, key: &str) -> String {
 async fn mt_call(browser_role: DTLSRole) {
     const ID: MediaSessionId = MediaSessionId(7);
     let (pc, track) = browser_answering_as(Some(browser_role)).await;
-    let (heard_tx, mut heard_rx) = mpsc::unbounded_channel::<Vec<u8>>();
-    pc.on_track(Box::new(move |remote, _, _| {
-        let heard_tx = heard_tx.clone();
-        Box::pin(async move {
-            while let Ok((packet, _)) = remote.read_rtp().await {
-                if heard_tx.send(packet.payload.to_vec()).is_err() {
-                    break;
-                }
-            }
-        })
-    }));
+    let mut heard_rx = heard(&pc);
     let ims_port = free_even_port();
     let (mut engine, mut events) = engine(config(Backend::Epoll, ims_port..=ims_port)).await;
     let a = engine.allocate(ID).unwrap();
-    let origin = Origin {
-        session_id: 2,
-        version: 1,
-    };
-    let ims_local = ImsLocal {
-        origin,
-        address: a.ims_address,
-        security: ImsSecurity::Sdes(a.sdes_keys.clone()),
-    };
-    let webrtc_local = WebrtcLocal {
-        origin,
-        ice_ufrag: a.ice_ufrag.clone(),
-        ice_pwd: a.ice_pwd.clone(),
-        fingerprint: a.fingerprint.clone(),
-        candidates: a.candidates.clone(),
-        address: a.webrtc_address,
-        answer_setup: ANSWER_SETUP,
-    };
+    let (ims_local, webrtc_local) = locals(&a, 2, ImsSecurity::Sdes(a.sdes_keys.clone()));
     let ims_peer = UdpSocket::bind("127.0.0.1:0").await.unwrap();
     let ims_key: Vec<u8> = (0u8..30).map(|i| i.wrapping_mul(11) ^ 0x3c).collect();
     let offer = ims_offer(ims_peer.local_addr().unwrap(), &b64_encode(&ims_key));

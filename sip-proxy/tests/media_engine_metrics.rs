@@ -13,29 +13,23 @@
 //! ```
 #![allow(clippy::unwrap_used)]
 
-use std::net::{SocketAddr, UdpSocket as StdUdpSocket};
-use std::sync::Arc;
+mod media_harness;
+#[path = "../../media-plane/tests/webrtc_browser/mod.rs"]
+mod webrtc_browser;
+
 use std::time::Duration;
 
+use media_harness::{free_even_port, ims_answer, locals};
 use media_plane::datapath::Backend;
 use media_plane::rtp::RtpHeader;
-use sip_proxy::media::{MediaControl, MediaError, MediaEvent, MediaSessionId, ANSWER_SETUP};
+use sip_proxy::media::{MediaControl, MediaError, MediaEvent, MediaSessionId};
 use sip_proxy::media_engine::{MediaEngine, MediaEngineConfig};
 use sip_proxy::sdp::interwork::{answer_from_ims, offer_to_ims};
-use sip_proxy::sdp::{ImsLocal, ImsSecurity, Origin, SessionDescription, WebrtcLocal};
+use sip_proxy::sdp::{ImsSecurity, SessionDescription};
 use tokio::net::UdpSocket;
-use tokio::sync::mpsc;
-use webrtc::api::media_engine::{MediaEngine as RtcMediaEngine, MIME_TYPE_PCMU};
-use webrtc::api::setting_engine::SettingEngine;
-use webrtc::api::APIBuilder;
-use webrtc::ice::mdns::MulticastDnsMode;
-use webrtc::ice::network_type::NetworkType;
-use webrtc::peer_connection::configuration::RTCConfiguration;
 use webrtc::peer_connection::sdp::session_description::RTCSessionDescription;
-use webrtc::peer_connection::RTCPeerConnection;
-use webrtc::rtp_transceiver::rtp_codec::RTCRtpCodecCapability;
-use webrtc::track::track_local::track_local_static_rtp::TrackLocalStaticRTP;
 use webrtc::track::track_local::TrackLocalWriter;
+use webrtc_browser::{browser, heard as heard_of, local_offer, rtp};
 
 const GUARD: Duration = Duration::from_secs(20);
 const FROM_BROWSER: &[u8] = b"browser->IMS PCMU payload";
@@ -70,80 +64,6 @@ fn value(text: &str, name: &str, labels: &[(&str, &str)]) -> f64 {
         .sum()
 }
 
-fn rtp(ssrc: u32, seq: u16, payload: &[u8]) -> Vec<u8> {
-    let mut p = vec![0x80, 0x00];
-    p.extend_from_slice(&seq.to_be_bytes());
-    p.extend_from_slice(&(u32::from(seq) * 160).to_be_bytes());
-    p.extend_from_slice(&ssrc.to_be_bytes());
-    p.extend_from_slice(payload);
-    p
-}
-
-/// The "browser": an RTCPeerConnection on loopback only, with one PCMU track.
-async fn browser() -> (Arc<RTCPeerConnection>, Arc<TrackLocalStaticRTP>) {
-    let mut media = RtcMediaEngine::default();
-    media.register_default_codecs().unwrap();
-    let mut settings = SettingEngine::default();
-    settings.set_include_loopback_candidate(true);
-    settings.set_interface_filter(Box::new(|name: &str| name == "lo"));
-    settings.set_network_types(vec![NetworkType::Udp4]);
-    settings.set_ice_multicast_dns_mode(MulticastDnsMode::Disabled);
-    let api = APIBuilder::new()
-        .with_media_engine(media)
-        .with_setting_engine(settings)
-        .build();
-    let pc = Arc::new(
-        api.new_peer_connection(RTCConfiguration::default())
-            .await
-            .unwrap(),
-    );
-    let track = Arc::new(TrackLocalStaticRTP::new(
-        RTCRtpCodecCapability {
-            mime_type: MIME_TYPE_PCMU.to_owned(),
-            clock_rate: 8000,
-            channels: 1,
-            ..Default::default()
-        },
-        "browser-audio".to_owned(),
-        "browser".to_owned(),
-    ));
-    pc.add_track(track.clone()).await.unwrap();
-    (pc, track)
-}
-
-/// An even port free on loopback right now, for the call's IMS leg.
-fn free_even_port() -> u16 {
-    loop {
-        let p = StdUdpSocket::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port()
-            & !1;
-        if StdUdpSocket::bind(("127.0.0.1", p)).is_ok() {
-            return p;
-        }
-    }
-}
-
-/// The IMS far end's answer to `offer`: PCMU over plain RTP from `peer`.
-fn ims_answer(offer: &SessionDescription, peer: SocketAddr) -> String {
-    let (_, audio) = offer.audio().unwrap();
-    assert_eq!(audio.proto, "RTP/AVP");
-    [
-        "v=0".to_owned(),
-        "o=ims 1 1 IN IP4 127.0.0.1".to_owned(),
-        "s=-".to_owned(),
-        "c=IN IP4 127.0.0.1".to_owned(),
-        "t=0 0".to_owned(),
-        format!("m=audio {} RTP/AVP 0", peer.port()),
-        "a=rtpmap:0 PCMU/8000".to_owned(),
-        "a=sendrecv".to_owned(),
-        String::new(),
-    ]
-    .join("\r\n")
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_call_junk_and_exhaustion_show_in_the_scrape() {
     const ID: MediaSessionId = MediaSessionId(7);
@@ -151,22 +71,8 @@ async fn a_call_junk_and_exhaustion_show_in_the_scrape() {
     let exhausted0 = value(&before, "rtcgate_media_ims_ports_exhausted_total", &[]);
 
     let (pc, track) = browser().await;
-    let (heard_tx, mut heard) = mpsc::unbounded_channel::<Vec<u8>>();
-    pc.on_track(Box::new(move |remote, _, _| {
-        let heard_tx = heard_tx.clone();
-        Box::pin(async move {
-            while let Ok((packet, _)) = remote.read_rtp().await {
-                if heard_tx.send(packet.payload.to_vec()).is_err() {
-                    break;
-                }
-            }
-        })
-    }));
-    let offer = pc.create_offer(None).await.unwrap();
-    let mut gathered = pc.gathering_complete_promise().await;
-    pc.set_local_description(offer).await.unwrap();
-    let _ = gathered.recv().await;
-    let offer_text = pc.local_description().await.unwrap().sdp;
+    let mut heard = heard_of(&pc);
+    let offer_text = local_offer(&pc, None).await;
     let browser_offer = SessionDescription::parse(&offer_text).unwrap();
 
     let ims_port = free_even_port();
@@ -197,27 +103,10 @@ async fn a_call_junk_and_exhaustion_show_in_the_scrape() {
         Err(MediaError::PortsExhausted),
         "one IMS port, taken"
     );
-    let origin = Origin {
-        session_id: 1,
-        version: 1,
-    };
-    let ims_local = ImsLocal {
-        origin,
-        address: a.ims_address,
-        security: ImsSecurity::Rtp,
-    };
-    let webrtc_local = WebrtcLocal {
-        origin,
-        ice_ufrag: a.ice_ufrag.clone(),
-        ice_pwd: a.ice_pwd.clone(),
-        fingerprint: a.fingerprint.clone(),
-        candidates: a.candidates.clone(),
-        address: a.webrtc_address,
-        answer_setup: ANSWER_SETUP,
-    };
+    let (ims_local, webrtc_local) = locals(&a, 1, ImsSecurity::Rtp);
     let (ims_offer, pending) = offer_to_ims(&browser_offer, &ims_local).unwrap();
     let ims = UdpSocket::bind("127.0.0.1:0").await.unwrap();
-    let answer = ims_answer(&ims_offer, ims.local_addr().unwrap());
+    let answer = ims_answer(&ims_offer, ims.local_addr().unwrap(), None);
     let answer = SessionDescription::parse(&answer).unwrap();
     let (browser_answer, negotiated) =
         answer_from_ims(&answer, &pending, &ims_local, &webrtc_local).unwrap();

@@ -1,6 +1,7 @@
 //! The browser side shared by the WebRTC tests: webrtc-rs's `RTCPeerConnection` on
 //! loopback with one PCMU track, the few offer values an answer needs, and the
 //! gateway's SDP answer (ice-lite, one host candidate, fingerprint, setup, rtcp-mux).
+//! sip-proxy's media engine tests include it too (`#[path]`), for the browser itself.
 #![allow(dead_code, clippy::unwrap_used)] // test code: each binary uses part of it
 
 use std::net::SocketAddr;
@@ -8,12 +9,15 @@ use std::sync::Arc;
 
 use media_plane::dtls::DtlsRole;
 use media_plane::ice::{host_candidates, LocalCredentials};
+use tokio::sync::mpsc;
 use webrtc::api::media_engine::{MediaEngine, MIME_TYPE_PCMU};
 use webrtc::api::setting_engine::SettingEngine;
 use webrtc::api::APIBuilder;
+use webrtc::dtls_transport::dtls_role::DTLSRole;
 use webrtc::ice::mdns::MulticastDnsMode;
 use webrtc::ice::network_type::NetworkType;
 use webrtc::peer_connection::configuration::RTCConfiguration;
+use webrtc::peer_connection::offer_answer_options::RTCOfferOptions;
 use webrtc::peer_connection::RTCPeerConnection;
 use webrtc::rtp_transceiver::rtp_codec::RTCRtpCodecCapability;
 use webrtc::track::track_local::track_local_static_rtp::TrackLocalStaticRTP;
@@ -110,6 +114,13 @@ pub(crate) fn rtp(ssrc: u32, seq: u16, payload: &[u8]) -> Vec<u8> {
 
 /// The "browser": an RTCPeerConnection on loopback only, with one PCMU track.
 pub(crate) async fn browser() -> (Arc<RTCPeerConnection>, Arc<TrackLocalStaticRTP>) {
+    browser_answering_as(None).await
+}
+
+/// [`browser`], taking `role` in the DTLS handshake when it answers.
+pub(crate) async fn browser_answering_as(
+    role: Option<DTLSRole>,
+) -> (Arc<RTCPeerConnection>, Arc<TrackLocalStaticRTP>) {
     let mut media = MediaEngine::default();
     media.register_default_codecs().expect("codecs");
     let mut settings = SettingEngine::default();
@@ -117,6 +128,11 @@ pub(crate) async fn browser() -> (Arc<RTCPeerConnection>, Arc<TrackLocalStaticRT
     settings.set_interface_filter(Box::new(|name: &str| name == "lo"));
     settings.set_network_types(vec![NetworkType::Udp4]);
     settings.set_ice_multicast_dns_mode(MulticastDnsMode::Disabled);
+    if let Some(role) = role {
+        settings
+            .set_answering_dtls_role(role)
+            .expect("answering DTLS role");
+    }
     let api = APIBuilder::new()
         .with_media_engine(media)
         .with_setting_engine(settings)
@@ -138,4 +154,33 @@ pub(crate) async fn browser() -> (Arc<RTCPeerConnection>, Arc<TrackLocalStaticRT
     ));
     pc.add_track(track.clone()).await.expect("add track");
     (pc, track)
+}
+
+/// The payloads of the RTP the browser's `on_track` receives, in order.
+pub(crate) fn heard(pc: &RTCPeerConnection) -> mpsc::UnboundedReceiver<Vec<u8>> {
+    let (heard_tx, heard_rx) = mpsc::unbounded_channel::<Vec<u8>>();
+    pc.on_track(Box::new(move |remote, _, _| {
+        let heard_tx = heard_tx.clone();
+        Box::pin(async move {
+            while let Ok((packet, _)) = remote.read_rtp().await {
+                if heard_tx.send(packet.payload.to_vec()).is_err() {
+                    break;
+                }
+            }
+        })
+    }));
+    heard_rx
+}
+
+/// The browser's offer (with `options`) set as its local description once ICE
+/// gathering completed: the SDP text, candidates included.
+pub(crate) async fn local_offer(
+    pc: &RTCPeerConnection,
+    options: Option<RTCOfferOptions>,
+) -> String {
+    let offer = pc.create_offer(options).await.expect("offer");
+    let mut gathered = pc.gathering_complete_promise().await;
+    pc.set_local_description(offer).await.expect("local offer");
+    let _ = gathered.recv().await;
+    pc.local_description().await.expect("offer set").sdp
 }
