@@ -9,6 +9,9 @@
 //! - (c) SIPp calls the web user's number: `session-invitation` with the offer, the client
 //!   answers with PUT status Connected, media flows both ways through SIPp's echo, SIPp
 //!   hangs up (once the test tells it media flowed) → `Terminated`.
+//! - SIPp calls the web user offering 100rel and session timers; the web user rings, then
+//!   answers; after media flowed SIPp holds (re-INVITE sendonly, answered recvonly),
+//!   refreshes the session with UPDATE and hangs up: Ringing, Connected, Hold, Terminated.
 //! - a far end that answers 486 → `Busy`.
 
 #![allow(clippy::unwrap_used)] // test code: a panic is the failure report
@@ -166,14 +169,12 @@ async fn sipp_calls_the_web_user_through_the_trunk_media_flows_sipp_hangs_up() {
     go_ahead(sipp.addr, call_id);
 
     // Status events up to the end of the call, which SIPp's BYE brings.
-    loop {
+    let mut statuses = Vec::new();
+    while statuses.last().map(String::as_str) != Some("Terminated") {
         let ev = channel.expect("session-status", Some(&id)).await;
-        match status(&ev) {
-            "Terminated" => break,
-            "Connected" => {}
-            other => panic!("unexpected status {other}: {ev}"),
-        }
+        statuses.push(status(&ev).to_owned());
     }
+    assert_eq!(statuses, ["Connected", "Terminated"]);
     sipp.success().await;
     assert_eq!(user.session(&id).await["status"], "Terminated");
     browser.close().await;
@@ -199,6 +200,66 @@ async fn a_busy_far_end_behind_the_trunk_ends_the_call_with_busy() {
     assert!(ev["data"].get("answer").is_none(), "no answer: {ev}");
     assert_eq!(user.session(&id).await["status"], "Busy");
     // SIPp saw the INVITE and the ACK of its 486.
+    sipp.success().await;
+    browser.close().await;
+    gw.signal(nix::sys::signal::Signal::SIGTERM);
+    assert!(gw.wait_exit(std::time::Duration::from_secs(30)).success());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sipp_calls_the_web_user_with_100rel_offered_holds_refreshes_and_hangs_up() {
+    let dir = tempfile::tempdir().unwrap();
+    let logs = tempfile::tempdir().unwrap();
+    let unused_hop = SocketAddr::from(([127, 0, 0, 1], e2e_client::sipp::free_udp_port()));
+    let mut gw = trunk_gateway(dir.path(), unused_hop, (31650, 31699));
+    let user = ApiUser::register(gw.api, "+15550001", "e2e-trunk-hold").await;
+    let mut channel = user.channel().await;
+
+    let mp = free_media_port().to_string();
+    let call_id = "e2e-trunk-hold-call-1";
+    let target = gw.sip_udp.to_string();
+    let sipp = Sipp::start(
+        "trunk_uac_hold_refresh.xml",
+        logs.path(),
+        &[
+            &target,
+            "-s",
+            "+15550001",
+            "-cid_str",
+            "e2e-trunk-hold-call-%u",
+            "-rtp_echo",
+            "-mp",
+            &mp,
+        ],
+    );
+
+    let inv = channel.expect("session-invitation", None).await;
+    assert_eq!(inv["data"]["originatorAddress"], "tel:+15557777", "{inv}");
+    let id = inv["data"]["mediaSessionId"].as_str().unwrap().to_owned();
+    let offer = inv["data"]["offer"]["sdp"].as_str().unwrap().to_owned();
+    let got = user
+        .put_status(&id, serde_json::json!({"status": "Ringing"}))
+        .await;
+    assert_eq!(got["status"], "Ringing", "{got}");
+    let mut browser = Browser::new().await;
+    let answer = browser.answer(&offer).await;
+    assert_eq!(user.answer(&id, &answer).await["status"], "Connected");
+    let sent = browser.echo_check(10).await;
+    assert!(sent >= 10);
+    go_ahead(sipp.addr, call_id);
+
+    // SIPp holds (absorbed: answered recvonly, the browser's ICE/DTLS untouched), refreshes
+    // with UPDATE and hangs up.
+    let mut statuses = Vec::new();
+    while statuses.last().map(String::as_str) != Some("Terminated") {
+        let ev = channel.expect("session-status", Some(&id)).await;
+        statuses.push(status(&ev).to_owned());
+    }
+    assert_eq!(
+        statuses,
+        ["Ringing", "Connected", "Hold", "Terminated"],
+        "the web side's view of the call"
+    );
     sipp.success().await;
     browser.close().await;
     gw.signal(nix::sys::signal::Signal::SIGTERM);

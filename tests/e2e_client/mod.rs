@@ -145,8 +145,8 @@ impl ApiUser {
         r.json().await.unwrap()
     }
 
-    /// PUT …/status Connected with `answer` (answering an incoming call).
-    pub async fn answer(&self, id: &str, answer: &str) -> Value {
+    /// PUT …/status with `body` (`{status, answer?}`); asserts 200.
+    pub async fn put_status(&self, id: &str, body: Value) -> Value {
         let r = self
             .http
             .put(format!(
@@ -154,12 +154,21 @@ impl ApiUser {
                 self.base
             ))
             .bearer_auth(&self.token)
-            .json(&json!({"status": "Connected", "answer": {"sdp": answer}}))
+            .json(&body)
             .send()
             .await
             .unwrap();
-        assert_eq!(r.status(), 200, "PUT status Connected");
+        assert_eq!(r.status(), 200, "PUT status {body}");
         r.json().await.unwrap()
+    }
+
+    /// PUT …/status Connected with `answer` (answering an incoming call).
+    pub async fn answer(&self, id: &str, answer: &str) -> Value {
+        self.put_status(
+            id,
+            json!({"status": "Connected", "answer": {"sdp": answer}}),
+        )
+        .await
     }
 
     /// DELETE of a media session (hang up).
