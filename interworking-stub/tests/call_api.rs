@@ -17,15 +17,7 @@ async fn an_outgoing_call_rings_connects_and_hangs_up() {
     let h = Harness::start().await;
     let alice = token(&h.app, "+15550001").await;
     let reg = register(&h.app, &alice, "phone-1").await;
-    let (status, created) = call(
-        &h.app,
-        Method::POST,
-        CALLS,
-        Some(&alice),
-        &[("registrationId", &reg)],
-        Some(new_session("tel:+15550001", "tel:+15550100")),
-    )
-    .await;
+    let (status, created) = create(&h.app, &alice, &reg, "tel:+15550001", "tel:+15550100").await;
     assert_eq!(status, StatusCode::CREATED, "{created}");
     assert_eq!(created["status"], "Initial");
     assert_eq!(created["originatorAddress"], "tel:+15550001");
@@ -51,15 +43,7 @@ async fn an_outgoing_call_rings_connects_and_hangs_up() {
     assert!(answer.contains("UDP/TLS/RTP/SAVPF"), "{answer}");
     assert_eq!(ims.request().await.method, SipMethod::Ack);
 
-    let (status, _) = call(
-        &h.app,
-        Method::DELETE,
-        &format!("{CALLS}/{id}"),
-        Some(&alice),
-        &[],
-        None,
-    )
-    .await;
+    let (status, _) = delete(&h.app, &format!("{CALLS}/{id}"), Some(&alice)).await;
     assert_eq!(status, StatusCode::NO_CONTENT);
     let bye = ims.request().await;
     assert_eq!(bye.method, SipMethod::Bye);
@@ -81,25 +65,9 @@ async fn an_outgoing_call_rings_connects_and_hangs_up() {
         (status, code(&body)),
         (StatusCode::CONFLICT, Some("CONFLICT"))
     );
-    let (status, _) = call(
-        &h.app,
-        Method::DELETE,
-        &format!("{CALLS}/{id}"),
-        Some(&alice),
-        &[],
-        None,
-    )
-    .await;
+    let (status, _) = delete(&h.app, &format!("{CALLS}/{id}"), Some(&alice)).await;
     assert_eq!(status, StatusCode::NO_CONTENT);
-    let (status, _) = call(
-        &h.app,
-        Method::GET,
-        &format!("{CALLS}/{id}"),
-        Some(&alice),
-        &[],
-        None,
-    )
-    .await;
+    let (status, _) = get(&h.app, &format!("{CALLS}/{id}"), Some(&alice)).await;
     assert_eq!(status, StatusCode::NOT_FOUND);
 }
 
@@ -108,16 +76,12 @@ async fn cancelling_before_answer_ends_the_session_as_cancelled() {
     let h = Harness::start().await;
     let alice = token(&h.app, "+15550001").await;
     let reg = register(&h.app, &alice, "phone-1").await;
-    let (_, created) = call(
+    let (_, created) = create(
         &h.app,
-        Method::POST,
-        CALLS,
-        Some(&alice),
-        &[("registrationId", &reg)],
-        Some(new_session(
-            "sip:+15550001@ims.example.net",
-            "sip:bob@example.com",
-        )),
+        &alice,
+        &reg,
+        "sip:+15550001@ims.example.net",
+        "sip:bob@example.com",
     )
     .await;
     let id = created["mediaSessionId"].as_str().unwrap().to_owned();
@@ -126,15 +90,7 @@ async fn cancelling_before_answer_ends_the_session_as_cancelled() {
     ims.respond(&invite, 180, false).await;
     wait_status(&h.app, &alice, &id, "Ringing").await;
 
-    let (status, _) = call(
-        &h.app,
-        Method::DELETE,
-        &format!("{CALLS}/{id}"),
-        Some(&alice),
-        &[],
-        None,
-    )
-    .await;
+    let (status, _) = delete(&h.app, &format!("{CALLS}/{id}"), Some(&alice)).await;
     assert_eq!(status, StatusCode::NO_CONTENT);
     let cancel = ims.request().await;
     assert_eq!(cancel.method, SipMethod::Cancel);
@@ -321,15 +277,7 @@ async fn sessions_are_their_owners_alone_and_unknown_ids_are_404() {
     let alice = token(&h.app, "+15550001").await;
     let bob = token(&h.app, "+15550002").await;
     let reg = register(&h.app, &alice, "phone-1").await;
-    let (_, created) = call(
-        &h.app,
-        Method::POST,
-        CALLS,
-        Some(&alice),
-        &[("registrationId", &reg)],
-        Some(new_session("tel:+15550001", "tel:+15550100")),
-    )
-    .await;
+    let (_, created) = create(&h.app, &alice, &reg, "tel:+15550001", "tel:+15550100").await;
     let id = created["mediaSessionId"].as_str().unwrap().to_owned();
     let status_body = Some(json!({ "status": "Ringing" }));
     for (method, path, body) in [
@@ -366,15 +314,7 @@ async fn status_updates_are_checked_against_the_body_and_the_call() {
     let h = Harness::start().await;
     let alice = token(&h.app, "+15550001").await;
     let reg = register(&h.app, &alice, "phone-1").await;
-    let (_, created) = call(
-        &h.app,
-        Method::POST,
-        CALLS,
-        Some(&alice),
-        &[("registrationId", &reg)],
-        Some(new_session("tel:+15550001", "tel:+15550100")),
-    )
-    .await;
+    let (_, created) = create(&h.app, &alice, &reg, "tel:+15550001", "tel:+15550100").await;
     let id = created["mediaSessionId"].as_str().unwrap().to_owned();
     let path = format!("{CALLS}/{id}/status");
     let huge = "v=0\r\n".repeat(14_000);
@@ -440,15 +380,7 @@ async fn without_a_running_call_core_calls_are_unavailable() {
     let app = router(options());
     let alice = token(&app, "+15550001").await;
     let reg = register(&app, &alice, "phone-1").await;
-    let (status, body) = call(
-        &app,
-        Method::POST,
-        CALLS,
-        Some(&alice),
-        &[("registrationId", &reg)],
-        Some(new_session("tel:+15550001", "tel:+15550100")),
-    )
-    .await;
+    let (status, body) = create(&app, &alice, &reg, "tel:+15550001", "tel:+15550100").await;
     assert_eq!(
         (status, code(&body)),
         (StatusCode::SERVICE_UNAVAILABLE, Some("UNAVAILABLE"))
@@ -461,15 +393,7 @@ async fn without_a_running_call_core_calls_are_unavailable() {
     let app = router_with_calls(options(), CallLink::start(commands, events));
     let alice = token(&app, "+15550001").await;
     let reg = register(&app, &alice, "phone-1").await;
-    let (status, body) = call(
-        &app,
-        Method::POST,
-        CALLS,
-        Some(&alice),
-        &[("registrationId", &reg)],
-        Some(new_session("tel:+15550001", "tel:+15550100")),
-    )
-    .await;
+    let (status, body) = create(&app, &alice, &reg, "tel:+15550001", "tel:+15550100").await;
     assert_eq!(
         (status, code(&body)),
         (StatusCode::SERVICE_UNAVAILABLE, Some("UNAVAILABLE"))

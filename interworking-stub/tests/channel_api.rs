@@ -14,7 +14,7 @@ use common::*;
 use futures_util::{SinkExt, StreamExt};
 use interworking_stub::{router_with_calls, router_with_channels, ChannelOptions};
 use serde_json::{json, Value};
-use sip_proxy::call::{CallEvent, CallId, CamaraStatus, Command};
+use sip_proxy::call::{CallId, CamaraStatus, Command};
 use sip_proxy::gateway::GatewayEvent;
 use sip_proxy::message::Method as SipMethod;
 use sip_proxy::registration::{EndReason, RegEvent};
@@ -108,15 +108,7 @@ async fn an_outgoing_calls_events_arrive_in_order_on_the_devices_channel() {
     let (_, url) = open_channel(&h.app, &alice, "phone-1", &addr).await;
     let mut ws = connect(&url, &alice, None).await;
 
-    let (_, created) = call(
-        &h.app,
-        Method::POST,
-        CALLS,
-        Some(&alice),
-        &[("registrationId", &reg)],
-        Some(new_session("tel:+15550001", "tel:+15550100")),
-    )
-    .await;
+    let (_, created) = create(&h.app, &alice, &reg, "tel:+15550001", "tel:+15550100").await;
     let id = created["mediaSessionId"].as_str().unwrap().to_owned();
     let mut ims = h.accept().await;
     let invite = ims.request().await;
@@ -163,23 +155,8 @@ async fn fake(channels: ChannelOptions) -> (Router, FakeCore, String) {
     (app, core, addr)
 }
 
-fn incoming(call: u64) -> GatewayEvent {
-    GatewayEvent::Call(CallEvent::Incoming {
-        call: CallId(call),
-        from: "+15557777".into(),
-        to: "+15550001".into(),
-        offer: "v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\n".into(),
-    })
-}
-
-fn status(call: u64, status: CamaraStatus) -> GatewayEvent {
-    GatewayEvent::Call(CallEvent::Status {
-        call: CallId(call),
-        status,
-        reason: None,
-        sdp: None,
-    })
-}
+/// The offer of the IMS calls in this file.
+const INCOMING_SDP: &str = "v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\n";
 
 #[tokio::test]
 async fn an_incoming_call_is_answered_over_the_socket_and_a_reconnect_replays_what_it_missed() {
@@ -189,7 +166,7 @@ async fn an_incoming_call_is_answered_over_the_socket_and_a_reconnect_replays_wh
     let (_, url) = open_channel(&app, &alice, "phone-1", &addr).await;
     let mut ws = connect(&url, &alice, None).await;
 
-    core.send(incoming(1 << 63 | 1)).await;
+    core.send(incoming(1 << 63 | 1, INCOMING_SDP)).await;
     let invitation = frame(&mut ws).await;
     assert_cloudevent(&invitation, "session-invitation", 1);
     let data = &invitation["data"];
@@ -265,7 +242,7 @@ async fn a_channel_left_without_a_socket_past_the_grace_period_ends_its_calls() 
     register(&app, &alice, "phone-1").await;
     let (_, url) = open_channel(&app, &alice, "phone-1", &addr).await;
     let mut ws = connect(&url, &alice, None).await;
-    core.send(incoming(1 << 63 | 5)).await;
+    core.send(incoming(1 << 63 | 5, INCOMING_SDP)).await;
     let invitation = frame(&mut ws).await;
     let id = invitation["data"]["mediaSessionId"]
         .as_str()
@@ -302,7 +279,7 @@ async fn a_reconnect_within_the_grace_period_keeps_the_call() {
     register(&app, &alice, "phone-1").await;
     let (_, url) = open_channel(&app, &alice, "phone-1", &addr).await;
     let mut ws = connect(&url, &alice, None).await;
-    core.send(incoming(1 << 63 | 6)).await;
+    core.send(incoming(1 << 63 | 6, INCOMING_SDP)).await;
     frame(&mut ws).await;
     ws.close(None).await.unwrap();
     let mut ws = connect(&url, &alice, Some(1)).await;
@@ -333,15 +310,7 @@ async fn a_network_deregistration_ends_the_registration_with_an_event() {
         ends["data"],
         json!({ "registrationId": reg, "deviceId": "phone-1" })
     );
-    let (status, _) = call(
-        &app,
-        Method::GET,
-        &format!("{REG}/{reg}"),
-        Some(&alice),
-        &[],
-        None,
-    )
-    .await;
+    let (status, _) = get(&app, &format!("{REG}/{reg}"), Some(&alice)).await;
     assert_eq!(status, StatusCode::NOT_FOUND);
 }
 
@@ -433,7 +402,7 @@ async fn channel_routes_and_socket_commands_refuse_what_they_must() {
     );
     // Not an upgrade at all.
     let path = format!("{chan}/{id}");
-    let (status, body) = call(&app, Method::GET, &path, Some(&alice), &[], None).await;
+    let (status, body) = get(&app, &path, Some(&alice)).await;
     assert_eq!(
         (status, code(&body)),
         (StatusCode::BAD_REQUEST, Some("INVALID_ARGUMENT"))
@@ -462,9 +431,9 @@ async fn channel_routes_and_socket_commands_refuse_what_they_must() {
     }
 
     // Deleting the channel closes its socket.
-    let (status, _) = call(&app, Method::DELETE, &path, Some(&bob), &[], None).await;
+    let (status, _) = delete(&app, &path, Some(&bob)).await;
     assert_eq!(status, StatusCode::FORBIDDEN);
-    let (status, _) = call(&app, Method::DELETE, &path, Some(&alice), &[], None).await;
+    let (status, _) = delete(&app, &path, Some(&alice)).await;
     assert_eq!(status, StatusCode::NO_CONTENT);
     let end = tokio::time::timeout(Duration::from_secs(5), ws.next())
         .await

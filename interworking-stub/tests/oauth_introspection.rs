@@ -3,6 +3,8 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // test code
 
+mod common;
+
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -15,6 +17,7 @@ use axum::routing::post;
 use axum::{Json, Router};
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
+use common::json_response;
 use interworking_stub::auth::IntrospectionOptions;
 use interworking_stub::{router, ApiOptions, AuthMode};
 use serde_json::{json, Value};
@@ -101,15 +104,7 @@ async fn register(app: &Router, token: &str, device: &str) -> (StatusCode, Value
         .header(header::AUTHORIZATION, format!("Bearer {token}"))
         .body(Body::from(json!({ "deviceId": device }).to_string()))
         .unwrap();
-    let response = app.clone().oneshot(req).await.unwrap();
-    let status = response.status();
-    let bytes = axum::body::to_bytes(response.into_body(), 1 << 20)
-        .await
-        .unwrap();
-    (
-        status,
-        serde_json::from_slice(&bytes).unwrap_or(Value::Null),
-    )
+    json_response(app.clone().oneshot(req).await.unwrap()).await
 }
 
 #[tokio::test]

@@ -4,6 +4,8 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // test code
 
+mod common;
+
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -15,6 +17,7 @@ use axum::routing::get;
 use axum::{Json, Router};
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use base64::Engine;
+use common::json_response;
 use interworking_stub::auth::JwtOptions;
 use interworking_stub::{router, ApiOptions, AuthMode};
 use ring::rand::SystemRandom;
@@ -221,15 +224,7 @@ async fn register(app: &Router, token: Option<&str>, device: &str) -> (StatusCod
         req = req.header(header::AUTHORIZATION, format!("Bearer {t}"));
     }
     let body = Body::from(json!({ "deviceId": device }).to_string());
-    let response = app.clone().oneshot(req.body(body).unwrap()).await.unwrap();
-    let status = response.status();
-    let bytes = axum::body::to_bytes(response.into_body(), 1 << 20)
-        .await
-        .unwrap();
-    (
-        status,
-        serde_json::from_slice(&bytes).unwrap_or(Value::Null),
-    )
+    json_response(app.clone().oneshot(req.body(body).unwrap()).await.unwrap()).await
 }
 
 fn assert_401(got: &(StatusCode, Value), what: &str) {

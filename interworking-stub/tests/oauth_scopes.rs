@@ -3,9 +3,12 @@
 
 #![allow(clippy::unwrap_used)] // test code
 
+mod common;
+
 use axum::body::Body;
 use axum::http::{header, Method, Request, StatusCode};
 use axum::Router;
+use common::json_response;
 use interworking_stub::{router, ApiOptions, AuthMode};
 use serde_json::{json, Value};
 use tokio::sync::watch;
@@ -37,15 +40,7 @@ async fn send(
         .header(header::AUTHORIZATION, format!("Bearer {token}"))
         .body(Body::from(body.to_string()))
         .unwrap();
-    let response = app.clone().oneshot(req).await.unwrap();
-    let status = response.status();
-    let bytes = axum::body::to_bytes(response.into_body(), 1 << 20)
-        .await
-        .unwrap();
-    (
-        status,
-        serde_json::from_slice(&bytes).unwrap_or(Value::Null),
-    )
+    json_response(app.clone().oneshot(req).await.unwrap()).await
 }
 
 async fn token(app: &Router, scope: Option<&str>) -> String {

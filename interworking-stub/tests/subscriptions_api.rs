@@ -18,8 +18,7 @@ use common::*;
 use interworking_stub::subscriptions::DeliveryOptions;
 use interworking_stub::{router_with_channels, ChannelOptions};
 use serde_json::{json, Value};
-use sip_proxy::call::{CallEvent, CallId, CamaraStatus};
-use sip_proxy::gateway::GatewayEvent;
+use sip_proxy::call::CamaraStatus;
 use tokio::sync::mpsc;
 
 const SUBS: &str = "/webrtc-events/v0.2/subscriptions";
@@ -96,23 +95,8 @@ fn subscription(sink: &str, types: &[&str]) -> Value {
     })
 }
 
-fn incoming(call: u64) -> GatewayEvent {
-    GatewayEvent::Call(CallEvent::Incoming {
-        call: CallId(call),
-        from: "+15557777".into(),
-        to: "+15550001".into(),
-        offer: "v=0\r\n".into(),
-    })
-}
-
-fn status(call: u64, status: CamaraStatus) -> GatewayEvent {
-    GatewayEvent::Call(CallEvent::Status {
-        call: CallId(call),
-        status,
-        reason: None,
-        sdp: None,
-    })
-}
+/// The offer of the IMS calls in this file.
+const INCOMING_SDP: &str = "v=0\r\n";
 
 #[tokio::test]
 async fn events_reach_the_sink_with_its_bearer_and_failures_are_retried() {
@@ -139,7 +123,7 @@ async fn events_reach_the_sink_with_its_bearer_and_failures_are_retried() {
     );
     let id = created["id"].as_str().unwrap().to_owned();
 
-    core.send(incoming(1 << 63 | 1)).await;
+    core.send(incoming(1 << 63 | 1, INCOMING_SDP)).await;
     core.send(status(1 << 63 | 1, CamaraStatus::SessionCancelled))
         .await;
     let first = next(&mut seen).await;
@@ -156,29 +140,13 @@ async fn events_reach_the_sink_with_its_bearer_and_failures_are_retried() {
     assert_eq!(cancelled.event["data"]["status"], "SessionCancelled");
     assert_eq!(cancelled.event["data"]["sequenceNumber"], 2);
 
-    let (code, got) = call(
-        &app,
-        Method::GET,
-        &format!("{SUBS}/{id}"),
-        Some(&alice),
-        &[],
-        None,
-    )
-    .await;
+    let (code, got) = get(&app, &format!("{SUBS}/{id}"), Some(&alice)).await;
     assert_eq!((code, &got["id"]), (StatusCode::OK, &json!(id)));
-    let (_, all) = call(&app, Method::GET, SUBS, Some(&alice), &[], None).await;
+    let (_, all) = get(&app, SUBS, Some(&alice)).await;
     assert_eq!(all.as_array().unwrap().len(), 1);
 
     // DELETE: the sink hears subscription-ended, then nothing more.
-    let (code, _) = call(
-        &app,
-        Method::DELETE,
-        &format!("{SUBS}/{id}"),
-        Some(&alice),
-        &[],
-        None,
-    )
-    .await;
+    let (code, _) = delete(&app, &format!("{SUBS}/{id}"), Some(&alice)).await;
     assert_eq!(code, StatusCode::NO_CONTENT);
     let ended = next(&mut seen).await;
     assert_eq!(
@@ -189,15 +157,7 @@ async fn events_reach_the_sink_with_its_bearer_and_failures_are_retried() {
         ended.event["data"],
         json!({ "subscriptionId": id, "terminationReason": "SUBSCRIPTION_DELETED" })
     );
-    let (code, _) = call(
-        &app,
-        Method::GET,
-        &format!("{SUBS}/{id}"),
-        Some(&alice),
-        &[],
-        None,
-    )
-    .await;
+    let (code, _) = get(&app, &format!("{SUBS}/{id}"), Some(&alice)).await;
     assert_eq!(code, StatusCode::NOT_FOUND);
 }
 
@@ -216,20 +176,12 @@ async fn a_sink_answering_410_ends_the_subscription() {
     )
     .await;
     let id = created["id"].as_str().unwrap().to_owned();
-    core.send(incoming(1 << 63 | 2)).await;
+    core.send(incoming(1 << 63 | 2, INCOMING_SDP)).await;
     assert_eq!(next(&mut seen).await.event["type"], INVITATION);
     // The subscription is gone once the 410 is handled.
     let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
     loop {
-        let (code, _) = call(
-            &app,
-            Method::GET,
-            &format!("{SUBS}/{id}"),
-            Some(&alice),
-            &[],
-            None,
-        )
-        .await;
+        let (code, _) = get(&app, &format!("{SUBS}/{id}"), Some(&alice)).await;
         if code == StatusCode::NOT_FOUND {
             break;
         }
@@ -237,7 +189,7 @@ async fn a_sink_answering_410_ends_the_subscription() {
         tokio::time::sleep(Duration::from_millis(5)).await;
     }
     // Events after it go nowhere: the next one the sink sees would be this one.
-    core.send(incoming(1 << 63 | 3)).await;
+    core.send(incoming(1 << 63 | 3, INCOMING_SDP)).await;
     let quiet = tokio::time::timeout(Duration::from_millis(200), seen.recv()).await;
     assert!(quiet.is_err(), "no delivery after 410");
 }
@@ -252,7 +204,7 @@ async fn types_and_devices_filter_and_max_events_ends_the_subscription() {
     let (_, created) = call(&app, Method::POST, SUBS, Some(&alice), &[], Some(body)).await;
     let id = created["id"].as_str().unwrap().to_owned();
     // The invitation is not a subscribed type; the status is, and it is the last.
-    core.send(incoming(1 << 63 | 4)).await;
+    core.send(incoming(1 << 63 | 4, INCOMING_SDP)).await;
     core.send(status(1 << 63 | 4, CamaraStatus::Ringing)).await;
     let ringing = next(&mut seen).await;
     assert_eq!(ringing.event["data"]["status"], "Ringing");
@@ -261,15 +213,7 @@ async fn types_and_devices_filter_and_max_events_ends_the_subscription() {
         ended.event["data"]["terminationReason"],
         "MAX_EVENTS_REACHED"
     );
-    let (code, _) = call(
-        &app,
-        Method::GET,
-        &format!("{SUBS}/{id}"),
-        Some(&alice),
-        &[],
-        None,
-    )
-    .await;
+    let (code, _) = get(&app, &format!("{SUBS}/{id}"), Some(&alice)).await;
     assert_eq!(code, StatusCode::NOT_FOUND);
 }
 
@@ -339,7 +283,7 @@ async fn subscription_routes_refuse_what_they_must() {
         .await;
         assert_eq!(code, StatusCode::NOT_FOUND, "{method}");
     }
-    let (_, listed) = call(&app, Method::GET, SUBS, Some(&bob), &[], None).await;
+    let (_, listed) = get(&app, SUBS, Some(&bob)).await;
     assert_eq!(listed, json!([]));
 }
 

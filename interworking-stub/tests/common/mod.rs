@@ -9,12 +9,13 @@ use std::time::Duration;
 
 use axum::body::Body;
 use axum::http::{header, Method, Request, StatusCode};
+use axum::response::Response;
 use axum::Router;
 use interworking_stub::{router_with_calls, ApiOptions, CallLink};
 use serde_json::{json, Value};
-use sip_proxy::call::{CallCore, CallCoreConfig, IdentityHeader};
+use sip_proxy::call::{CallCore, CallCoreConfig, CallEvent, CallId, CamaraStatus, IdentityHeader};
 use sip_proxy::endpoint::EndpointConfig;
-use sip_proxy::gateway::GatewayUser;
+use sip_proxy::gateway::{GatewayEvent, GatewayUser};
 use sip_proxy::media::RecordingMedia;
 use sip_proxy::message::builder::response_to;
 use sip_proxy::message::{Message, Request as SipRequest};
@@ -170,7 +171,11 @@ pub async fn call(
         None => req.body(Body::empty()),
     }
     .unwrap();
-    let resp = app.clone().oneshot(req).await.unwrap();
+    json_response(app.clone().oneshot(req).await.unwrap()).await
+}
+
+/// A response's status and JSON body (`Null` when empty or not JSON).
+pub async fn json_response(resp: Response) -> (StatusCode, Value) {
     let status = resp.status();
     let bytes = axum::body::to_bytes(resp.into_body(), 1 << 20)
         .await
@@ -179,6 +184,35 @@ pub async fn call(
         status,
         serde_json::from_slice(&bytes).unwrap_or(Value::Null),
     )
+}
+
+/// GET `uri` with `token`: status and JSON body.
+pub async fn get(app: &Router, uri: &str, token: Option<&str>) -> (StatusCode, Value) {
+    call(app, Method::GET, uri, token, &[], None).await
+}
+
+/// DELETE `uri` with `token`: status and JSON body.
+pub async fn delete(app: &Router, uri: &str, token: Option<&str>) -> (StatusCode, Value) {
+    call(app, Method::DELETE, uri, token, &[], None).await
+}
+
+/// Creates a call from `from` to `to` on registration `reg`: status and the session.
+pub async fn create(
+    app: &Router,
+    token: &str,
+    reg: &str,
+    from: &str,
+    to: &str,
+) -> (StatusCode, Value) {
+    call(
+        app,
+        Method::POST,
+        CALLS,
+        Some(token),
+        &[("registrationId", reg)],
+        Some(new_session(from, to)),
+    )
+    .await
 }
 
 /// A dev token for `number`.
@@ -258,6 +292,26 @@ pub async fn serve(app: Router) -> SocketAddr {
     let addr = listener.local_addr().unwrap();
     tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
     addr
+}
+
+/// The call core's event: `call` now has `status`.
+pub fn status(call: u64, status: CamaraStatus) -> GatewayEvent {
+    GatewayEvent::Call(CallEvent::Status {
+        call: CallId(call),
+        status,
+        reason: None,
+        sdp: None,
+    })
+}
+
+/// The call core's event: an IMS call `call` to +15550001 from +15557777 with `offer`.
+pub fn incoming(call: u64, offer: &str) -> GatewayEvent {
+    GatewayEvent::Call(CallEvent::Incoming {
+        call: CallId(call),
+        from: "+15557777".into(),
+        to: "+15550001".into(),
+        offer: offer.into(),
+    })
 }
 
 /// A test task in the call core's place: the link's channels, with the test holding the
