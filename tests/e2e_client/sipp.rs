@@ -32,7 +32,7 @@ pub fn free_media_port() -> u16 {
     }
 }
 
-/// SIPp running one call of a scenario; killed when dropped.
+/// SIPp running a scenario; killed when dropped (its logs printed if the test failed).
 pub struct Sipp {
     child: Option<Child>,
     pub addr: SocketAddr,
@@ -135,6 +135,9 @@ impl Sipp {
 
 impl Drop for Sipp {
     fn drop(&mut self) {
+        if std::thread::panicking() {
+            eprintln!("SIPp's logs, the test having failed:\n{}", self.log_text());
+        }
         if let Some(mut c) = self.child.take() {
             let _ = c.kill();
             let _ = c.wait();
