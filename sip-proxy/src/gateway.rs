@@ -151,10 +151,25 @@ impl<M: MediaControl> GatewayUser<M> {
         if let Some(ev) = self.core.poll_event() {
             return Some(GatewayEvent::Call(ev));
         }
-        self.registrations
+        let event = self
+            .registrations
             .as_mut()
-            .and_then(Registrations::poll_event)
-            .map(GatewayEvent::Registration)
+            .and_then(Registrations::poll_event)?;
+        // The core preloads a registered user's Service-Route on the calls it places.
+        if let Some(r) = self.registrations.as_ref() {
+            match &event {
+                RegEvent::Registered { number, .. } => {
+                    let route = r
+                        .service_route(number)
+                        .map(<[_]>::to_vec)
+                        .unwrap_or_default();
+                    self.core.set_service_route(number, route);
+                }
+                RegEvent::Ended { number, .. } => self.core.set_service_route(number, Vec::new()),
+                RegEvent::Failed { .. } => {}
+            }
+        }
+        Some(GatewayEvent::Registration(event))
     }
 
     /// The call core (for tests and metrics).

@@ -454,3 +454,59 @@ fn a_503_or_a_dead_next_hop_moves_the_call_to_the_next_target() {
         vec![(CamaraStatus::Failed, Some("SIP 503".into()), None)]
     );
 }
+
+#[test]
+fn a_registered_users_invite_preloads_its_service_route_and_the_cancel_copies_it() {
+    let mut h = Harness::new();
+    h.core.set_service_route(
+        "+15550001",
+        vec![
+            b"<sip:orig@scscf1.ims.example.net;lr>".to_vec(),
+            b"<sip:as.ims.example.net;lr>".to_vec(),
+        ],
+    );
+    let invite = h.originate();
+    let routes: Vec<String> = invite
+        .headers
+        .iter()
+        .filter(|h| h.name().eq_ignore_ascii_case(b"Route"))
+        .map(|h| String::from_utf8_lossy(&h.value).into_owned())
+        .collect();
+    assert_eq!(
+        routes,
+        vec![
+            "<sip:orig@scscf1.ims.example.net;lr>",
+            "<sip:as.ims.example.net;lr>"
+        ],
+        "RFC 3608 §6: in Service-Route order"
+    );
+    h.deliver(&reply(&invite, 180, &[], None));
+    let _ = h.events();
+    h.command(Command::Hangup { call: CALL }).unwrap();
+    let cancel = h.sent_requests().pop().unwrap();
+    assert_eq!(cancel.method, Method::Cancel);
+    assert_eq!(
+        cancel
+            .headers
+            .iter()
+            .filter(|h| h.name().eq_ignore_ascii_case(b"Route"))
+            .count(),
+        2,
+        "RFC 3261 §9.1: the CANCEL has the INVITE's Route headers"
+    );
+
+    // Another user has no Service-Route: no Route header.
+    h.core.set_service_route("+15550001", Vec::new());
+    let cmd = Command::Originate {
+        call: sip_proxy::call::CallId(43),
+        from: "+15550001".into(),
+        to: "tel:+15550100".into(),
+        offer: CHROME_OFFER.into(),
+    };
+    h.command(cmd).unwrap();
+    let second = h.sent_requests().pop().unwrap();
+    assert!(!second
+        .headers
+        .iter()
+        .any(|h| h.name().eq_ignore_ascii_case(b"Route")));
+}

@@ -284,6 +284,9 @@ pub struct CallCore<M: MediaControl> {
     ids: crate::ids::IdGen,
     /// Numbers of the web users that can receive calls.
     users: HashSet<String>,
+    /// Service-Route of each registered number (RFC 3608 §6): the preloaded Route set of
+    /// the INVITEs its user places.
+    service_routes: HashMap<String, Vec<Vec<u8>>>,
     next_mt: u64,
 }
 
@@ -299,6 +302,7 @@ impl<M: MediaControl> CallCore<M> {
             events: VecDeque::new(),
             ids: crate::ids::IdGen::new(seed),
             users: HashSet::new(),
+            service_routes: HashMap::new(),
             next_mt: 1,
         }
     }
@@ -311,6 +315,16 @@ impl<M: MediaControl> CallCore<M> {
     /// Calls in progress.
     pub fn active_calls(&self) -> usize {
         self.calls.len()
+    }
+
+    /// Sets the Service-Route learned when `number` registered (RFC 3608 §6); an empty
+    /// route (or de-registration) removes it. Calls placed afterwards preload it.
+    pub fn set_service_route(&mut self, number: &str, route: Vec<Vec<u8>>) {
+        if route.is_empty() {
+            self.service_routes.remove(number);
+        } else {
+            self.service_routes.insert(number.to_owned(), route);
+        }
     }
 
     /// The ids of the calls in progress.

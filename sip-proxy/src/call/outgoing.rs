@@ -107,6 +107,13 @@ impl<M: MediaControl> CallCore<M> {
             .header("Session-Expires", self.cfg.session_expires.to_string())
             .header("Min-SE", "90")
             .header(identity, format!("<{from_uri}>"));
+        // RFC 3608 §6 / TS 24.229 §5.1.2A.1.5: a registered user's requests carry its
+        // Service-Route as preloaded Route headers, in order (CANCEL and a non-2xx ACK
+        // copy them from the INVITE).
+        let number = user.strip_prefix("tel:").unwrap_or(user);
+        for route in self.service_routes.get(number).into_iter().flatten() {
+            b = b.header("Route", String::from_utf8_lossy(route).into_owned());
+        }
         if let Some(pani) = &self.cfg.access_network_info {
             b = b.header("P-Access-Network-Info", pani.clone());
         }
