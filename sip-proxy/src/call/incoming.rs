@@ -135,6 +135,7 @@ impl<M: MediaControl> CallCore<M> {
                 reinvite: None,
                 hop: 0,
                 unacked: None,
+                reliable: super::reliable::Reliable::for_invite(req, &mut self.ids),
             },
         );
         self.events.push_back(CallEvent::Incoming {
@@ -155,19 +156,13 @@ impl<M: MediaControl> CallCore<M> {
         layer: &mut TransactionLayer,
     ) -> Result<(), CallError> {
         let c = self.mt_call(call)?;
-        if c.phase == Phase::Connected {
+        let answering = c.reliable.as_ref().is_some_and(|r| r.answer_queued());
+        if c.phase == Phase::Connected || answering {
             return Err(CallError::WrongState(call));
         }
         c.phase = Phase::Early;
-        let resp = self.mt_response(call, status)?;
-        let tx = self.mt_call(call)?.invite_tx;
-        layer
-            .send_response(now, tx, &resp)
-            .map_err(|_| CallError::Transaction)?;
-        if let Some(s) = CamaraStatus::from_sip(status) {
-            self.emit(call, s, None, None);
-        }
-        Ok(())
+        // RFC 3262 §3: reliably when the INVITE offered 100rel (super::reliable).
+        self.send_provisional(now, call, status, layer)
     }
 
     /// The browser answers an incoming call with its SDP: 200 OK with the IMS answer.
@@ -179,7 +174,8 @@ impl<M: MediaControl> CallCore<M> {
         layer: &mut TransactionLayer,
     ) -> Result<(), CallError> {
         let c = self.mt_call(call)?;
-        if c.phase == Phase::Connected {
+        let answering = c.reliable.as_ref().is_some_and(|r| r.answer_queued());
+        if c.phase == Phase::Connected || answering {
             return Err(CallError::WrongState(call));
         }
         let browser_answer = SessionDescription::parse(browser_sdp)?;
@@ -187,6 +183,11 @@ impl<M: MediaControl> CallCore<M> {
         let (ims_answer, negotiated) =
             sdp::interwork::answer_to_ims(&browser_answer, &c.pending_sdp, &ims)?;
         let media = c.media;
+        // RFC 3262 §3: no 2xx overtakes an unacknowledged reliable provisional response;
+        // the answer goes out when its PRACK arrives.
+        if self.hold_answer(call, browser_sdp) {
+            return Ok(());
+        }
         self.media.update(media, &negotiated)?;
         let mut resp = self.mt_response(call, 200)?;
         resp.add_header(
@@ -268,7 +269,7 @@ impl<M: MediaControl> CallCore<M> {
         );
     }
 
-    fn mt_call(&mut self, call: CallId) -> Result<&mut Call, CallError> {
+    pub(super) fn mt_call(&mut self, call: CallId) -> Result<&mut Call, CallError> {
         match self.calls.get_mut(&call) {
             Some(c) if c.role == Role::Mt => Ok(c),
             Some(_) => Err(CallError::WrongState(call)),
@@ -277,7 +278,7 @@ impl<M: MediaControl> CallCore<M> {
     }
 
     /// A response to the call's INVITE carrying the dialog's local tag.
-    fn mt_response(
+    pub(super) fn mt_response(
         &self,
         call: CallId,
         status: u16,

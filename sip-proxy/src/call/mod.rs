@@ -18,6 +18,7 @@ mod hold;
 mod incoming;
 mod media_events;
 mod outgoing;
+mod reliable;
 mod session;
 mod status;
 
@@ -271,6 +272,8 @@ struct Call {
         crate::message::Response<'static>,
         crate::transaction::Uas2xxRetransmit,
     )>,
+    /// Reliable provisional responses of an incoming call that offered 100rel (RFC 3262).
+    reliable: Option<reliable::Reliable>,
 }
 
 /// The call core.

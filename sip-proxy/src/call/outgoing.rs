@@ -73,6 +73,7 @@ impl<M: MediaControl> CallCore<M> {
                 reinvite: None,
                 hop: 0,
                 unacked: None,
+                reliable: None,
             },
         );
         Ok(())
@@ -491,6 +492,10 @@ impl<M: MediaControl> CallCore<M> {
         let status = match (&req.method, accepted) {
             (_, Some(Err(e))) => e.status(),
             (Method::Bye, _) => 200,
+            (Method::Prack, _) => {
+                self.on_prack(now, call, tx, req, layer);
+                return true;
+            }
             (Method::Invite | Method::Update, _) if connected => {
                 self.on_target_refresh(now, call, tx, req, layer);
                 return true;

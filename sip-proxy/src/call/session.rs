@@ -78,12 +78,13 @@ impl<M: MediaControl> CallCore<M> {
             .calls
             .values()
             .filter_map(|c| c.unacked.as_ref().and_then(|(_, s)| s.poll_timeout()));
-        timers.chain(resends).min()
+        timers.chain(resends).chain(self.reliable_timeout()).min()
     }
 
     /// Runs due session timers and 2xx retransmissions.
     pub fn handle_timeout(&mut self, now: Instant, layer: &mut TransactionLayer) {
         self.resend_unacked(now, layer);
+        self.resend_reliable(now, layer);
         let due: Vec<(CallId, bool)> = self
             .calls
             .iter()
