@@ -100,6 +100,25 @@ fn mt_call_rings_is_answered_and_the_caller_hangs_up() {
         }]
     ));
 
+    // The INVITE supports 100rel: the 180 is reliable (RFC 3262 §3) and PRACKed before
+    // the answer (the 2xx would wait for this PRACK).
+    let rseq =
+        String::from_utf8_lossy(&sent.last().unwrap().headers.get_raw(b"RSeq").unwrap().value)
+            .into_owned();
+    let prack = format!(
+        "PRACK sip:+15550001@192.0.2.10:5060 SIP/2.0\r\nVia: SIP/2.0/UDP 192.0.2.50:5060;branch=z9hG4bKimsprack\r\n\
+         Max-Forwards: 69\r\nFrom: <sip:+15557777@ims.example.net;user=phone>;tag=far1\r\n\
+         To: <sip:+15550001@ims.example.net;user=phone>;tag={}\r\nCall-ID: mt-call-1@ims\r\n\
+         CSeq: 11 PRACK\r\nRAck: {rseq} 10 INVITE\r\nContent-Length: 0\r\n\r\n",
+        String::from_utf8_lossy(&local_tag)
+    );
+    let Message::Request(prack) = Message::parse(prack.as_bytes()).unwrap() else {
+        unreachable!()
+    };
+    let (tx, _) = h.receive(&prack).unwrap();
+    assert!(h.core.handle_request(h.now, tx, &prack, &mut h.layer));
+    assert_eq!(responses(&mut h).pop().map(|r| r.status), Some(200));
+
     h.command(Command::Answer {
         call,
         sdp: CHROME_ANSWER.into(),
@@ -154,7 +173,7 @@ fn mt_call_rings_is_answered_and_the_caller_hangs_up() {
         "BYE sip:192.0.2.10:5060 SIP/2.0\r\nVia: SIP/2.0/UDP 192.0.2.50:5060;branch=z9hG4bKimsbye\r\n\
          Max-Forwards: 69\r\nFrom: <sip:+15557777@ims.example.net;user=phone>;tag=far1\r\n\
          To: <sip:+15550001@ims.example.net;user=phone>;tag={}\r\nCall-ID: mt-call-1@ims\r\n\
-         CSeq: 11 BYE\r\nContent-Length: 0\r\n\r\n",
+         CSeq: 12 BYE\r\nContent-Length: 0\r\n\r\n",
         String::from_utf8_lossy(&local_tag)
     );
     let Message::Request(bye) = Message::parse(bye.as_bytes()).unwrap() else {
