@@ -1,5 +1,6 @@
 //! Calls the IMS side delivers to a web user (MT): INVITE in, `Incoming` event out, the
-//! browser's progress and answer back as SIP responses.
+//! browser's progress and answer back as SIP responses (180/183 reliably when the INVITE
+//! offers 100rel, RFC 3262: see `super::reliable`).
 
 use std::time::Instant;
 
