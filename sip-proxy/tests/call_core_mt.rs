@@ -131,6 +131,16 @@ fn mt_call_rings_is_answered_and_the_caller_hangs_up() {
         local_tag.as_slice(),
         "one dialog, one tag"
     );
+    for resp in [sent.last().unwrap(), &ok] {
+        assert_eq!(
+            resp.headers
+                .get_raw(b"Record-Route")
+                .map(|h| h.value.to_vec()),
+            Some(b"<sip:scscf.ims.example.net;lr>".to_vec()),
+            "RFC 3261 §12.1.1: the {} copies the INVITE's Record-Route",
+            resp.status
+        );
+    }
     let answer = String::from_utf8_lossy(&ok.body).into_owned();
     let port = h.core.media().live[&MediaSessionId(call.0)]
         .ims_address

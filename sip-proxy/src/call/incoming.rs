@@ -290,7 +290,21 @@ impl<M: MediaControl> CallCore<M> {
             .as_ref()
             .map(|d| d.id.local_tag.clone())
             .unwrap_or_default();
-        Ok(response_to(&c.invite, status, Some(&tag)))
+        let mut resp = response_to(&c.invite, status, Some(&tag));
+        // RFC 3261 §12.1.1: a UAS copies every Record-Route of the request, in order,
+        // into the responses that create the dialog (101-199 with a tag, and 2xx), so the
+        // caller's route set runs through the same proxies.
+        if (101..300).contains(&status) {
+            for rr in c
+                .invite
+                .headers
+                .iter()
+                .filter(|h| h.kind() == HeaderName::RecordRoute)
+            {
+                resp.headers.push(rr.clone().into_owned());
+            }
+        }
+        Ok(resp)
     }
 }
 
