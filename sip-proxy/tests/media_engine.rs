@@ -3,7 +3,8 @@
 //! engine driven directly (no SIP): webrtc-rs's `RTCPeerConnection` is the browser, a
 //! UDP socket on loopback is the IMS far end, and the SDP between them goes through the
 //! `sdp` interworking functions exactly as the call core uses them (MO: browser offer →
-//! `offer_to_ims`, IMS answer → `answer_from_ims` → `Negotiated` → `update`).
+//! `offer_to_ims`, IMS answer → `answer_from_ims` → `Negotiated` → `update`). The same
+//! call runs on a per-call web port (`WebPorts::PerCall`) on epoll and io_uring.
 //!
 //! ```text
 //!  RTCPeerConnection ◄─ICE-lite + DTLS-SRTP─► MediaEngine worker (web port) ◄─SRTP/RTP─► IMS socket
@@ -27,7 +28,7 @@ use media_plane::datapath::{Backend, BackendKind};
 use media_plane::rtp::RtpHeader;
 use media_plane::srtp::{SrtpConfig, SrtpContext, SrtpSuite};
 use sip_proxy::media::{MediaControl, MediaError, MediaEvent, MediaSessionId};
-use sip_proxy::media_engine::{MediaEngine, MediaEngineConfig, MediaEvents};
+use sip_proxy::media_engine::{MediaEngine, MediaEngineConfig, MediaEvents, WebPorts};
 use sip_proxy::sdp::interwork::{answer_from_ims, answer_to_ims, offer_from_ims, offer_to_ims};
 use sip_proxy::sdp::{CryptoSuite, ImsSecurity, SessionDescription, Setup, WebrtcLocal};
 use tokio::net::UdpSocket;
@@ -216,6 +217,40 @@ async fn a_wildcard_ims_address_is_refused_at_start() {
     assert!(r.is_err());
 }
 
+#[tokio::test]
+async fn per_call_web_ports_exhaust_cleanly_and_come_back() {
+    let mut cfg = config(Backend::Epoll, 41_060..=41_069);
+    cfg.web_ports = WebPorts::PerCall(41_070..=41_071);
+    cfg.quarantine = Duration::ZERO;
+    let (mut e, _events) = engine(cfg).await;
+    let shared = e.web_addresses()[0];
+    let a1 = e.allocate(MediaSessionId(1)).unwrap();
+    let a2 = e.allocate(MediaSessionId(2)).unwrap();
+    let ports = [a1.webrtc_address.port(), a2.webrtc_address.port()];
+    assert_eq!(ports, [41_070, 41_071], "odd ports too");
+    assert_eq!(a1.webrtc_address.ip(), shared.ip());
+    assert!(
+        a1.candidates[0].contains(" 41070 typ host"),
+        "{:?}",
+        a1.candidates
+    );
+    let full = e.allocate(MediaSessionId(3));
+    assert_eq!(full, Err(MediaError::PortsExhausted));
+    assert_eq!(full.unwrap_err().sip_status(), 503);
+    assert_eq!(e.sessions(), 2, "the refused call holds nothing");
+    e.release(MediaSessionId(1));
+    let a3 = e.allocate(MediaSessionId(3)).unwrap();
+    assert_eq!(a3.webrtc_address.port(), 41_070, "released, no quarantine");
+    stop(e).await;
+}
+
+#[tokio::test]
+async fn per_call_web_ports_overlapping_the_ims_range_are_refused_at_start() {
+    let mut cfg = config(Backend::Epoll, 41_080..=41_089);
+    cfg.web_ports = WebPorts::PerCall(41_089..=41_095);
+    assert!(MediaEngine::start(cfg, tokio::runtime::Handle::current()).is_err());
+}
+
 // ─── one real call ──────────────────────────────────────────────────────────────────────
 
 const B64: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
@@ -345,6 +380,8 @@ enum Mode {
     BadFingerprint,
     /// Media, then a re-INVITE that moves the IMS far end, then a browser ICE restart.
     MoveAndRestart,
+    /// As `Media`, with the call's web leg on its own port (`WebPorts::PerCall`).
+    PerCall,
 }
 
 async fn call(backend: Backend, expect: BackendKind, srtp: bool, mode: Mode, workers: usize) {
@@ -364,7 +401,12 @@ async fn call(backend: Backend, expect: BackendKind, srtp: bool, mode: Mode, wor
     cfg.ims_srtp = srtp;
     cfg.workers = workers;
     cfg.quarantine = Duration::ZERO;
-    if mode == Mode::Media {
+    let per_call = free_port_except(ims_port);
+    if mode == Mode::PerCall {
+        cfg.web_ports = WebPorts::PerCall(per_call..=per_call);
+    }
+    let media = matches!(mode, Mode::Media | Mode::PerCall);
+    if media {
         // Long enough for ICE and DTLS on a loaded host, short enough to wait for below.
         cfg.inactivity = Duration::from_secs(3);
     }
@@ -378,7 +420,14 @@ async fn call(backend: Backend, expect: BackendKind, srtp: bool, mode: Mode, wor
 
     // What the call core does for a browser offer (MO), with the engine's allocation.
     let a = engine.allocate(ID).unwrap();
-    assert_eq!(a.webrtc_address, engine.web_addresses()[workers - 1]);
+    let shared = engine.web_addresses()[workers - 1];
+    if mode == Mode::PerCall {
+        assert_eq!(a.webrtc_address, SocketAddr::new(shared.ip(), per_call));
+        let port = format!(" {per_call} typ host");
+        assert!(a.candidates[0].contains(&port), "{:?}", a.candidates);
+    } else {
+        assert_eq!(a.webrtc_address, shared);
+    }
     let security = if srtp {
         ImsSecurity::Sdes(a.sdes_keys.clone())
     } else {
@@ -456,7 +505,7 @@ async fn call(backend: Backend, expect: BackendKind, srtp: bool, mode: Mode, wor
     )
     .await;
 
-    if mode == Mode::Media {
+    if media {
         // The browser stops sending (RTCP does not count): its silence ends the call.
         let e = tokio::time::timeout(GUARD, events.recv()).await;
         assert_eq!(e.expect("an event"), Some(MediaEvent::MediaTimeout(ID)));
@@ -543,6 +592,17 @@ async fn call(backend: Backend, expect: BackendKind, srtp: bool, mode: Mode, wor
 
     engine.release(ID);
     engine.release(ID);
+    if mode == Mode::PerCall {
+        // The worker closes the call's web socket: the port can be bound again.
+        let rebound = tokio::time::timeout(GUARD, async {
+            while StdUdpSocket::bind(a.webrtc_address).is_err() {
+                tokio::time::sleep(Duration::from_millis(10)).await;
+            }
+        });
+        rebound
+            .await
+            .expect("the per-call web port is closed on release");
+    }
     assert_eq!(engine.sessions(), 0);
     assert_eq!(engine.events_dropped(), 0);
     let stats = tokio::task::spawn_blocking(move || engine.shutdown())
@@ -567,6 +627,41 @@ async fn epoll_call_with_plain_rtp_toward_ims() {
 async fn io_uring_call_with_sdes_srtp_toward_ims_on_the_second_worker() {
     if io_uring_available() {
         call(Backend::IoUring, BackendKind::IoUring, true, Mode::Media, 2).await;
+    } else {
+        eprintln!("note: io_uring unavailable on this host (probe failed): test skipped");
+    }
+}
+
+/// A free UDP port on loopback other than `not` (for a one-port per-call web range).
+fn free_port_except(not: u16) -> u16 {
+    loop {
+        let p = StdUdpSocket::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        if p != not {
+            return p;
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn epoll_call_on_a_per_call_web_port() {
+    call(Backend::Epoll, BackendKind::Epoll, true, Mode::PerCall, 1).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn io_uring_call_on_a_per_call_web_port() {
+    if io_uring_available() {
+        call(
+            Backend::IoUring,
+            BackendKind::IoUring,
+            true,
+            Mode::PerCall,
+            1,
+        )
+        .await;
     } else {
         eprintln!("note: io_uring unavailable on this host (probe failed): test skipped");
     }

@@ -23,12 +23,17 @@
 //!   ICE events reach the control plane as [`WorkerEvent::Ice`] (consent lost included);
 //!   junk is counted in [`WebPortCounters`]. Calls without a WebRTC leg keep their fixed
 //!   web remote.
+//! - Per-call web ports, the alternative to the shared one: [`Command::OpenWebPort`]
+//!   gives a call's web leg its own port ([`SocketOp::OpenWeb`], bound on the shared web
+//!   socket's IP by either backend, closed on release); the same demux runs on it, but
+//!   only for that call.
 //! - `dtls_link.rs`: [`WorkerHandle::dtls_link`] makes the two ends of a call's DTLS
 //!   hand-over; [`DtlsPort::run`] is the control plane's driver of the `DtlsSession`.
 //! - [`backend`]: [`spawn`] runs a worker on a thread over epoll + recvmmsg/sendmmsg
 //!   (or io_uring, [`Backend`]); the only `unsafe` is the private `sys` module. Each loop
 //!   turn a backend drains [`Worker::poll_transmit`] and sends from the web socket.
-//! - [`PortAllocator`]: even IMS-leg ports over a range, with quarantine after release.
+//! - [`PortAllocator`]: even IMS-leg ports (or every port, for per-call web ports) over a
+//!   range, with quarantine after release.
 //! - [`metrics`]: the worker's counters as plain data ([`WorkerMetrics`]: totals the worker
 //!   thread stores once per loop turn, read by an exporter; no metrics library here).
 //!
@@ -58,11 +63,11 @@ pub use worker::{CallId, Command, SocketOp, Worker, WorkerEvent, WorkerHandle};
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum DatapathError {
-    /// No IMS-leg port is free (the call core answers 503).
+    /// No IMS-leg (or per-call web) port is free (the call core answers 503).
     #[error("no media port available")]
     PortsExhausted,
-    /// The configured port range holds no even port.
-    #[error("port range {0}..={1} holds no even port")]
+    /// The configured port range holds no usable port (no even port for IMS legs).
+    #[error("port range {0}..={1} holds no usable port")]
     InvalidPortRange(u16, u16),
     /// The worker's command queue is full (the call core answers 503).
     #[error("media worker queue full")]

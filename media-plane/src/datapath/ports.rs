@@ -1,4 +1,5 @@
-//! IMS-leg port allocator: even ports only (RFC 3550 §11: RTP on an even port), a
+//! Port allocator: even ports only for IMS legs (RFC 3550 §11: RTP on an even port),
+//! every port of the range for per-call WebRTC ports (RTP and RTCP are muxed there); a
 //! released port is quarantined before reuse so late packets of the old call never
 //! reach a new one.
 
@@ -18,7 +19,27 @@ pub struct PortAllocator {
 impl PortAllocator {
     /// All even ports in `first..=last`; a released port is reusable after `quarantine`.
     pub fn new(first: u16, last: u16, quarantine: Duration) -> Result<Self, DatapathError> {
-        let free: VecDeque<u16> = (first..=last).filter(|p| p % 2 == 0).collect();
+        Self::from_ports(
+            (first..=last).filter(|p| p % 2 == 0),
+            first,
+            last,
+            quarantine,
+        )
+    }
+
+    /// Every port in `first..=last` (per-call WebRTC ports: rtcp-mux, no parity rule);
+    /// a released port is reusable after `quarantine`. Port 0 is never handed out.
+    pub fn every_port(first: u16, last: u16, quarantine: Duration) -> Result<Self, DatapathError> {
+        Self::from_ports((first..=last).filter(|p| *p != 0), first, last, quarantine)
+    }
+
+    fn from_ports(
+        ports: impl Iterator<Item = u16>,
+        first: u16,
+        last: u16,
+        quarantine: Duration,
+    ) -> Result<Self, DatapathError> {
+        let free: VecDeque<u16> = ports.collect();
         if free.is_empty() {
             return Err(DatapathError::InvalidPortRange(first, last));
         }
@@ -71,6 +92,16 @@ mod tests {
             Err(DatapathError::PortsExhausted)
         );
         assert_eq!(a.allocate(t0 + q), Ok(10002));
+    }
+
+    #[test]
+    fn every_port_takes_odd_ports_too() {
+        let t0 = Instant::now();
+        let mut a = PortAllocator::every_port(10001, 10002, Duration::ZERO).unwrap();
+        assert_eq!(a.allocate(t0), Ok(10001));
+        assert_eq!(a.allocate(t0), Ok(10002));
+        assert_eq!(a.allocate(t0), Err(DatapathError::PortsExhausted));
+        assert!(PortAllocator::every_port(0, 0, Duration::ZERO).is_err());
     }
 
     #[test]

@@ -17,6 +17,11 @@
 //! (RFC 8445 §7.3, `demux` module doc), so DTLS and SRTP from anybody else never reach
 //! a call. Calls without a WebRTC leg (web leg configured with a fixed remote) keep
 //! being routed by that remote, as before.
+//!
+//! A call with its own web port (`Command::OpenWebPort`) goes through the same demux;
+//! the caller names the port's owner and whatever the demux would give another call is
+//! dropped (counted as `stun_unknown_ufrag` or `not_latched`). What the call sends
+//! leaves from the port its selected pair was checked on.
 
 use std::collections::{HashMap, VecDeque};
 use std::net::SocketAddr;
@@ -110,8 +115,9 @@ pub(super) struct WebPort {
     table: DemuxTable<CallId>,
     counters: WebPortCounters,
     transmit_rx: Receiver<(CallId, Vec<u8>)>,
-    ready: VecDeque<(SocketAddr, Vec<u8>)>,
-    current: Option<(SocketAddr, Vec<u8>)>,
+    /// (local port, remote, datagram)
+    ready: VecDeque<(u16, SocketAddr, Vec<u8>)>,
+    current: Option<(u16, SocketAddr, Vec<u8>)>,
     scratch: [u8; MAX_REPLY_LEN],
 }
 
@@ -157,13 +163,15 @@ impl WebPort {
     }
 
     /// Routes and, for STUN and DTLS, handles a datagram `buf[..len]` from `remote` on
-    /// our `local` web address.
+    /// our `local` web address; `owner`: the call whose own port `local` is (nothing
+    /// reaches another call), `None` on the shared port.
     #[allow(clippy::too_many_arguments)] // the datagram's context, as handle_datagram
     pub(super) fn route(
         &mut self,
         now: Instant,
         calls: &mut HashMap<CallId, Call>,
         events: &mut VecDeque<WorkerEvent>,
+        owner: Option<CallId>,
         local: SocketAddr,
         remote: SocketAddr,
         buf: &mut [u8],
@@ -173,7 +181,21 @@ impl WebPort {
             return WebRoute::Done(Action::Drop(DropReason::TooShort));
         };
         let unknown = WebRoute::Done(Action::Drop(DropReason::UnknownSource));
-        match self.table.route(local, remote, packet) {
+        let route = self.table.route(local, remote, packet);
+        if let Some(owner) = owner {
+            match route {
+                Route::Ice(id) if id != owner => {
+                    self.counters.stun_unknown_ufrag += 1;
+                    return unknown;
+                }
+                Route::Dtls(id) | Route::Srtp(id) | Route::Srtcp(id) if id != owner => {
+                    self.counters.not_latched += 1;
+                    return unknown;
+                }
+                _ => {}
+            }
+        }
+        match route {
             Route::Ice(id) => {
                 let Some(call) = calls.get_mut(&id) else {
                     return unknown;
@@ -311,14 +333,19 @@ impl WebPort {
     ) {
         web.selected = Some((local, remote));
         session.set_remote(LegSide::Web, remote);
-        self.ready.extend(web.held.drain(..).map(|d| (remote, d)));
+        let port = local.port();
+        self.ready
+            .extend(web.held.drain(..).map(|d| (port, remote, d)));
     }
 
-    /// The next DTLS datagram to send from the web port (see `Worker::poll_transmit`).
+    /// The next DTLS datagram to send, with the local port to send it from: the port of
+    /// the call's selected pair, else its own web port, else `shared` (see
+    /// `Worker::poll_transmit_routed`).
     pub(super) fn poll_transmit(
         &mut self,
         calls: &mut HashMap<CallId, Call>,
-    ) -> Option<(SocketAddr, &[u8])> {
+        shared: u16,
+    ) -> Option<(u16, SocketAddr, &[u8])> {
         self.current = None;
         while self.current.is_none() {
             if let Some(t) = self.ready.pop_front() {
@@ -330,13 +357,19 @@ impl WebPort {
                 self.counters.dtls_transmit_dropped += 1;
                 continue;
             };
+            let own = call.web_port.unwrap_or(shared);
             match (call.session.remote(LegSide::Web), call.web.as_mut()) {
-                (Some(to), Some(_)) => self.current = Some((to, d)),
+                (Some(to), Some(web)) => {
+                    let port = web.selected.map_or(own, |(l, _)| l.port());
+                    self.current = Some((port, to, d));
+                }
                 (None, Some(web)) if web.held.len() < MAX_HELD_TRANSMITS => web.held.push_back(d),
                 _ => self.counters.dtls_transmit_dropped += 1,
             }
         }
-        self.current.as_ref().map(|(to, d)| (*to, d.as_slice()))
+        self.current
+            .as_ref()
+            .map(|(port, to, d)| (*port, *to, d.as_slice()))
     }
 }
 

@@ -287,3 +287,103 @@ fn check_latches_dtls_flows_and_keys_gate_srtp() {
     while port.try_recv().is_some() {}
     assert!(port.is_released());
 }
+
+#[test]
+fn a_per_call_web_port_reaches_only_its_call() {
+    use crate::datapath::{DatapathError, SocketOp};
+    const OWN: u16 = 4100;
+    let t0 = Instant::now();
+    let (mut w, h, _port, local) = worker(t0);
+    // A second WebRTC call, on the shared port.
+    h.send(Command::Allocate {
+        call: 4,
+        web: Box::new(LegConfig {
+            crypto: LegCrypto::AwaitingDtls,
+            remote: None,
+            egress_pt: PtMap::default(),
+            reoriginator: ReOriginator::new(5, 1, 0),
+        }),
+        ims: Box::new(LegConfig {
+            crypto: LegCrypto::Rtp,
+            remote: Some(addr(6002)),
+            egress_pt: PtMap::default(),
+            reoriginator: ReOriginator::new(6, 1, 0),
+        }),
+        ims_port: IMS_PORT + 2,
+    })
+    .unwrap();
+    let other = LocalCredentials::from_random(&[7; 32]);
+    let (link, _other_port) = h.dtls_link(4);
+    h.send(Command::StartWebRtc {
+        call: 4,
+        leg: Box::new(WebRtcLeg {
+            local: other.clone(),
+            remote: Some(RemoteCredentials::new("brws", REMOTE_PWD).unwrap()),
+            dtls: link,
+        }),
+    })
+    .unwrap();
+    h.send(Command::OpenWebPort {
+        call: CALL,
+        port: OWN,
+    })
+    .unwrap();
+    w.drain_commands(t0);
+    assert!(matches!(
+        w.poll_socket_op(),
+        Some(SocketOp::Open { call: 4, .. })
+    ));
+    assert_eq!(
+        w.poll_socket_op(),
+        Some(SocketOp::OpenWeb {
+            call: CALL,
+            port: OWN
+        })
+    );
+    assert!(w.is_web_port(OWN) && w.is_web_port(WEB_PORT) && !w.is_web_port(IMS_PORT));
+
+    let browser = addr(5000);
+    let mut buf = [0u8; 2048];
+    // The other call's ufrag on this call's port: refused, though it would authenticate.
+    let foreign = check(&format!("{}:brws", other.ufrag()), other.pwd());
+    buf[..foreign.len()].copy_from_slice(&foreign);
+    let (a, _) = w.handle_datagram_routed(t0, addr(OWN), browser, &mut buf, foreign.len());
+    assert_eq!(a, Action::Drop(DropReason::UnknownSource));
+    assert_eq!(w.web_counters().stun_unknown_ufrag, 1);
+    // Its own check is answered from its own port and latches the pair there.
+    let good = check(&format!("{}:brws", local.ufrag()), local.pwd());
+    buf[..good.len()].copy_from_slice(&good);
+    let (a, via) = w.handle_datagram_routed(t0, addr(OWN), browser, &mut buf, good.len());
+    assert!(matches!(a, Action::Forward { leg: LegSide::Web, to, .. } if to == browser));
+    assert_eq!(via, OWN);
+    assert_eq!(w.session(CALL).unwrap().remote(LegSide::Web), Some(browser));
+
+    // A port another call (or the shared port) uses ends the asking call.
+    h.send(Command::OpenWebPort {
+        call: 4,
+        port: IMS_PORT,
+    })
+    .unwrap();
+    w.drain_commands(t0);
+    let failed = std::iter::from_fn(|| w.poll_event(t0))
+        .find(|e| matches!(e, WorkerEvent::AllocateFailed { .. }));
+    assert_eq!(
+        failed,
+        Some(WorkerEvent::AllocateFailed {
+            call: 4,
+            error: DatapathError::PortInUse(IMS_PORT)
+        })
+    );
+    assert_eq!(
+        w.poll_socket_op(),
+        Some(SocketOp::Close { port: IMS_PORT + 2 })
+    );
+
+    // Release closes both sockets of the call.
+    h.send(Command::Release { call: CALL }).unwrap();
+    w.drain_commands(t0);
+    assert_eq!(w.poll_socket_op(), Some(SocketOp::Close { port: IMS_PORT }));
+    assert_eq!(w.poll_socket_op(), Some(SocketOp::Close { port: OWN }));
+    assert!(!w.is_web_port(OWN));
+    assert!(w.is_empty());
+}

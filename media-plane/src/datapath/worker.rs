@@ -8,8 +8,13 @@
 //! SRTP to its session by the 5-tuple an authenticated check latched), or, for a call
 //! without a WebRTC leg, by the web remote configured at allocation.
 //!
-//! The worker owns no socket. It tells its backend which IMS-leg sockets to open and
-//! close ([`Worker::poll_socket_op`]); the backend reports a failed bind back
+//! Per-call web ports ([`Command::OpenWebPort`]): a call's web leg may have its own
+//! local UDP port instead of the shared one; datagrams on it go through the same demux
+//! but only ever reach that call (STUN naming another call's ufrag, or a 5-tuple latched
+//! by another call, is dropped), and what the leg sends leaves from that port.
+//!
+//! The worker owns no socket. It tells its backend which IMS-leg and per-call web
+//! sockets to open and close ([`Worker::poll_socket_op`]); the backend reports a failed bind back
 //! ([`Worker::socket_failed`]), which ends that call with
 //! [`WorkerEvent::AllocateFailed`]. A backend installs a waker ([`Worker::set_waker`])
 //! so that a queued command, or the last handle going away, interrupts its wait.
@@ -65,8 +70,18 @@ pub enum Command {
         /// New remote.
         remote: SocketAddr,
     },
+    /// Gives the web leg of `call` (allocated before, [`Command::StartWebRtc`] after) its
+    /// own local UDP port instead of the shared web port: the backend binds it
+    /// ([`SocketOp::OpenWeb`]) and [`Command::Release`] closes it. A port another call
+    /// (or the shared port) uses ends the call with [`WorkerEvent::AllocateFailed`].
+    OpenWebPort {
+        /// The call.
+        call: CallId,
+        /// Local web port (from a [`super::PortAllocator`] of the per-call range).
+        port: u16,
+    },
     /// Makes the web leg of `call` (allocated before) a WebRTC leg on the shared web
-    /// port: an ICE-lite agent with these credentials, the DTLS hand-over, and no SRTP
+    /// port (or its own, [`Command::OpenWebPort`]): an ICE-lite agent with these credentials, the DTLS hand-over, and no SRTP
     /// until [`Command::InstallWebKeys`] (the leg's crypto becomes
     /// [`LegCrypto::AwaitingDtls`]).
     StartWebRtc {
@@ -150,7 +165,8 @@ pub enum WorkerEvent {
     },
 }
 
-/// A change to the set of IMS-leg sockets the backend owns.
+/// A change to the set of per-call sockets (IMS legs, per-call web ports) the backend
+/// owns.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum SocketOp {
     /// Bind a UDP socket on `port` for the IMS leg of `call`.
@@ -160,7 +176,15 @@ pub enum SocketOp {
         /// Local port.
         port: u16,
     },
-    /// Close the IMS-leg socket on `port`.
+    /// Bind a UDP socket on `port`, on the IP of the shared web socket, for the web leg
+    /// of `call` ([`Command::OpenWebPort`]).
+    OpenWeb {
+        /// The call.
+        call: CallId,
+        /// Local port.
+        port: u16,
+    },
+    /// Close the per-call socket (IMS leg or web port) on `port`.
     Close {
         /// Local port.
         port: u16,
@@ -235,6 +259,8 @@ impl Drop for WorkerHandle {
 pub(super) struct Call {
     pub(super) session: Session,
     pub(super) ims_port: u16,
+    /// The call's own web port ([`Command::OpenWebPort`]); `None`: the shared one.
+    pub(super) web_port: Option<u16>,
     /// Set by [`Command::StartWebRtc`].
     pub(super) web: Option<Box<WebState>>,
 }
@@ -246,6 +272,8 @@ pub struct Worker {
     calls: HashMap<CallId, Call>,
     by_ims_port: HashMap<u16, CallId>,
     by_web_remote: HashMap<SocketAddr, CallId>,
+    /// Per-call web ports and their calls.
+    by_web_port: HashMap<u16, CallId>,
     web_port: u16,
     web: WebPort,
     inactivity: Duration,
@@ -273,6 +301,7 @@ impl Worker {
             calls: HashMap::new(),
             by_ims_port: HashMap::new(),
             by_web_remote: HashMap::new(),
+            by_web_port: HashMap::new(),
             web_port,
             web: WebPort::new(transmit_rx),
             inactivity,
@@ -330,7 +359,7 @@ impl Worker {
                 ims_port,
             } => {
                 self.release(call);
-                if self.by_ims_port.contains_key(&ims_port) || ims_port == self.web_port {
+                if self.port_taken(ims_port) {
                     self.events.push_back(WorkerEvent::AllocateFailed {
                         call,
                         error: DatapathError::PortInUse(ims_port),
@@ -345,6 +374,7 @@ impl Worker {
                 let c = Call {
                     session,
                     ims_port,
+                    web_port: None,
                     web: None,
                 };
                 self.calls.insert(call, c);
@@ -368,6 +398,7 @@ impl Worker {
                     c.session.set_remote(leg, remote);
                 }
             }
+            Command::OpenWebPort { call, port } => self.open_web_port(call, port),
             Command::StartWebRtc { call, leg } => self.start_webrtc(now, call, *leg),
             Command::RemoteIceCredentials {
                 call,
@@ -400,6 +431,39 @@ impl Worker {
         }
     }
 
+    /// True when `port` is the shared web port or a live call's IMS or web port.
+    fn port_taken(&self, port: u16) -> bool {
+        port == self.web_port
+            || self.by_ims_port.contains_key(&port)
+            || self.by_web_port.contains_key(&port)
+    }
+
+    fn open_web_port(&mut self, call: CallId, port: u16) {
+        let Some(old) = self.calls.get(&call).map(|c| c.web_port) else {
+            return; // allocation failed, already reported
+        };
+        if old == Some(port) {
+            return;
+        }
+        if self.port_taken(port) {
+            self.release(call);
+            self.events.push_back(WorkerEvent::AllocateFailed {
+                call,
+                error: DatapathError::PortInUse(port),
+            });
+            return;
+        }
+        if let Some(old) = old {
+            self.by_web_port.remove(&old);
+            self.ops.push_back(SocketOp::Close { port: old });
+        }
+        self.by_web_port.insert(port, call);
+        if let Some(c) = self.calls.get_mut(&call) {
+            c.web_port = Some(port);
+        }
+        self.ops.push_back(SocketOp::OpenWeb { call, port });
+    }
+
     fn start_webrtc(&mut self, now: Instant, call: CallId, leg: WebRtcLeg) {
         let Some(c) = self.calls.get_mut(&call) else {
             return; // allocation failed: dropping the link ends the DTLS driver
@@ -414,19 +478,31 @@ impl Worker {
         c.web = Some(Box::new(state));
     }
 
-    /// Forgets `call`; returns its IMS port if it had a session.
-    fn forget(&mut self, call: CallId) -> Option<u16> {
+    /// Forgets `call`; returns its IMS port and its own web port if it had a session.
+    fn forget(&mut self, call: CallId) -> Option<(u16, Option<u16>)> {
         let c = self.calls.remove(&call)?;
         self.web.remove_call(call);
         self.by_ims_port.remove(&c.ims_port);
+        if let Some(p) = c.web_port {
+            self.by_web_port.remove(&p);
+        }
         self.by_web_remote.retain(|_, v| *v != call);
-        Some(c.ims_port)
+        Some((c.ims_port, c.web_port))
     }
 
     fn release(&mut self, call: CallId) {
-        if let Some(port) = self.forget(call) {
+        if let Some((port, web)) = self.forget(call) {
             self.ops.push_back(SocketOp::Close { port });
+            if let Some(port) = web {
+                self.ops.push_back(SocketOp::Close { port });
+            }
         }
+    }
+
+    /// True when `port` is the shared web port or a live call's own web port (the
+    /// backend binds those on the web IP).
+    pub fn is_web_port(&self, port: u16) -> bool {
+        port == self.web_port || self.by_web_port.contains_key(&port)
     }
 
     /// The next socket the backend must open or close.
@@ -442,11 +518,19 @@ impl Worker {
         }
     }
 
-    /// The backend could not open the IMS-leg socket of `call` on `port`: the call is
-    /// dropped and [`WorkerEvent::AllocateFailed`] reports it.
+    /// The backend could not open the IMS-leg (or per-call web) socket of `call` on
+    /// `port`: the call is released and [`WorkerEvent::AllocateFailed`] reports it.
     pub fn socket_failed(&mut self, call: CallId, port: u16, kind: std::io::ErrorKind) {
-        if self.calls.get(&call).is_some_and(|c| c.ims_port == port) {
-            self.forget(call);
+        let owns = |c: &Call| c.ims_port == port || c.web_port == Some(port);
+        if self.calls.get(&call).is_some_and(owns) {
+            // Its other socket (if any) is closed; the failed one never opened.
+            if let Some((ims, web)) = self.forget(call) {
+                for other in [Some(ims), web].into_iter().flatten() {
+                    if other != port {
+                        self.ops.push_back(SocketOp::Close { port: other });
+                    }
+                }
+            }
             self.events.push_back(WorkerEvent::AllocateFailed {
                 call,
                 error: DatapathError::Bind { port, kind },
@@ -534,7 +618,13 @@ impl Worker {
     /// the web port's socket. Backends drain this every loop turn (after the wait: a
     /// session's datagram wakes the backend through the waker).
     pub fn poll_transmit(&mut self) -> Option<(SocketAddr, &[u8])> {
-        self.web.poll_transmit(&mut self.calls)
+        self.poll_transmit_routed().map(|(_, to, d)| (to, d))
+    }
+
+    /// [`Worker::poll_transmit`], also naming the local port to send from (the shared
+    /// web port or the call's own).
+    pub fn poll_transmit_routed(&mut self) -> Option<(u16, SocketAddr, &[u8])> {
+        self.web.poll_transmit(&mut self.calls, self.web_port)
     }
 
     /// Handles a datagram received on `local` from `remote`, in place.
@@ -550,7 +640,8 @@ impl Worker {
     }
 
     /// [`Worker::handle_datagram`], also naming the local port of the socket that must
-    /// send a [`Action::Forward`] (the shared web port or the call's IMS port).
+    /// send a [`Action::Forward`] (the shared web port, the call's own web port or its
+    /// IMS port).
     pub fn handle_datagram_routed(
         &mut self,
         now: Instant,
@@ -560,22 +651,27 @@ impl Worker {
         len: usize,
     ) -> (Action, u16) {
         let unknown = (Action::Drop(DropReason::UnknownSource), 0);
-        let from_web = local.port() == self.web_port;
+        // A per-call web port only ever reaches its call.
+        let owner = self.by_web_port.get(&local.port()).copied();
+        let from_web = owner.is_some() || local.port() == self.web_port;
         let dir = Direction::from_ingress(if from_web { LegSide::Web } else { LegSide::Ims });
         let (side, call) = if from_web {
             let (calls, events) = (&mut self.calls, &mut self.events);
-            match self.web.route(now, calls, events, local, remote, buf, len) {
+            match self
+                .web
+                .route(now, calls, events, owner, local, remote, buf, len)
+            {
                 WebRoute::Done(a) => {
                     // STUN replies and DTLS are not media; refused datagrams are drops.
                     if let Action::Drop(r) = a {
                         self.tally.dropped(dir, r);
                     }
-                    return (a, self.web_port);
+                    return (a, local.port());
                 }
                 WebRoute::Media(c) => (LegSide::Web, c),
                 WebRoute::Fallback => match self.by_web_remote.get(&remote) {
-                    Some(&c) => (LegSide::Web, c),
-                    None => {
+                    Some(&c) if owner.is_none_or(|o| o == c) => (LegSide::Web, c),
+                    _ => {
                         self.web.count_not_latched();
                         self.tally.dropped(dir, DropReason::UnknownSource);
                         return unknown;
@@ -604,7 +700,7 @@ impl Worker {
         let port = match a {
             Action::Forward {
                 leg: LegSide::Web, ..
-            } => self.web_port,
+            } => c.web_port.unwrap_or(self.web_port),
             _ => c.ims_port,
         };
         (a, port)

@@ -10,6 +10,21 @@ use media_plane::dtls::DtlsError;
 #[cfg(doc)]
 use super::{MediaEngine, MediaEvents};
 
+/// Where the browsers' media (STUN, DTLS, SRTP) reaches the gateway.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub enum WebPorts {
+    /// All calls of a worker share the worker's web port (`web_listen` port `+ i`),
+    /// told apart by RFC 7983 demultiplexing: STUN by ICE ufrag, DTLS and SRTP by the
+    /// 5-tuple an authenticated check latched.
+    #[default]
+    Shared,
+    /// Each call gets its own UDP port from this range, on `web_listen`'s IP, named in
+    /// its `a=candidate`; a released port rests for `quarantine` like the IMS ports. Every
+    /// port of the range is used (rtcp-mux: no even/odd rule). The range must not
+    /// overlap `ims_ports` or the workers' shared web ports (which stay bound).
+    PerCall(RangeInclusive<u16>),
+}
+
 /// How [`MediaEngine::start`] sets up the media plane.
 #[derive(Debug, Clone)]
 pub struct MediaEngineConfig {
@@ -23,6 +38,8 @@ pub struct MediaEngineConfig {
     /// Address advertised in the browser's `a=candidate` (a static 1:1 NAT's public IP);
     /// required when `web_listen` is a wildcard address.
     pub web_public_ip: Option<IpAddr>,
+    /// Shared web port per worker (the default) or a port per call.
+    pub web_ports: WebPorts,
     /// Local IP of the IMS-leg sockets, also written into the IMS SDP; must not be a
     /// wildcard.
     pub ims_ip: IpAddr,
@@ -49,6 +66,7 @@ impl Default for MediaEngineConfig {
             backend: Backend::Auto,
             web_listen: SocketAddr::from(([127, 0, 0, 1], 0)),
             web_public_ip: None,
+            web_ports: WebPorts::Shared,
             ims_ip: IpAddr::from([127, 0, 0, 1]),
             ims_ports: 30_000..=39_999,
             ims_srtp: true,

@@ -13,10 +13,11 @@
 //!   per worker, rather than one SO_REUSEPORT port for all, because the ICE-lite agent
 //!   and the DTLS hand-over of a call live in one worker: the kernel's REUSEPORT hash
 //!   would send a browser's packets to whichever worker its 5-tuple hashes to.
-//! - `allocate` picks a worker round robin, reserves an IMS port and draws ICE
-//!   credentials and SDES keys from the OS CSPRNG; no worker is told anything yet.
-//! - The first `update` sends [`Command::Allocate`] and [`Command::StartWebRtc`] to the
-//!   call's worker and spawns the call's [`media_plane::datapath::DtlsPort::run`] on the
+//! - `allocate` picks a worker round robin, reserves an IMS port (and, with
+//!   [`WebPorts::PerCall`], a web port, which the allocation's candidate names) and draws
+//!   ICE credentials and SDES keys from the OS CSPRNG; no worker is told anything yet.
+//! - The first `update` sends [`Command::Allocate`] (then [`Command::OpenWebPort`] for a
+//!   per-call web port) and [`Command::StartWebRtc`] to the call's worker and spawns the call's [`media_plane::datapath::DtlsPort::run`] on the
 //!   runtime handle given to `start`. Later updates (re-INVITE) move the IMS remote
 //!   ([`Command::Update`]) and apply an ICE restart prepared by `restart_webrtc`; the
 //!   browser's DTLS is never touched.
@@ -47,7 +48,7 @@ use media_plane::datapath::{
 use media_plane::dtls::{DtlsCertificate, DtlsSession};
 use media_plane::ice::{host_candidates, LocalCredentials, RemoteCredentials};
 
-pub use config::{MediaEngineConfig, MediaEngineError};
+pub use config::{MediaEngineConfig, MediaEngineError, WebPorts};
 use events::EventSink;
 pub use events::MediaEvents;
 
@@ -60,6 +61,8 @@ struct WorkerSlot {
     handle: WorkerHandle,
     /// Advertised web address (the candidate's).
     web: SocketAddr,
+    /// The shared web socket's bound address (per-call web ports bind on its IP).
+    bound: SocketAddr,
     candidate: String,
     kind: BackendKind,
 }
@@ -69,6 +72,8 @@ struct WorkerSlot {
 struct Session {
     worker: usize,
     ims_port: u16,
+    /// The call's own web port ([`WebPorts::PerCall`]).
+    web_port: Option<u16>,
     local: LocalCredentials,
     /// Fresh local credentials from `restart_webrtc`, applied with the browser's new
     /// ones at the next `update`.
@@ -94,6 +99,9 @@ pub struct MediaEngine {
     pumps: Vec<JoinHandle<Result<BackendStats, DatapathError>>>,
     next: usize,
     ports: PortAllocator,
+    /// Per-call web ports ([`WebPorts::PerCall`]); `None`: the shared ports.
+    web_ports: Option<PortAllocator>,
+    web_public_ip: Option<IpAddr>,
     ims_ip: IpAddr,
     ims_srtp: bool,
     certificate: DtlsCertificate,
@@ -146,6 +154,24 @@ impl MediaEngine {
                 "ims_ports must not contain the workers' web ports",
             ));
         }
+        let web_ports = match &cfg.web_ports {
+            WebPorts::Shared => None,
+            WebPorts::PerCall(range) => {
+                let (first, last) = (*range.start(), *range.end());
+                let ims = &cfg.ims_ports;
+                if first <= *ims.end() && *ims.start() <= last {
+                    return Err(MediaEngineError::Config(
+                        "web_ports must not overlap ims_ports",
+                    ));
+                }
+                if web_first != 0 && first <= web_last && web_first <= last {
+                    return Err(MediaEngineError::Config(
+                        "web_ports must not contain the workers' shared web ports",
+                    ));
+                }
+                Some(PortAllocator::every_port(first, last, cfg.quarantine)?)
+            }
+        };
         let fingerprint = Fingerprint::parse(certificate.sdp_fingerprint())
             .ok_or(MediaEngineError::Config("certificate fingerprint"))?;
         let ports =
@@ -157,6 +183,8 @@ impl MediaEngine {
             pumps: Vec::with_capacity(cfg.workers),
             next: 0,
             ports,
+            web_ports,
+            web_public_ip: cfg.web_public_ip,
             ims_ip: cfg.ims_ip,
             ims_srtp: cfg.ims_srtp,
             certificate,
@@ -196,24 +224,15 @@ impl MediaEngine {
         let exporter = metrics::WorkerExporter::new(i, worker.metrics());
         let running = spawn(worker, web, backend)?;
         let kind = running.backend();
-        let candidate = host_candidates(&[bound], cfg.web_public_ip)
-            .first()
-            .map(|c| {
-                let mut line = String::new();
-                // Writing into a String cannot fail.
-                let _ = c.write_sdp_attribute(&mut line);
-                (
-                    c.address,
-                    line.trim_start_matches("a=candidate:").to_owned(),
-                )
-            });
-        let (web_addr, candidate) = candidate.ok_or(MediaEngineError::Config("web candidate"))?;
+        let (web_addr, candidate) = web_candidate(bound, cfg.web_public_ip)
+            .ok_or(MediaEngineError::Config("web candidate"))?;
         let pump = events::pump(i, running, self.sink.clone(), exporter)
             .map_err(MediaEngineError::Thread)?;
         tracing::info!(worker = i, web = %bound, backend = kind.as_str(), "media worker up");
         self.workers.push(WorkerSlot {
             handle,
             web: web_addr,
+            bound,
             candidate,
             kind,
         });
@@ -279,17 +298,31 @@ impl MediaEngine {
         &self,
         worker: usize,
         ims_port: u16,
+        web_port: Option<u16>,
         local: &LocalCredentials,
-    ) -> MediaAllocation {
+    ) -> Option<MediaAllocation> {
         let w = &self.workers[worker];
-        MediaAllocation {
+        let (web, candidate) = match web_port {
+            Some(port) => web_candidate(SocketAddr::new(w.bound.ip(), port), self.web_public_ip)?,
+            None => (w.web, w.candidate.clone()),
+        };
+        Some(MediaAllocation {
             ice_ufrag: local.ufrag().as_str().to_owned(),
             ice_pwd: local.pwd().to_owned(),
             fingerprint: self.fingerprint.clone(),
-            candidates: vec![w.candidate.clone()],
-            webrtc_address: w.web,
+            candidates: vec![candidate],
+            webrtc_address: web,
             ims_address: SocketAddr::new(self.ims_ip, ims_port),
             sdes_keys: Vec::new(),
+        })
+    }
+
+    /// Returns a session's reserved ports to their allocators.
+    fn release_ports(&mut self, ims_port: u16, web_port: Option<u16>) {
+        let now = Instant::now();
+        self.ports.release(ims_port, now);
+        if let (Some(port), Some(ports)) = (web_port, self.web_ports.as_mut()) {
+            ports.release(port, now);
         }
     }
 
@@ -312,6 +345,12 @@ impl MediaEngine {
                 ims_port: s.ims_port,
             },
         )?;
+        if let Some(port) = s.web_port {
+            if let Err(e) = send(handle, Command::OpenWebPort { call: id.0, port }) {
+                let _ = handle.send(Command::Release { call: id.0 });
+                return Err(e);
+            }
+        }
         let (link, port) = handle.dtls_link(id.0);
         let leg = WebRtcLeg {
             local: s.local.clone(),
@@ -409,6 +448,20 @@ impl MediaEngine {
     }
 }
 
+/// The host candidate of web address `bound` (advertised with `public_ip` if given):
+/// its address and its `a=candidate` value.
+fn web_candidate(bound: SocketAddr, public_ip: Option<IpAddr>) -> Option<(SocketAddr, String)> {
+    host_candidates(&[bound], public_ip).first().map(|c| {
+        let mut line = String::new();
+        // Writing into a String cannot fail.
+        let _ = c.write_sdp_attribute(&mut line);
+        (
+            c.address,
+            line.trim_start_matches("a=candidate:").to_owned(),
+        )
+    })
+}
+
 /// Queues `cmd` on a worker; a full queue is [`MediaError::Busy`].
 fn send(handle: &WorkerHandle, cmd: Command) -> Result<(), MediaError> {
     handle.send(cmd).map_err(|e| match e {
@@ -458,29 +511,58 @@ impl MediaControl for MediaEngine {
         } else {
             Vec::new()
         };
-        let ims_port = self.ports.allocate(Instant::now()).map_err(|e| match e {
-            DatapathError::PortsExhausted => {
-                metrics::ports_exhausted();
-                MediaError::PortsExhausted
+        let now = Instant::now();
+        let web_port = match self.web_ports.as_mut() {
+            None => None,
+            Some(ports) => Some(ports.allocate(now).map_err(|e| match e {
+                DatapathError::PortsExhausted => {
+                    tracing::warn!(media = id.0, "no per-call web port free");
+                    MediaError::PortsExhausted
+                }
+                _ => MediaError::Busy,
+            })?),
+        };
+        let ims_port = match self.ports.allocate(now) {
+            Ok(p) => p,
+            Err(e) => {
+                if let (Some(port), Some(ports)) = (web_port, self.web_ports.as_mut()) {
+                    ports.release(port, now);
+                }
+                return Err(match e {
+                    DatapathError::PortsExhausted => {
+                        metrics::ports_exhausted();
+                        MediaError::PortsExhausted
+                    }
+                    _ => MediaError::Busy,
+                });
             }
-            _ => MediaError::Busy,
-        })?;
+        };
         let worker = self.next % self.workers.len();
         self.next = self.next.wrapping_add(1);
-        let mut allocation = self.allocation(worker, ims_port, &local);
+        let Some(mut allocation) = self.allocation(worker, ims_port, web_port, &local) else {
+            self.release_ports(ims_port, web_port);
+            return Err(MediaError::Refused("web candidate".into()));
+        };
         allocation.sdes_keys = sdes_keys;
         self.sessions.insert(
             id,
             Session {
                 worker,
                 ims_port,
+                web_port,
                 local,
                 restart: None,
                 allocation: allocation.clone(),
                 installed: None,
             },
         );
-        tracing::debug!(media = id.0, worker, port = ims_port, "media allocated");
+        tracing::debug!(
+            media = id.0,
+            worker,
+            port = ims_port,
+            ?web_port,
+            "media allocated"
+        );
         Ok(allocation)
     }
 
@@ -532,7 +614,7 @@ impl MediaControl for MediaEngine {
         let Some(s) = self.sessions.remove(&id) else {
             return;
         };
-        self.ports.release(s.ims_port, Instant::now());
+        self.release_ports(s.ims_port, s.web_port);
         let Some(installed) = s.installed else {
             return;
         };

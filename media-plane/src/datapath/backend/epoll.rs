@@ -29,6 +29,8 @@ struct Driver {
     epoll: Epoll,
     wake: Arc<EventFd>,
     ims_ip: IpAddr,
+    /// IP of the shared web socket: per-call web ports bind on it.
+    web_ip: IpAddr,
     sockets: HashMap<u16, Sock>,
     ready: Events,
     recv: RecvBatch,
@@ -71,6 +73,7 @@ pub(super) fn start(
                 epoll,
                 wake,
                 ims_ip: cfg.ims_ip,
+                web_ip: local.ip(),
                 sockets,
                 ready: Events::with_capacity(256),
                 recv: RecvBatch::new(batch),
@@ -121,8 +124,12 @@ impl Driver {
     fn apply_socket_ops(&mut self) {
         while let Some(op) = self.worker.poll_socket_op() {
             match op {
-                SocketOp::Open { call, port } => {
-                    let r = bind_ims(self.ims_ip, port).and_then(|(sock, local)| {
+                SocketOp::Open { call, port } | SocketOp::OpenWeb { call, port } => {
+                    let ip = match op {
+                        SocketOp::OpenWeb { .. } => self.web_ip,
+                        _ => self.ims_ip,
+                    };
+                    let r = bind_ims(ip, port).and_then(|(sock, local)| {
                         self.epoll.add(sock.as_raw_fd(), u64::from(port))?;
                         Ok(Sock { sock, local })
                     });
@@ -132,7 +139,7 @@ impl Driver {
                             self.worker.socket_opened(call, port);
                         }
                         Err(e) => {
-                            tracing::warn!(call, port, error = %e, "IMS media port bind failed");
+                            tracing::warn!(call, port, error = %e, "media port bind failed");
                             self.worker.socket_failed(call, port, e.kind());
                         }
                     }
@@ -193,14 +200,14 @@ impl Driver {
         }
     }
 
-    /// The DTLS datagrams of the calls' sessions (`Worker::poll_transmit`), from the web
-    /// port. Slow path: a plain `send_to` each.
+    /// The DTLS datagrams of the calls' sessions (`Worker::poll_transmit_routed`), from
+    /// the shared web port or the call's own. Slow path: a plain `send_to` each.
     fn send_transmits(&mut self) {
-        let port = self.worker.web_port();
-        let Some(web) = self.sockets.get(&port) else {
-            return;
-        };
-        while let Some((to, datagram)) = self.worker.poll_transmit() {
+        while let Some((port, to, datagram)) = self.worker.poll_transmit_routed() {
+            let Some(web) = self.sockets.get(&port) else {
+                self.stats.send_failed += 1;
+                continue;
+            };
             match web.sock.send_to(datagram, to) {
                 Ok(_) => self.stats.sent += 1,
                 Err(_) => self.stats.send_failed += 1,

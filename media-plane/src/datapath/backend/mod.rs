@@ -9,7 +9,9 @@
 //! ```
 //!
 //! One thread owns the web legs' shared UDP socket and one UDP socket per call's IMS
-//! leg, bound on `BackendConfig::ims_ip` and the port of [`super::Command::Allocate`].
+//! leg, bound on `BackendConfig::ims_ip` and the port of [`super::Command::Allocate`],
+//! plus, for a call given its own web port ([`super::Command::OpenWebPort`]), one UDP
+//! socket on the shared web socket's IP and that port ([`super::SocketOp::OpenWeb`]).
 //! RTCP on port+1 is not bound this round: RTCP is terminated by the session (see
 //! `session.rs`), and a far end that sends RTCP to port+1 gets ICMP port unreachable,
 //! which RTP/AVP peers tolerate. Binding port+1 (and generating the gateway's own RTCP)
@@ -172,7 +174,7 @@ fn io_err(op: &'static str) -> impl Fn(io::Error) -> DatapathError {
     move |e| DatapathError::Io { op, kind: e.kind() }
 }
 
-/// Binds a non-blocking IMS-leg socket.
+/// Binds a non-blocking per-call (IMS-leg or web) socket.
 fn bind_ims(ip: IpAddr, port: u16) -> io::Result<(UdpSocket, SocketAddr)> {
     let s = UdpSocket::bind(SocketAddr::new(ip, port))?;
     s.set_nonblocking(true)?;

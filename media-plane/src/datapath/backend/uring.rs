@@ -44,6 +44,8 @@ struct Driver {
     ring: Uring,
     wake: Arc<EventFd>,
     ims_ip: IpAddr,
+    /// IP of the shared web socket: per-call web ports bind on it.
+    web_ip: IpAddr,
     sockets: HashMap<u16, Sock>,
     next_gen: u32,
     done: Vec<Completion>,
@@ -87,6 +89,7 @@ pub(super) fn start(
                 ring,
                 wake,
                 ims_ip: cfg.ims_ip,
+                web_ip: local.ip(),
                 sockets: HashMap::new(),
                 next_gen: 0,
                 done: Vec::with_capacity(usize::from(nbufs) * 2),
@@ -162,13 +165,17 @@ impl Driver {
     fn apply_socket_ops(&mut self) {
         while let Some(op) = self.worker.poll_socket_op() {
             match op {
-                SocketOp::Open { call, port } => {
-                    let r = bind_ims(self.ims_ip, port)
-                        .and_then(|(sock, local)| self.add_socket(sock, local));
+                SocketOp::Open { call, port } | SocketOp::OpenWeb { call, port } => {
+                    let ip = match op {
+                        SocketOp::OpenWeb { .. } => self.web_ip,
+                        _ => self.ims_ip,
+                    };
+                    let r =
+                        bind_ims(ip, port).and_then(|(sock, local)| self.add_socket(sock, local));
                     match r {
                         Ok(()) => self.worker.socket_opened(call, port),
                         Err(e) => {
-                            tracing::warn!(call, port, error = %e, "IMS media port bind failed");
+                            tracing::warn!(call, port, error = %e, "media port bind failed");
                             self.worker.socket_failed(call, port, e.kind());
                         }
                     }
@@ -187,14 +194,14 @@ impl Driver {
         }
     }
 
-    /// The DTLS datagrams of the calls' sessions (`Worker::poll_transmit`), from the web
-    /// port. Slow path: a plain `send_to` each, outside the ring.
+    /// The DTLS datagrams of the calls' sessions (`Worker::poll_transmit_routed`), from
+    /// the shared web port or the call's own. Slow path: a plain `send_to` each, outside the ring.
     fn send_transmits(&mut self) {
-        let port = self.worker.web_port();
-        let Some(web) = self.sockets.get(&port) else {
-            return;
-        };
-        while let Some((to, datagram)) = self.worker.poll_transmit() {
+        while let Some((port, to, datagram)) = self.worker.poll_transmit_routed() {
+            let Some(web) = self.sockets.get(&port) else {
+                self.stats.send_failed += 1;
+                continue;
+            };
             match web.sock.send_to(datagram, to) {
                 Ok(_) => self.stats.sent += 1,
                 Err(_) => self.stats.send_failed += 1,
