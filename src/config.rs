@@ -328,6 +328,26 @@ pub struct MediaConfig {
     /// The address written into the browser's ICE candidate when `webrtc_listen` is a
     /// wildcard or sits behind a static 1:1 NAT.
     pub webrtc_public_ip: Option<std::net::IpAddr>,
+    /// `shared` (one WebRTC port per worker, calls told apart by ICE ufrag and latched
+    /// 5-tuple) or `per_call` (each call's WebRTC leg on its own port from
+    /// `webrtc_port_min..=webrtc_port_max`).
+    #[serde(default)]
+    pub webrtc_ports: WebrtcPorts,
+    /// First port of the per-call WebRTC range.
+    pub webrtc_port_min: Option<u16>,
+    /// Last port of the per-call WebRTC range.
+    pub webrtc_port_max: Option<u16>,
+}
+
+/// How browsers' media reaches the workers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum WebrtcPorts {
+    /// One port per worker (RFC 7983 demultiplexing).
+    #[default]
+    Shared,
+    /// One port per call, from a range.
+    PerCall,
 }
 
 /// `[lab]`: the numbers the in-process lab IMS answers.
@@ -737,6 +757,26 @@ fn validate(c: &Config) -> Result<(), (String, String)> {
             "media.webrtc_public_ip",
             "is required when media.webrtc_listen is a wildcard address (it goes into the ICE candidate)",
         );
+    }
+    if c.media.webrtc_ports == WebrtcPorts::PerCall {
+        let (Some(min), Some(max)) = (c.media.webrtc_port_min, c.media.webrtc_port_max) else {
+            return err(
+                "media.webrtc_port_min",
+                "webrtc_ports = \"per_call\" needs media.webrtc_port_min and webrtc_port_max",
+            );
+        };
+        if min == 0 || max <= min {
+            return err(
+                "media.webrtc_port_max",
+                "must be greater than media.webrtc_port_min (and the range not start at 0)",
+            );
+        }
+        if min <= c.media.ims_port_max && c.media.ims_port_min <= max {
+            return err(
+                "media.webrtc_port_min",
+                "the per-call WebRTC range overlaps the IMS-leg range",
+            );
+        }
     }
     if c.media.inactivity_secs == 0 {
         return err("media.inactivity_secs", "must be at least 1");

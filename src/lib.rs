@@ -438,6 +438,16 @@ fn media_engine_config(cfg: &Config) -> sip_proxy::media_engine::MediaEngineConf
         ims_srtp: cfg.media.ims_srtp,
         quarantine: Duration::from_secs(cfg.media.port_quarantine_secs),
         inactivity: Duration::from_secs(cfg.media.inactivity_secs),
+        web_ports: match (
+            cfg.media.webrtc_ports,
+            cfg.media.webrtc_port_min,
+            cfg.media.webrtc_port_max,
+        ) {
+            (config::WebrtcPorts::PerCall, Some(min), Some(max)) => {
+                sip_proxy::media_engine::WebPorts::PerCall(min..=max)
+            }
+            _ => sip_proxy::media_engine::WebPorts::Shared,
+        },
         ..Default::default()
     }
 }

@@ -263,3 +263,16 @@ fn a_malformed_cors_origin_is_refused() {
     let (out, file) = run_with(&text, &[]);
     assert_refused(&out, &file, "api.cors.allowed_origins", None);
 }
+
+#[test]
+fn per_call_webrtc_ports_need_a_range_apart_from_the_ims_one() {
+    let text = default_config().replace("webrtc_ports = \"shared\"", "webrtc_ports = \"per_call\"");
+    let (out, file) = run_with(&text, &[]);
+    assert_refused(&out, &file, "media.webrtc_port_min", None);
+    let overlapping = text.replace(
+        "# webrtc_port_min = 40000\n# webrtc_port_max = 40999",
+        "webrtc_port_min = 30500\nwebrtc_port_max = 31500",
+    );
+    let (out, file) = run_with(&overlapping, &[]);
+    assert_refused(&out, &file, "media.webrtc_port_min", None);
+}
