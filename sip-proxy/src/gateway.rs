@@ -88,6 +88,8 @@ pub struct GatewayUser<M: MediaControl> {
     /// Register every added user's number with these credentials (see
     /// [`Self::register_added_users`]).
     auto_register: Option<AutoRegister>,
+    /// Events went out since the gauges were last set.
+    gauges_stale: bool,
 }
 
 /// The credentials the gateway registers its web users' numbers with: a realm, a
@@ -123,6 +125,7 @@ impl<M: MediaControl> GatewayUser<M> {
             keepalive: None,
             results: VecDeque::new(),
             auto_register: None,
+            gauges_stale: false,
         }
     }
 
@@ -344,20 +347,20 @@ impl<M: MediaControl + Send> TransactionUser for GatewayUser<M> {
             Some(GatewayEvent::Call(call)) => gateway_metrics::call_event(call),
             Some(GatewayEvent::Registration(reg)) => gateway_metrics::registration_event(reg),
             Some(_) => {}
-            // Drained: the state the events described is now the core's state.
-            None => gateway_metrics::set_active(
-                self.core.active_calls(),
-                self.registrations.as_ref().map_or(
-                    [
-                        ("registering", 0),
-                        ("registered", 0),
-                        ("refreshing", 0),
-                        ("deregistering", 0),
-                    ],
-                    Registrations::count_by_state,
-                ),
-            ),
+            // Drained after events: the state they described is now the core's state. The
+            // driver drains after every message, so the gauges (a walk over the
+            // registrations) are only recomputed when something was reported.
+            None if self.gauges_stale => {
+                self.gauges_stale = false;
+                let registrations = self
+                    .registrations
+                    .as_ref()
+                    .map_or([0; 4], Registrations::count_by_state);
+                gateway_metrics::set_active(self.core.active_calls(), registrations);
+            }
+            None => {}
         }
+        self.gauges_stale |= ev.is_some();
         ev
     }
 }

@@ -7,10 +7,13 @@
 
 use std::sync::LazyLock;
 
-use prometheus::{register_int_counter_vec, register_int_gauge_vec, IntCounterVec, IntGaugeVec};
+use prometheus::{
+    register_int_counter_vec, register_int_gauge, register_int_gauge_vec, IntCounterVec, IntGauge,
+    IntGaugeVec,
+};
 
 use crate::call::CallEvent;
-use crate::registration::RegEvent;
+use crate::registration::{RegEvent, REGISTRATION_STATES};
 
 static CALLS_STARTED: LazyLock<IntCounterVec> = LazyLock::new(|| {
     register_int_counter_vec!(
@@ -30,11 +33,10 @@ static CALL_STATUS: LazyLock<IntCounterVec> = LazyLock::new(|| {
     .expect("invariant: registered once, under a unique name")
 });
 
-static CALLS_ACTIVE: LazyLock<IntGaugeVec> = LazyLock::new(|| {
-    register_int_gauge_vec!(
+static CALLS_ACTIVE: LazyLock<IntGauge> = LazyLock::new(|| {
+    register_int_gauge!(
         "rtcgate_calls_active",
-        "Calls the call core holds now (set up, ringing or connected).",
-        &[]
+        "Calls the call core holds now (set up, ringing or connected)."
     )
     .expect("invariant: registered once, under a unique name")
 });
@@ -91,12 +93,11 @@ pub(crate) fn registration_event(event: &RegEvent) {
     REG_EVENTS.with_label_values(&[kind]).inc();
 }
 
-/// Sets the gauges from the core's current state.
-pub(crate) fn set_active(calls: usize, registrations: [(&'static str, usize); 4]) {
-    CALLS_ACTIVE
-        .with_label_values(&[] as &[&str])
-        .set(i64::try_from(calls).unwrap_or(i64::MAX));
-    for (state, n) in registrations {
+/// Sets the gauges from the core's current state; `registrations` in
+/// [`REGISTRATION_STATES`] order.
+pub(crate) fn set_active(calls: usize, registrations: [usize; 4]) {
+    CALLS_ACTIVE.set(i64::try_from(calls).unwrap_or(i64::MAX));
+    for (state, n) in REGISTRATION_STATES.into_iter().zip(registrations) {
         REGISTRATIONS
             .with_label_values(&[state])
             .set(i64::try_from(n).unwrap_or(i64::MAX));

@@ -116,6 +116,10 @@ pub struct Registrations {
     ids: IdGen,
 }
 
+/// The names of the registration states, as [`Registrations::count_by_state`] orders them.
+pub const REGISTRATION_STATES: [&str; 4] =
+    ["registering", "registered", "refreshing", "deregistering"];
+
 /// RFC 3261 §10.2.4 refresh point: half the granted time, or 600 s before expiry,
 /// whichever comes first (never earlier than 1 s after registering).
 pub fn refresh_after(granted: Duration) -> Duration {
@@ -136,14 +140,10 @@ impl Registrations {
         }
     }
 
-    /// How many numbers are in each state, for the `rtcgate_registrations` gauge.
-    pub fn count_by_state(&self) -> [(&'static str, usize); 4] {
-        let mut counts = [
-            ("registering", 0),
-            ("registered", 0),
-            ("refreshing", 0),
-            ("deregistering", 0),
-        ];
+    /// How many numbers are in each state, in [`REGISTRATION_STATES`] order (the
+    /// `rtcgate_registrations` gauge).
+    pub fn count_by_state(&self) -> [usize; 4] {
+        let mut counts = [0; 4];
         for reg in self.regs.values() {
             let i = match reg.state {
                 State::Registering => 0,
@@ -151,7 +151,7 @@ impl Registrations {
                 State::Refreshing { .. } => 2,
                 State::Deregistering => 3,
             };
-            counts[i].1 += 1;
+            counts[i] += 1;
         }
         counts
     }

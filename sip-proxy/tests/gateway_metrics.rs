@@ -6,23 +6,18 @@
 
 use std::time::Instant;
 
-use sip_proxy::call::{CallCore, CallCoreConfig, CallId, Command, IdentityHeader};
-use sip_proxy::endpoint::{Endpoint, EndpointConfig};
+use sip_proxy::call::{CallId, Command};
+use sip_proxy::endpoint::Endpoint;
 use sip_proxy::gateway::{GatewayCommand, GatewayUser};
 use sip_proxy::media::RecordingMedia;
 use sip_proxy::message::builder::response_to;
 use sip_proxy::message::{Message, Method, Request};
-use sip_proxy::transaction::{Target, Transport};
+
+mod gateway_harness;
+use gateway_harness::{gateway, ims};
 
 const CHROME_OFFER: &str = include_str!("data/sdp/chrome_offer.sdp");
 const IMS_ANSWER: &str = include_str!("data/sdp/ims_answer_sdes.sdp");
-
-fn ims() -> Target {
-    Target {
-        transport: Transport::Udp,
-        addr: "192.0.2.50:5060".parse().unwrap(),
-    }
-}
 
 /// The sum of the samples of `name` (with `label`, when given) in the exposition text of
 /// the default registry; 0 when absent.
@@ -42,19 +37,7 @@ fn sample(name: &str, label: Option<(&str, &str)>) -> i64 {
 
 #[test]
 fn an_outgoing_call_is_counted_from_originate_to_bye() {
-    let cfg = CallCoreConfig {
-        next_hop: ims(),
-        local_host: "192.0.2.10:5060".into(),
-        domain: "ims.example.net".into(),
-        identity: IdentityHeader::Asserted,
-        access_network_info: None,
-        session_expires: 1800,
-        timers: Default::default(),
-        fallback_hops: Vec::new(),
-    };
-    let core = CallCore::new(cfg, RecordingMedia::srtp(), 11);
-    let mut ep =
-        Endpoint::new(EndpointConfig::default(), 12).with_user(GatewayUser::new(core, None));
+    let mut ep = gateway();
     let drain = |ep: &mut Endpoint<GatewayUser<RecordingMedia>>| {
         while ep.poll_user_event().is_some() {}
     };

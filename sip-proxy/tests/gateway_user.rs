@@ -13,34 +13,14 @@ use sip_proxy::gateway::{GatewayCommand, GatewayEvent, GatewayUser};
 use sip_proxy::media::RecordingMedia;
 use sip_proxy::message::builder::response_to;
 use sip_proxy::message::{Message, Method, Request};
-use sip_proxy::transaction::{Target, Transport};
 
 const IMS_OFFER: &str = include_str!("data/sdp/ims_offer_amrwb_pcma.sdp");
 const CHROME_ANSWER: &str = include_str!("data/sdp/chrome_answer.sdp");
 const CHROME_OFFER: &str = include_str!("data/sdp/chrome_offer.sdp");
 const IMS_ANSWER: &str = include_str!("data/sdp/ims_answer_sdes.sdp");
 
-fn ims() -> Target {
-    Target {
-        transport: Transport::Udp,
-        addr: "192.0.2.50:5060".parse().unwrap(),
-    }
-}
-
-fn gateway() -> Endpoint<GatewayUser<RecordingMedia>> {
-    let cfg = CallCoreConfig {
-        next_hop: ims(),
-        local_host: "192.0.2.10:5060".into(),
-        domain: "ims.example.net".into(),
-        identity: IdentityHeader::Asserted,
-        access_network_info: None,
-        session_expires: 1800,
-        timers: Default::default(),
-        fallback_hops: Vec::new(),
-    };
-    let core = CallCore::new(cfg, RecordingMedia::srtp(), 11);
-    Endpoint::new(EndpointConfig::default(), 12).with_user(GatewayUser::new(core, None))
-}
+mod gateway_harness;
+use gateway_harness::{gateway, ims};
 
 fn sent(ep: &mut Endpoint<GatewayUser<RecordingMedia>>) -> Vec<Message<'static>> {
     std::iter::from_fn(|| ep.poll_transmit())
