@@ -39,6 +39,8 @@
 //!   `dtls::DtlsSession` (`handle_datagram`, `start(DtlsParams)`, `next_output` →
 //!   datagrams to send and `Connected` with the leg's two `SrtpContext`s, or `Failed`).
 #![warn(missing_docs)]
+// `unsafe` lives only in `sys` (system calls and CPU instructions), audited there.
+#![deny(unsafe_code)]
 
 pub mod datapath;
 pub mod demux;
@@ -48,3 +50,5 @@ pub mod redact;
 pub mod rtp;
 pub mod srtp;
 pub mod stun;
+#[allow(unsafe_code)]
+mod sys;

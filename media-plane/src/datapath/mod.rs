@@ -30,7 +30,8 @@
 //! - `dtls_link.rs`: [`WorkerHandle::dtls_link`] makes the two ends of a call's DTLS
 //!   hand-over; [`DtlsPort::run`] is the control plane's driver of the `DtlsSession`.
 //! - [`backend`]: [`spawn`] runs a worker on a thread over epoll + recvmmsg/sendmmsg
-//!   (or io_uring, [`Backend`]); the only `unsafe` is the private `sys` module. Each loop
+//!   (or io_uring, [`Backend`]); their system calls go through the crate's private `sys`
+//!   module, the only `unsafe` in the crate. Each loop
 //!   turn a backend drains [`Worker::poll_transmit`] and sends from the web socket.
 //! - [`PortAllocator`]: even IMS-leg ports (or every port, for per-call web ports) over a
 //!   range, with quarantine after release.
@@ -44,8 +45,6 @@ mod dtls_link;
 pub mod metrics;
 mod ports;
 mod session;
-#[allow(unsafe_code)]
-mod sys;
 mod webrtc;
 mod worker;
 

@@ -5,7 +5,7 @@
 //! the constructors; the per-packet functions only borrow them (HMAC starts from two
 //! precomputed 20-octet SHA-1 states). Nothing here allocates.
 
-use aes::cipher::{BlockCipherEncrypt, KeyInit};
+use aes::cipher::{BlockEncrypt, KeyInit};
 use aes::{Aes128, Aes192, Aes256, Block};
 use ring::aead::{self, Aad, LessSafeKey, UnboundKey};
 
@@ -43,7 +43,7 @@ impl AesCtr {
     }
 }
 
-fn ctr_xor<C: BlockCipherEncrypt<BlockSize = aes::cipher::consts::U16>>(
+fn ctr_xor<C: BlockEncrypt<BlockSize = aes::cipher::consts::U16>>(
     cipher: &C,
     iv: [u8; 16],
     data: &mut [u8],

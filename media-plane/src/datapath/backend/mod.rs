@@ -140,7 +140,7 @@ impl RunningWorker {
 /// a throw-away thread.
 pub fn io_uring_available() -> bool {
     static PROBE: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
-    *PROBE.get_or_init(super::sys::uring::probe)
+    *PROBE.get_or_init(crate::sys::uring::probe)
 }
 
 /// Starts a backend thread for `worker`; the web legs share `web` (already bound, on the

@@ -13,8 +13,8 @@ use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use super::{bind_ims, io_err, BackendConfig, BackendStats, Control};
-use crate::datapath::sys::epoll::EventFd;
-use crate::datapath::sys::uring::{Completion, Uring};
+use crate::sys::epoll::EventFd;
+use crate::sys::uring::{Completion, Uring};
 use crate::datapath::{Action, DatapathError, SocketOp, Worker, WorkerEvent};
 
 /// What a completion's `user_data` names (top two bits).

@@ -1,4 +1,4 @@
-//! The data path's only `unsafe`: thin, audited wrappers over the Linux system calls the
+//! The crate's only `unsafe`: thin, audited wrappers over the Linux system calls the
 //! backends use (epoll, eventfd, recvmmsg/sendmmsg, and the io_uring submission pieces).
 //!
 //! Rules of this module: every `unsafe` block carries a `// SAFETY:` comment naming the
