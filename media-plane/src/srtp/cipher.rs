@@ -6,7 +6,7 @@
 //! precomputed 20-octet SHA-1 states). Nothing here allocates.
 
 use aes::cipher::{BlockEncrypt, KeyInit};
-use aes::{Aes128, Aes192, Aes256, Block};
+use aes::{Aes128Enc as Aes128, Aes192Enc as Aes192, Aes256Enc as Aes256, Block};
 use ring::aead::{self, Aad, LessSafeKey, UnboundKey};
 
 use super::SrtpError;
