@@ -32,6 +32,16 @@ impl AesCtr {
         })
     }
 
+    /// Encrypts `blocks` in place (the counter blocks of a keystream), eight at a time
+    /// through the AES-NI pipeline.
+    pub(crate) fn encrypt_blocks(&self, blocks: &mut [Block]) {
+        match self {
+            AesCtr::Aes128(c) => c.encrypt_blocks(blocks),
+            AesCtr::Aes192(c) => c.encrypt_blocks(blocks),
+            AesCtr::Aes256(c) => c.encrypt_blocks(blocks),
+        }
+    }
+
     /// XORs the AES-CM keystream starting at counter block `iv` into `data`
     /// (RFC 3711 §4.1.1: block j is E(k_e, IV + j mod 2^128)).
     pub(crate) fn apply_keystream(&self, iv: [u8; 16], data: &mut [u8]) {
@@ -205,6 +215,16 @@ impl PreparedHmac {
         compress(&mut inner, &pad(0x36));
         compress(&mut outer, &pad(0x5c));
         Ok(Self { inner, outer })
+    }
+
+    /// The SHA-1 state after the `key XOR ipad` block.
+    pub(crate) fn inner_state(&self) -> [u32; 5] {
+        self.inner
+    }
+
+    /// The SHA-1 state after the `key XOR opad` block.
+    pub(crate) fn outer_state(&self) -> [u32; 5] {
+        self.outer
     }
 
     /// HMAC-SHA1(key, a || b), full 20 octets.

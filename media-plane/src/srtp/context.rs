@@ -108,7 +108,7 @@ impl Session {
 }
 
 /// RFC 3711 §4.1.1: IV = (k_s * 2^16) XOR (SSRC * 2^64) XOR (i * 2^16).
-fn cm_iv(salt: &[u8; 14], ssrc: u32, index: u64) -> [u8; 16] {
+pub(super) fn cm_iv(salt: &[u8; 14], ssrc: u32, index: u64) -> [u8; 16] {
     let mut iv = [0u8; 16];
     iv[..14].copy_from_slice(salt);
     xor_into(&mut iv[4..8], &ssrc.to_be_bytes());
@@ -301,12 +301,7 @@ impl SrtpContext {
             .checked_sub(tag_len)
             .filter(|&e| e >= hdr_len)
             .ok_or(SrtpError::Truncated)?;
-        // RFC 3711 §3.3: index, then replay check, before any crypto.
-        let slot = self.streams.find(ssrc).and_then(|i| self.streams.get(i));
-        let index = estimate_index(slot.and_then(|s| s.rtp.top()), seq)?;
-        if let Some(s) = slot {
-            s.rtp.check(index)?;
-        }
+        let index = self.rtp_receive_index(ssrc, seq)?;
         let roc = ((index >> 16) as u32).to_be_bytes();
         let salt = &self.rtp.salt;
         let (pkt, tag) = buf[..len].split_at_mut(body_end);
@@ -324,6 +319,32 @@ impl SrtpContext {
         // RFC 3711 §3.3.1: update ROC/s_l and the window only after authentication.
         self.streams.find_or_insert(ssrc).rtp.accept(index);
         Ok(body_end)
+    }
+
+    /// RFC 3711 §3.3: the index of a received packet, then the replay check, before
+    /// any crypto. Changes nothing.
+    pub(super) fn rtp_receive_index(&self, ssrc: u32, seq: u16) -> Result<u64, SrtpError> {
+        let slot = self.streams.find(ssrc).and_then(|i| self.streams.get(i));
+        let index = estimate_index(slot.and_then(|s| s.rtp.top()), seq)?;
+        if let Some(s) = slot {
+            s.rtp.check(index)?;
+        }
+        Ok(index)
+    }
+
+    /// RFC 3711 §3.3.1: records an authenticated (or sent) SRTP index: ROC, `s_l`,
+    /// replay window.
+    pub(super) fn accept_rtp(&mut self, ssrc: u32, index: u64) {
+        self.streams.find_or_insert(ssrc).rtp.accept(index);
+    }
+
+    /// The SRTP keys when the suite is AES-CM with HMAC-SHA1 (the fused transcode of
+    /// `srtp::fused`); `None` for GCM and NULL.
+    pub(super) fn rtp_aes_cm(&self) -> Option<(&AesCtr, &PreparedHmac, &[u8; 14])> {
+        match &self.rtp.transform {
+            Transform::AesCm(c, mac) => Some((c, mac, &self.rtp.salt)),
+            _ => None,
+        }
     }
 
     // --------------------------------------------------------------- SRTCP
@@ -468,7 +489,7 @@ impl SrtpContext {
 }
 
 /// Header length, sequence number and SSRC of the RTP packet `buf[..len]`.
-fn rtp_fields(buf: &[u8], len: usize) -> Result<(usize, u16, u32), SrtpError> {
+pub(super) fn rtp_fields(buf: &[u8], len: usize) -> Result<(usize, u16, u32), SrtpError> {
     let pkt = buf.get(..len).ok_or(SrtpError::BufferTooSmall {
         needed: len,
         available: buf.len(),

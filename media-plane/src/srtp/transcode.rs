@@ -165,6 +165,9 @@ fn check_room(buf: &[u8], needed: usize) -> Result<(), SrtpError> {
 /// header, protect with `egress`. Returns the egress length. `buf` needs room for
 /// the egress tag; that is checked first, so `BufferTooSmall` changes nothing. After a
 /// successful unprotect, a `StaleEpoch` error leaves `buf` decrypted (drop it).
+///
+/// AES-CM on both legs takes the one-pass path of `srtp::fused` (both HMACs side by
+/// side, one combined keystream); the result and the error cases are the same.
 pub fn srtp_to_srtp(
     ingress: &mut SrtpContext,
     reorig: &mut ReOriginator,
@@ -175,6 +178,9 @@ pub fn srtp_to_srtp(
     let out_max =
         len.saturating_sub(ingress.suite().srtp_tag_len()) + egress.suite().srtp_tag_len();
     check_room(buf, out_max)?;
+    if let Some(done) = super::fused::aes_cm_to_aes_cm(ingress, reorig, egress, buf, len) {
+        return done;
+    }
     let plain = ingress.unprotect_rtp(buf, len)?;
     let index = reorig.rewrite(&mut buf[..plain])?;
     egress.protect_rtp_with_roc(buf, plain, (index >> 16) as u32)

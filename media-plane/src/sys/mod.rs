@@ -1,5 +1,7 @@
 //! The crate's only `unsafe`: thin, audited wrappers over the Linux system calls the
-//! backends use (epoll, eventfd, recvmmsg/sendmmsg, and the io_uring submission pieces).
+//! backends use (epoll, eventfd, recvmmsg/sendmmsg, and the io_uring submission pieces),
+//! and the one CPU-specific kernel the SRTP engine calls ([`sha1x2`]: two SHA-1
+//! compressions interleaved with SHA-NI, picked at run time).
 //!
 //! Rules of this module: every `unsafe` block carries a `// SAFETY:` comment naming the
 //! invariant it relies on; raw pointers handed to the kernel point into buffers owned by
@@ -10,4 +12,5 @@
 pub(crate) mod addr;
 pub(crate) mod epoll;
 pub(crate) mod mmsg;
+pub(crate) mod sha1x2;
 pub(crate) mod uring;
