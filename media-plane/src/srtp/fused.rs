@@ -112,12 +112,20 @@ impl<'a> DualKeystream<'a> {
     /// most `end`), as a little-endian `u128`; octets before the payload are zero on
     /// the first lap of the ring, octets past `end` are whatever the ring holds (the
     /// caller masks them).
+    #[inline]
     fn chunk(&mut self, off: usize) -> u128 {
-        while self.produced < (off + 16).min(self.end) {
-            self.prefetch(off);
+        if self.produced < (off + 16).min(self.end) {
+            self.catch_up(off);
         }
         let at = off % RING;
         u128::from_le_bytes(self.ring[at..at + 16].try_into().unwrap_or([0; 16]))
+    }
+
+    #[cold]
+    fn catch_up(&mut self, off: usize) {
+        while self.produced < (off + 16).min(self.end) {
+            self.prefetch(off);
+        }
     }
 
     /// XORs the keystream for packet offsets `from..from + dst.len()` into `dst`.
@@ -239,6 +247,16 @@ fn macs_and_recrypt(
         let (mut wa, mut wb) = ([0u8; 64], [0u8; 64]);
         for q in 0..4 {
             let off = 64 * w + 16 * q;
+            if off >= hdr_len && off + 16 <= body_end {
+                // Payload only: no header, no tail, no mask.
+                let slot = &mut buf[off..off + 16];
+                let ca = u128::from_le_bytes((&*slot).try_into().unwrap_or([0; 16]));
+                let cb = ca ^ ks.chunk(off);
+                slot.copy_from_slice(&cb.to_le_bytes());
+                wa[16 * q..16 * q + 16].copy_from_slice(&ca.to_le_bytes());
+                wb[16 * q..16 * q + 16].copy_from_slice(&cb.to_le_bytes());
+                continue;
+            }
             let (mut ca, mut cb) = (0u128, 0u128);
             if off < body_end {
                 let slot = &mut buf[off..off + 16];
