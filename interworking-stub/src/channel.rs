@@ -17,6 +17,13 @@
 //! its device can no longer follow are ended. A client that reconnects within the grace
 //! period with `?last_seq=N` gets every frame after N the channel still holds (the last
 //! 1024); without `last_seq`, the frames no socket of the channel was sent yet.
+//!
+//! The socket's access token is checked again at every ping (default every 20 s): once
+//! it has expired or been revoked (RFC 6750 §3.1 `invalid_token`), or lost the
+//! `notification-channel:read` scope, the gateway closes the socket with code 1008
+//! (policy violation). The channel itself stays for its grace period, so the client
+//! reconnects with a fresh token and `last_seq` and loses no event. An identity
+//! provider that cannot be reached does not close the socket.
 
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
@@ -24,7 +31,7 @@ use std::time::{Duration, Instant};
 use axum::body::Body;
 use axum::extract::rejection::{JsonRejection, QueryRejection};
 use axum::extract::ws::rejection::WebSocketUpgradeRejection;
-use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
+use axum::extract::ws::{CloseFrame, Message, WebSocket, WebSocketUpgrade};
 use axum::extract::{Path, Query, State};
 use axum::http::{header, HeaderMap, Method, Request, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -252,7 +259,12 @@ fn spawn_grace(state: ApiState, id: String, epoch: u64) {
     });
 }
 
-/// The socket's loop: frames out as they come, commands in, pings.
+/// RFC 6455 §7.4.1: 1008, policy violation — the close code when the socket's access
+/// token is no longer good.
+const TOKEN_NO_LONGER_GOOD: u16 = 1008;
+
+/// The socket's loop: frames out as they come, commands in, pings (each of which
+/// re-checks the access token).
 async fn serve(
     mut socket: WebSocket,
     state: ApiState,
@@ -303,6 +315,17 @@ async fn serve(
             _ = ping.tick() => {
                 if pong_due {
                     tracing::info!(channel = %id, "no pong: closing the socket");
+                    break;
+                }
+                if let Err(e @ (ApiError::Unauthenticated(_) | ApiError::PermissionDenied(_))) =
+                    authorize(&state, &token, scope::CHANNEL_READ).await
+                {
+                    tracing::info!(channel = %id, reason = %e, "access token no longer good: closing the socket");
+                    let close = CloseFrame {
+                        code: TOKEN_NO_LONGER_GOOD,
+                        reason: "the access token expired, was revoked or lost its scope".into(),
+                    };
+                    let _ = socket.send(Message::Close(Some(close))).await;
                     break;
                 }
                 pong_due = true;

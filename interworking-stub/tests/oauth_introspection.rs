@@ -5,7 +5,7 @@
 
 mod common;
 
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -18,10 +18,12 @@ use axum::{Json, Router};
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
 use common::json_response;
+use futures_util::{SinkExt, StreamExt};
 use interworking_stub::auth::IntrospectionOptions;
-use interworking_stub::{router, ApiOptions, AuthMode};
+use interworking_stub::{router, router_with_channels, ApiOptions, AuthMode, ChannelOptions};
 use serde_json::{json, Value};
 use tokio::sync::watch;
+use tokio_tungstenite::tungstenite::Message;
 use tower::ServiceExt;
 
 const REG: &str = "/webrtc-registration/v0.3/sessions";
@@ -34,10 +36,12 @@ fn now() -> u64 {
 }
 
 /// The endpoint: `good`, `short` (exp in 2 s), `readonly` and `revoked` tokens; `broken`
-/// makes it fail with 500.
+/// makes it fail with 500; `revocable` is a channel user's token, active until
+/// `revoked` is set, and `fresh` another token of the same number.
 #[derive(Clone, Default)]
 struct Endpoint {
     hits: Arc<AtomicUsize>,
+    revoked: Arc<AtomicBool>,
 }
 
 async fn introspect(State(ep): State<Endpoint>, headers: HeaderMap, body: String) -> Response {
@@ -63,12 +67,22 @@ async fn introspect(State(ep): State<Endpoint>, headers: HeaderMap, body: String
         Some("readonly") => json!({"active": true, "scope": "webrtc-registration:read",
                                    "phone_number": "+15550002"}),
         Some("broken") => return StatusCode::INTERNAL_SERVER_ERROR.into_response(),
+        Some("revocable") if ep.revoked.load(Ordering::SeqCst) => json!({"active": false}),
+        Some("revocable" | "fresh") => json!({"active": true, "exp": now() + 600,
+                                "scope": "notification-channel:create notification-channel:read",
+                                "phone_number": "+15550004"}),
         _ => json!({"active": false}),
     };
     Json(answer).into_response()
 }
 
 async fn start(cache_ttl: Duration) -> (Router, Endpoint) {
+    let (opts, ep) = endpoint(cache_ttl).await;
+    (router(opts), ep)
+}
+
+/// The introspection endpoint, served, and API options that use it.
+async fn endpoint(cache_ttl: Duration) -> (ApiOptions, Endpoint) {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let url = format!("http://{}/introspect", listener.local_addr().unwrap());
     let ep = Endpoint::default();
@@ -81,12 +95,12 @@ async fn start(cache_ttl: Duration) -> (Router, Endpoint) {
     opts.cache_ttl = cache_ttl;
     opts.leeway = Duration::ZERO;
     let (_, draining) = watch::channel(false);
-    let api = router(ApiOptions {
+    let api = ApiOptions {
         draining,
         retry_after_secs: 30,
         dev_tokens: false,
         auth: AuthMode::Introspection(opts),
-    });
+    };
     (api, ep)
 }
 
@@ -161,4 +175,109 @@ async fn a_missing_scope_is_403_and_a_failing_endpoint_503_uncached() {
         assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{body}");
     }
     assert_eq!(ep.hits(), 3, "failures are not cached");
+}
+
+/// The next frame that is not a ping or pong, at most 5 s; `pings` counts the pings.
+async fn next_frame(ws: &mut Ws, pings: &mut usize) -> Message {
+    loop {
+        let msg = tokio::time::timeout(Duration::from_secs(5), ws.next())
+            .await
+            .expect("a frame within 5 s")
+            .expect("the socket is open")
+            .unwrap();
+        match msg {
+            Message::Ping(_) => *pings += 1,
+            Message::Pong(_) => {}
+            other => return other,
+        }
+    }
+}
+
+type Ws =
+    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+
+/// A revoked (or expired) token closes its WebSocket at the next ping with 1008; the
+/// channel stays, so a fresh token of the same number reconnects to it.
+#[tokio::test]
+async fn a_revoked_token_closes_its_socket_and_the_channel_waits_for_a_fresh_one() {
+    let (opts, ep) = endpoint(Duration::ZERO).await;
+    let (link, _core) = common::FakeCore::start();
+    let app = router_with_channels(
+        opts,
+        link,
+        ChannelOptions {
+            ping_interval: Duration::from_millis(50),
+            ..ChannelOptions::default()
+        },
+    );
+    let addr = common::serve(app.clone()).await.to_string();
+    let (status, body) = common::call(
+        &app,
+        Method::POST,
+        "/notificationchannel/v0.1/phone-1/channels",
+        Some("revocable"),
+        &[("host", &addr)],
+        Some(json!({ "channelType": "WebSockets" })),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    let url = body["channelData"]["channelURL"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let (mut ws, _) = tokio_tungstenite::connect_async(format!("{url}?access_token=revocable"))
+        .await
+        .unwrap();
+
+    // While the token is good the socket outlives several pings (each re-checks it).
+    let hits = ep.hits();
+    let mut pings = 0;
+    while pings < 3 {
+        let msg = tokio::time::timeout(Duration::from_secs(5), ws.next())
+            .await
+            .expect("pings keep coming")
+            .expect("the socket is open")
+            .unwrap();
+        assert!(matches!(msg, Message::Ping(_)), "{msg:?}");
+        pings += 1;
+    }
+    ws.send(Message::text(
+        json!({"id": 1, "op": "GET /nowhere"}).to_string(),
+    ))
+    .await
+    .unwrap();
+    let Message::Text(reply) = next_frame(&mut ws, &mut pings).await else {
+        panic!("a reply");
+    };
+    assert_eq!(
+        serde_json::from_str::<Value>(reply.as_str()).unwrap()["status"],
+        404
+    );
+    assert!(ep.hits() >= hits + 2, "the pings asked the endpoint again");
+
+    ep.revoked.store(true, Ordering::SeqCst);
+    let mut ignored = 0;
+    let closed = tokio::time::timeout(Duration::from_secs(5), next_frame(&mut ws, &mut ignored));
+    match closed.await.expect("closed within 5 s of the revocation") {
+        Message::Close(Some(frame)) => assert_eq!(u16::from(frame.code), 1008),
+        other => panic!("expected a 1008 close, got {other:?}"),
+    }
+
+    // The channel is still there for its grace period.
+    let (mut again, _) = tokio_tungstenite::connect_async(format!("{url}?access_token=fresh"))
+        .await
+        .expect("the channel accepts a fresh token of the same number");
+    again
+        .send(Message::text(
+            json!({"id": "x", "op": "GET /nowhere"}).to_string(),
+        ))
+        .await
+        .unwrap();
+    let Message::Text(reply) = next_frame(&mut again, &mut ignored).await else {
+        panic!("a reply");
+    };
+    assert_eq!(
+        serde_json::from_str::<Value>(reply.as_str()).unwrap()["id"],
+        "x"
+    );
 }
