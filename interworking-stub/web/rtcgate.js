@@ -259,7 +259,9 @@ function addTracks(pc, stream) {
 
 /**
  * A signed-in web user. Events: `incoming` (detail `{call}`), `registration-ends`
- * (detail `{reason}`), `channel` (detail `{state: "open"|"reconnecting"|"closed"}`),
+ * (detail `{reason}`), `channel` (detail `{state: "open"|"reconnecting"|"closed"}`; when
+ * reconnecting, `tokenExpired` is true if the gateway closed the socket because the access
+ * token expired or was revoked: set `gate.token` to a fresh one and the reconnect uses it),
  * `error` (detail `{error}`: an event that could not be applied, e.g. a bad answer SDP).
  */
 export class RtcGate extends EventTarget {
@@ -381,7 +383,7 @@ export class RtcGate extends EventTarget {
           .then(() => this._onFrame(m.data))
           .catch((error) => this.dispatchEvent(new CustomEvent("error", { detail: { error } })));
       };
-      ws.onclose = () => {
+      ws.onclose = (ev) => {
         if (this._channel !== ws) return;
         if (this._closing || (first && !opened)) {
           this._channel = null;
@@ -389,7 +391,12 @@ export class RtcGate extends EventTarget {
           if (!opened) reject(new RtcGateError(0, "NETWORK", "the channel did not open"));
           return;
         }
-        this.dispatchEvent(new CustomEvent("channel", { detail: { state: "reconnecting" } }));
+        // 1008: the gateway closed the socket because the access token expired or was
+        // revoked. A listener sets `gate.token` before the reconnect (after the backoff).
+        const tokenExpired = ev?.code === 1008;
+        this.dispatchEvent(
+          new CustomEvent("channel", { detail: { state: "reconnecting", tokenExpired } }),
+        );
         const next = opened ? 0 : attempt + 1;
         this._reconnectTimer = setTimeout(
           () => this._connect(next, false).catch(() => {}),

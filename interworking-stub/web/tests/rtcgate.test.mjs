@@ -47,8 +47,8 @@ class FakeSocket {
   deliver(ev) {
     this.onmessage?.({ data: JSON.stringify(ev) });
   }
-  close() {
-    this.onclose?.();
+  close(code = 1006) {
+    this.onclose?.({ code });
   }
 }
 
@@ -260,6 +260,29 @@ test("a dropped channel reconnects with last_seq and the token, and the call goe
   assert.deepEqual(states, ["reconnecting", "open"]);
   gate.closeChannel();
   assert.equal(FakeSocket.all.length, 2, "closeChannel does not reconnect");
+});
+
+test("a socket closed for an expired token says so, and the reconnect uses the new token", async () => {
+  const { gate, socket } = await connected({});
+  const details = [];
+  gate.addEventListener("channel", (e) => {
+    details.push(e.detail);
+    if (e.detail.tokenExpired) gate.token = "tok-2";
+  });
+  socket.close(1008);
+  await new Promise((r) => setTimeout(r, 5)); // backoff is 0 ms in this test
+  assert.deepEqual(details, [{ state: "reconnecting", tokenExpired: true }]);
+  const again = FakeSocket.all.at(-1);
+  assert.notEqual(again, socket);
+  assert.equal(again.url.searchParams.get("access_token"), "tok-2");
+  again.open();
+  again.close(); // an ordinary drop
+  await new Promise((r) => setTimeout(r, 5));
+  assert.deepEqual(details.slice(1), [
+    { state: "open" },
+    { state: "reconnecting", tokenExpired: false },
+  ]);
+  gate.closeChannel();
 });
 
 test("an invitation becomes an incoming call, answered with PUT status Connected", async () => {
