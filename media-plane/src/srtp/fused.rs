@@ -34,6 +34,8 @@ use crate::sys::sha1x2::compress2;
 const FIXED_HEADER: usize = 12;
 /// Counter blocks per refill: the AES-NI pipeline depth of `aes`.
 const BATCH: usize = 8;
+/// Counter blocks made before the first window: its 64 octets, less the header.
+const FIRST_BATCH: usize = 4;
 
 /// `KS_A ⊕ KS_B` laid out at the packet offsets it applies to (the payload starts at
 /// `hdr_len`), in a ring of `RING` octets indexed by packet offset modulo `RING`. The
@@ -70,17 +72,25 @@ impl<'a> DualKeystream<'a> {
             produced: hdr_len,
             end,
         };
-        ks.prefetch(hdr_len);
+        // Only what the first window needs: this batch cannot overlap any SHA-1 work.
+        ks.generate(FIRST_BATCH);
         ks
     }
 
     /// Generates the next batch if keystream is left to make and the ring has room
     /// for it beyond `consumed` (the packet offset up to which it has been used).
     fn prefetch(&mut self, consumed: usize) {
-        if self.produced >= self.end || self.produced + 16 * BATCH > consumed + RING {
+        if self.produced + 16 * BATCH <= consumed + RING {
+            self.generate(BATCH);
+        }
+    }
+
+    /// Generates up to `batch` more blocks (of each keystream).
+    fn generate(&mut self, batch: usize) {
+        if self.produced >= self.end {
             return;
         }
-        let n = (self.end - self.produced).div_ceil(16).min(BATCH);
+        let n = (self.end - self.produced).div_ceil(16).min(batch);
         let mut ka = [Block::default(); BATCH];
         let mut kb = [Block::default(); BATCH];
         for (x, y) in ka.iter_mut().zip(kb.iter_mut()).take(n) {
