@@ -44,6 +44,7 @@ pub mod backend;
 mod dtls_link;
 pub mod metrics;
 mod ports;
+mod rtcp;
 mod session;
 mod webrtc;
 mod worker;
