@@ -53,8 +53,10 @@ pub use backend::{spawn, Backend, BackendConfig, BackendKind, BackendStats, Runn
 pub use dtls_link::{DtlsEnd, DtlsLink, DtlsPort, DTLS_INBOUND_QUEUE, DTLS_TRANSMIT_QUEUE};
 pub use metrics::{Direction, MediaTally, MetricsSnapshot, WorkerMetrics};
 pub use ports::PortAllocator;
+pub use rtcp::{ImsRtcp, RtcpConfig};
 pub use session::{
-    Action, DropCounters, DropReason, LegConfig, LegCrypto, LegSide, PtMap, Session, SessionEvent,
+    Action, DropCounters, DropReason, LegConfig, LegCrypto, LegSide, PtMap, RtcpTransmit, Session,
+    SessionEvent,
 };
 pub use webrtc::{WebPortCounters, WebRtcLeg};
 pub use worker::{CallId, Command, SocketOp, Worker, WorkerEvent, WorkerHandle};

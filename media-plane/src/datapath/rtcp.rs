@@ -17,9 +17,39 @@
 //! from a SplitMix64 sequence over the seed the control plane supplies (the core has no
 //! entropy of its own); the §6.3.1 compensation factor e − 3/2 is not applied.
 
+use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 use crate::rtcp::{NtpTime, Report, ReportBlock, SenderInfo};
+
+/// Where the IMS leg's RTCP goes (the WebRTC leg always muxes, RFC 8834 §5.1.1).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ImsRtcp {
+    /// `a=rtcp-mux` negotiated (RFC 5761 §5.1.1): RTCP on the RTP port both ways.
+    Mux,
+    /// RTCP on the local port+1, sent to `remote`, or to the remote RTP port+1
+    /// (RFC 3550 §11) when the far end's SDP has no `a=rtcp:` (RFC 3605).
+    Port {
+        /// The far end's `a=rtcp:` address.
+        remote: Option<SocketAddr>,
+    },
+}
+
+/// The RTCP of one call ([`super::Command::ConfigureRtcp`], [`super::Session::set_rtcp`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RtcpConfig {
+    /// The call's SDES CNAME (RFC 3550 §6.5.1; RFC 7022: random per call), chosen by
+    /// the caller; at most 255 octets are sent.
+    pub cname: String,
+    /// Seed of the report intervals' randomization (the core has no RNG).
+    pub seed: u64,
+    /// RTP clock rate of the web leg's media, in Hz (jitter and SR timestamps).
+    pub web_clock_rate: u32,
+    /// RTP clock rate of the IMS leg's media, in Hz.
+    pub ims_clock_rate: u32,
+    /// Muxed or on port+1.
+    pub ims: ImsRtcp,
+}
 
 /// RFC 3550 §6.2: the recommended minimum (and, for two participants, nominal) interval.
 pub(super) const NOMINAL_INTERVAL: Duration = Duration::from_secs(5);

@@ -36,10 +36,11 @@ use super::dtls_link::DTLS_TRANSMIT_QUEUE;
 use super::metrics::{Direction, MediaTally, MetricsSnapshot, WorkerMetrics, ONE_WAY_INTERVAL};
 use super::webrtc::{WebPort, WebPortCounters, WebRoute, WebState};
 use super::{
-    Action, BackendStats, DatapathError, DropReason, LegConfig, LegCrypto, LegSide, Session,
-    SessionEvent, WebRtcLeg,
+    Action, BackendStats, DatapathError, DropReason, ImsRtcp, LegConfig, LegCrypto, LegSide,
+    RtcpConfig, Session, SessionEvent, WebRtcLeg,
 };
 use crate::ice::{IceEvent, IceLiteAgent, LocalCredentials, RemoteCredentials};
+use crate::rtcp::NtpTime;
 use crate::srtp::{SrtpContext, SrtpSuite};
 
 /// Identifies a call's media session inside the gateway.
@@ -111,6 +112,18 @@ pub enum Command {
         inbound: Box<SrtpContext>,
         /// Protects what the gateway sends to the browser.
         outbound: Box<SrtpContext>,
+    },
+    /// Starts the gateway's RTCP for `call` (allocated before): reports on both legs,
+    /// and with [`ImsRtcp::Port`] a socket on the IMS port+1 ([`SocketOp::OpenRtcp`]);
+    /// [`WorkerEvent::Ready`] waits for it when both are queued together. A port+1 that
+    /// another call of the worker uses, or that cannot be bound, ends the call with
+    /// [`WorkerEvent::AllocateFailed`]. Sent again, it replaces the configuration
+    /// (statistics restart; the port+1 socket is opened or closed to match).
+    ConfigureRtcp {
+        /// The call.
+        call: CallId,
+        /// CNAME, seed, clock rates, IMS RTCP arrangement.
+        rtcp: Box<RtcpConfig>,
     },
     /// Ends the session.
     Release {
@@ -184,7 +197,15 @@ pub enum SocketOp {
         /// Local port.
         port: u16,
     },
-    /// Close the per-call socket (IMS leg or web port) on `port`.
+    /// Bind a UDP socket on `port` (the IMS port+1, on the IMS IP) for the RTCP of
+    /// `call`'s IMS leg ([`Command::ConfigureRtcp`] with [`ImsRtcp::Port`]).
+    OpenRtcp {
+        /// The call.
+        call: CallId,
+        /// Local port.
+        port: u16,
+    },
+    /// Close the per-call socket (IMS leg, its RTCP port, or web port) on `port`.
     Close {
         /// Local port.
         port: u16,
@@ -263,6 +284,12 @@ pub(super) struct Call {
     pub(super) web_port: Option<u16>,
     /// Set by [`Command::StartWebRtc`].
     pub(super) web: Option<Box<WebState>>,
+    /// The IMS leg's RTCP port (port+1, [`Command::ConfigureRtcp`]).
+    pub(super) rtcp_port: Option<u16>,
+    /// Which of the IMS sockets the backend has bound, and whether Ready went out.
+    pub(super) rtp_open: bool,
+    pub(super) rtcp_open: bool,
+    pub(super) ready_sent: bool,
 }
 
 /// The calls of one worker thread.
@@ -274,6 +301,8 @@ pub struct Worker {
     by_web_remote: HashMap<SocketAddr, CallId>,
     /// Per-call web ports and their calls.
     by_web_port: HashMap<u16, CallId>,
+    /// IMS-leg RTCP ports (port+1) and their calls.
+    by_rtcp_port: HashMap<u16, CallId>,
     web_port: u16,
     web: WebPort,
     inactivity: Duration,
@@ -302,6 +331,7 @@ impl Worker {
             by_ims_port: HashMap::new(),
             by_web_remote: HashMap::new(),
             by_web_port: HashMap::new(),
+            by_rtcp_port: HashMap::new(),
             web_port,
             web: WebPort::new(transmit_rx),
             inactivity,
@@ -376,6 +406,10 @@ impl Worker {
                     ims_port,
                     web_port: None,
                     web: None,
+                    rtcp_port: None,
+                    rtp_open: false,
+                    rtcp_open: false,
+                    ready_sent: false,
                 };
                 self.calls.insert(call, c);
                 self.ops.push_back(SocketOp::Open {
@@ -426,6 +460,7 @@ impl Worker {
                         .push_back(WorkerEvent::WebKeysInstalled { call, suite });
                 }
             }
+            Command::ConfigureRtcp { call, rtcp } => self.configure_rtcp(now, call, *rtcp),
             Command::Release { call } => self.release(call),
             Command::Stop => self.stopped = true,
         }
@@ -436,6 +471,42 @@ impl Worker {
         port == self.web_port
             || self.by_ims_port.contains_key(&port)
             || self.by_web_port.contains_key(&port)
+            || self.by_rtcp_port.contains_key(&port)
+    }
+
+    fn configure_rtcp(&mut self, now: Instant, call: CallId, cfg: RtcpConfig) {
+        let Some(c) = self.calls.get(&call) else {
+            return; // allocation failed, already reported
+        };
+        let want = match cfg.ims {
+            ImsRtcp::Mux => None,
+            // RFC 3550 §11: RTCP on the next higher (odd) port.
+            ImsRtcp::Port { .. } => c.ims_port.checked_add(1),
+        };
+        let old = c.rtcp_port;
+        if want != old {
+            if let Some(port) = want.filter(|p| self.port_taken(*p)) {
+                self.release(call);
+                self.events.push_back(WorkerEvent::AllocateFailed {
+                    call,
+                    error: DatapathError::PortInUse(port),
+                });
+                return;
+            }
+            if let Some(port) = old {
+                self.by_rtcp_port.remove(&port);
+                self.ops.push_back(SocketOp::Close { port });
+            }
+            if let Some(port) = want {
+                self.by_rtcp_port.insert(port, call);
+                self.ops.push_back(SocketOp::OpenRtcp { call, port });
+            }
+        }
+        if let Some(c) = self.calls.get_mut(&call) {
+            c.rtcp_port = want;
+            c.rtcp_open = c.rtcp_open && want == old;
+            c.session.set_rtcp(now, cfg);
+        }
     }
 
     fn open_web_port(&mut self, call: CallId, port: u16) {
@@ -478,24 +549,25 @@ impl Worker {
         c.web = Some(Box::new(state));
     }
 
-    /// Forgets `call`; returns its IMS port and its own web port if it had a session.
-    fn forget(&mut self, call: CallId) -> Option<(u16, Option<u16>)> {
+    /// Forgets `call`; returns its sockets' ports (IMS, own web port, IMS RTCP port) if
+    /// it had a session.
+    fn forget(&mut self, call: CallId) -> Option<[Option<u16>; 3]> {
         let c = self.calls.remove(&call)?;
         self.web.remove_call(call);
         self.by_ims_port.remove(&c.ims_port);
         if let Some(p) = c.web_port {
             self.by_web_port.remove(&p);
         }
+        if let Some(p) = c.rtcp_port {
+            self.by_rtcp_port.remove(&p);
+        }
         self.by_web_remote.retain(|_, v| *v != call);
-        Some((c.ims_port, c.web_port))
+        Some([Some(c.ims_port), c.web_port, c.rtcp_port])
     }
 
     fn release(&mut self, call: CallId) {
-        if let Some((port, web)) = self.forget(call) {
+        for port in self.forget(call).into_iter().flatten().flatten() {
             self.ops.push_back(SocketOp::Close { port });
-            if let Some(port) = web {
-                self.ops.push_back(SocketOp::Close { port });
-            }
         }
     }
 
@@ -510,10 +582,17 @@ impl Worker {
         self.ops.pop_front()
     }
 
-    /// The backend bound the IMS-leg socket of `call` on `port`
-    /// ([`WorkerEvent::Ready`]).
+    /// The backend bound a socket of `call` on `port`: once its IMS-leg socket (and
+    /// its RTCP socket, if one is configured) is bound, [`WorkerEvent::Ready`].
     pub fn socket_opened(&mut self, call: CallId, port: u16) {
-        if self.calls.get(&call).is_some_and(|c| c.ims_port == port) {
+        let Some(c) = self.calls.get_mut(&call) else {
+            return;
+        };
+        c.rtp_open |= c.ims_port == port;
+        c.rtcp_open |= c.rtcp_port == Some(port);
+        if !c.ready_sent && c.rtp_open && (c.rtcp_port.is_none() || c.rtcp_open) {
+            c.ready_sent = true;
+            let port = c.ims_port;
             self.events.push_back(WorkerEvent::Ready { call, port });
         }
     }
@@ -521,14 +600,13 @@ impl Worker {
     /// The backend could not open the IMS-leg (or per-call web) socket of `call` on
     /// `port`: the call is released and [`WorkerEvent::AllocateFailed`] reports it.
     pub fn socket_failed(&mut self, call: CallId, port: u16, kind: std::io::ErrorKind) {
-        let owns = |c: &Call| c.ims_port == port || c.web_port == Some(port);
+        let owns =
+            |c: &Call| c.ims_port == port || c.web_port == Some(port) || c.rtcp_port == Some(port);
         if self.calls.get(&call).is_some_and(owns) {
-            // Its other socket (if any) is closed; the failed one never opened.
-            if let Some((ims, web)) = self.forget(call) {
-                for other in [Some(ims), web].into_iter().flatten() {
-                    if other != port {
-                        self.ops.push_back(SocketOp::Close { port: other });
-                    }
+            // Its other sockets (if any) are closed; the failed one never opened.
+            for other in self.forget(call).into_iter().flatten().flatten() {
+                if other != port {
+                    self.ops.push_back(SocketOp::Close { port: other });
                 }
             }
             self.events.push_back(WorkerEvent::AllocateFailed {
@@ -678,6 +756,15 @@ impl Worker {
                     }
                 },
             }
+        } else if let Some(&call) = self.by_rtcp_port.get(&local.port()) {
+            // The IMS leg's port+1: RTCP only, never forwarded.
+            let Some(c) = self.calls.get_mut(&call) else {
+                self.tally.dropped(dir, DropReason::UnknownSource);
+                return unknown;
+            };
+            let a = c.session.handle_rtcp(now, LegSide::Ims, remote, buf, len);
+            self.tally.note_drop(dir, a);
+            return (a, local.port());
         } else {
             match self.by_ims_port.get(&local.port()) {
                 Some(&c) => (LegSide::Ims, c),
@@ -694,7 +781,7 @@ impl Worker {
         let a = c.session.handle_rtp(now, side, remote, buf, len);
         match a {
             Action::Forward { len, .. } => self.tally.forwarded(dir, len),
-            Action::Drop(r) => self.tally.dropped(dir, r),
+            Action::Drop(_) => self.tally.note_drop(dir, a),
             Action::Consumed => {}
         }
         let port = match a {
@@ -704,6 +791,34 @@ impl Worker {
             _ => c.ims_port,
         };
         (a, port)
+    }
+
+    /// The next RTCP report due at `now` (`wall`: the wall clock as NTP time), written
+    /// into `buf` (512 octets hold any): send `buf[..len]` to the address from the
+    /// socket on the local port named (the web port, the IMS port with rtcp-mux, or
+    /// its port+1). Backends drain this every loop turn; [`Worker::poll_timeout`]
+    /// includes the reports' deadlines. Slow path: one report per leg every few seconds.
+    pub fn poll_rtcp(
+        &mut self,
+        now: Instant,
+        wall: NtpTime,
+        buf: &mut [u8],
+    ) -> Option<(u16, SocketAddr, usize)> {
+        for c in self.calls.values_mut() {
+            if c.session.rtcp_timeout().is_none_or(|t| t > now) {
+                continue;
+            }
+            let Some(t) = c.session.poll_rtcp(now, wall, buf) else {
+                continue;
+            };
+            self.tally.rtcp_sent(t.leg);
+            let port = match t.leg {
+                LegSide::Web => c.web_port.unwrap_or(self.web_port),
+                LegSide::Ims => c.rtcp_port.unwrap_or(c.ims_port),
+            };
+            return Some((port, t.to, t.len));
+        }
+        None
     }
 
     /// The next event: a failed allocation, an ICE event, installed keys, or a session
@@ -923,5 +1038,94 @@ mod tests {
         assert_eq!(woken.load(std::sync::atomic::Ordering::Relaxed), 2);
         w.drain_commands(t0);
         assert!(w.is_stopped(), "the last handle dropped stops the worker");
+    }
+
+    #[test]
+    fn rtcp_port_opens_with_the_call_and_ready_waits_for_it() {
+        use crate::datapath::{ImsRtcp, RtcpConfig};
+        let t0 = Instant::now();
+        let (mut w, h) = Worker::new(4000, Duration::from_secs(5), 8);
+        let cfg = |ims| RtcpConfig {
+            cname: "c".into(),
+            seed: 1,
+            web_clock_rate: 8000,
+            ims_clock_rate: 8000,
+            ims,
+        };
+        let alloc = |call, ims_port| Command::Allocate {
+            call,
+            web: leg(5000),
+            ims: leg(6000),
+            ims_port,
+        };
+        let port = ImsRtcp::Port { remote: None };
+        h.send(alloc(1, 10000)).unwrap();
+        h.send(Command::ConfigureRtcp {
+            call: 1,
+            rtcp: Box::new(cfg(port)),
+        })
+        .unwrap();
+        // Call 2 on 10001 collides with call 1's RTCP port; call 3's port+1 is taken.
+        h.send(alloc(2, 10001)).unwrap();
+        h.send(alloc(3, 9999)).unwrap();
+        h.send(Command::ConfigureRtcp {
+            call: 3,
+            rtcp: Box::new(cfg(port)),
+        })
+        .unwrap();
+        w.drain_commands(t0);
+        let open = |call, port| Some(SocketOp::Open { call, port });
+        assert_eq!(w.poll_socket_op(), open(1, 10000));
+        let rtcp = Some(SocketOp::OpenRtcp {
+            call: 1,
+            port: 10001,
+        });
+        assert_eq!(w.poll_socket_op(), rtcp);
+        assert_eq!(w.poll_socket_op(), open(3, 9999));
+        assert_eq!(w.poll_socket_op(), Some(SocketOp::Close { port: 9999 }));
+        assert_eq!(w.poll_socket_op(), None);
+        let failed = |call, error| Some(WorkerEvent::AllocateFailed { call, error });
+        assert_eq!(w.poll_event(t0), failed(2, DatapathError::PortInUse(10001)));
+        assert_eq!(w.poll_event(t0), failed(3, DatapathError::PortInUse(10000)));
+        w.socket_opened(1, 10000);
+        assert_eq!(w.poll_event(t0), None, "Ready waits for the RTCP socket");
+        w.socket_opened(1, 10001);
+        let ready = Some(WorkerEvent::Ready {
+            call: 1,
+            port: 10000,
+        });
+        assert_eq!(w.poll_event(t0), ready);
+        // RTCP on port+1 is terminated, never forwarded, and counted.
+        let mut buf = [0u8; 64];
+        buf[..4].copy_from_slice(&[0x80, 201, 0, 1]);
+        let local = SocketAddr::from(([127, 0, 0, 1], 10001));
+        let from = SocketAddr::from(([127, 0, 0, 1], 6001));
+        let (a, via) = w.handle_datagram_routed(t0, local, from, &mut buf, 8);
+        assert_eq!((a, via), (Action::Drop(DropReason::RtcpTerminated), 10001));
+        assert_eq!(w.media_tally().rtcp_received, [0, 1]);
+        // Reports leave from the RTCP port toward the remote's port+1.
+        let mut out = [0u8; 512];
+        let due = w.poll_timeout().unwrap();
+        assert!(w.poll_rtcp(t0, NtpTime(0), &mut out).is_none(), "not yet");
+        let mut sent = Vec::new();
+        while let Some((port, to, _)) =
+            w.poll_rtcp(due + ONE_WAY_INTERVAL * 8, NtpTime(0), &mut out)
+        {
+            sent.push((port, to.port()));
+        }
+        sent.sort();
+        assert_eq!(sent, [(4000, 5000), (10001, 6001)]);
+        assert_eq!(w.media_tally().rtcp_sent, [1, 1]);
+        // Switching to rtcp-mux closes port+1; a release closes the rest.
+        h.send(Command::ConfigureRtcp {
+            call: 1,
+            rtcp: Box::new(cfg(ImsRtcp::Mux)),
+        })
+        .unwrap();
+        h.send(Command::Release { call: 1 }).unwrap();
+        w.drain_commands(t0);
+        assert_eq!(w.poll_socket_op(), Some(SocketOp::Close { port: 10001 }));
+        assert_eq!(w.poll_socket_op(), Some(SocketOp::Close { port: 10000 }));
+        assert_eq!(w.poll_socket_op(), None);
     }
 }

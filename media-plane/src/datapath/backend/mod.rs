@@ -170,6 +170,9 @@ pub fn spawn(
     })
 }
 
+/// Room for any report `Worker::poll_rtcp` writes (SR + block + CNAME + SRTCP trailer).
+const RTCP_BUF: usize = 512;
+
 fn io_err(op: &'static str) -> impl Fn(io::Error) -> DatapathError {
     move |e| DatapathError::Io { op, kind: e.kind() }
 }
