@@ -3,7 +3,8 @@
 //! The control plane sends [`Command`]s through a bounded queue ([`WorkerHandle::send`]
 //! never blocks: a full queue is [`DatapathError::QueueFull`], mapped to 503 by the
 //! call core). The worker drains it between packet batches.
-//! Routing: IMS-leg packets by local port; web-port packets through `webrtc.rs` (RFC 7983
+//! Routing: IMS-leg packets by local port (RTCP on an IMS port+1 to its call's
+//! [`Session::handle_rtcp`]); web-port packets through `webrtc.rs` (RFC 7983
 //! demux: STUN to the call's ICE-lite agent by local ufrag, DTLS to its slow path and
 //! SRTP to its session by the 5-tuple an authenticated check latched), or, for a call
 //! without a WebRTC leg, by the web remote configured at allocation.
