@@ -304,6 +304,11 @@ pub struct Worker {
     by_web_port: HashMap<u16, CallId>,
     /// IMS-leg RTCP ports (port+1) and their calls.
     by_rtcp_port: HashMap<u16, CallId>,
+    /// The earliest report due over all calls, when known (`Some(None)`: no call has
+    /// RTCP). Exact: only [`Worker::poll_rtcp`] and [`Command::ConfigureRtcp`] move the
+    /// reports' deadlines; the first rescans, the second forgets it. Spares the backends
+    /// a scan of every call per loop turn.
+    rtcp_next: Option<Option<Instant>>,
     web_port: u16,
     web: WebPort,
     inactivity: Duration,
@@ -333,6 +338,7 @@ impl Worker {
             by_web_remote: HashMap::new(),
             by_web_port: HashMap::new(),
             by_rtcp_port: HashMap::new(),
+            rtcp_next: Some(None),
             web_port,
             web: WebPort::new(transmit_rx),
             inactivity,
@@ -507,6 +513,7 @@ impl Worker {
             c.rtcp_port = want;
             c.rtcp_open = c.rtcp_open && want == old;
             c.session.set_rtcp(now, cfg);
+            self.rtcp_next = None;
         }
     }
 
@@ -805,21 +812,38 @@ impl Worker {
         wall: NtpTime,
         buf: &mut [u8],
     ) -> Option<(u16, SocketAddr, usize)> {
-        for c in self.calls.values_mut() {
-            if c.session.rtcp_timeout().is_none_or(|t| t > now) {
-                continue;
-            }
-            let Some(t) = c.session.poll_rtcp(now, wall, buf) else {
-                continue;
-            };
-            self.tally.rtcp_sent(t.leg);
-            let port = match t.leg {
-                LegSide::Web => c.web_port.unwrap_or(self.web_port),
-                LegSide::Ims => c.rtcp_port.unwrap_or(c.ims_port),
-            };
-            return Some((port, t.to, t.len));
+        if !self.rtcp_due(now) {
+            return None;
         }
+        let mut next: Option<Instant> = None;
+        for c in self.calls.values_mut() {
+            if c.session.rtcp_timeout().is_some_and(|t| t <= now) {
+                if let Some(t) = c.session.poll_rtcp(now, wall, buf) {
+                    self.rtcp_next = None; // more may be due: scan again
+                    self.tally.rtcp_sent(t.leg);
+                    let port = match t.leg {
+                        LegSide::Web => c.web_port.unwrap_or(self.web_port),
+                        LegSide::Ims => c.rtcp_port.unwrap_or(c.ims_port),
+                    };
+                    return Some((port, t.to, t.len));
+                }
+            }
+            next = match (next, c.session.rtcp_timeout()) {
+                (Some(a), Some(b)) => Some(a.min(b)),
+                (a, b) => a.or(b),
+            };
+        }
+        self.rtcp_next = Some(next);
         None
+    }
+
+    /// Whether [`Worker::poll_rtcp`] may have a report at `now` (backends skip reading
+    /// the wall clock otherwise).
+    pub fn rtcp_due(&self, now: Instant) -> bool {
+        match self.rtcp_next {
+            Some(next) => next.is_some_and(|t| t <= now),
+            None => true,
+        }
     }
 
     /// The next event: a failed allocation, an ICE event, installed keys, or a session

@@ -210,6 +210,9 @@ impl Driver {
     /// The calls' due RTCP reports (`Worker::poll_rtcp`), from the leg's RTCP socket.
     /// Slow path: a plain `send_to` each, a few per call every 5 s.
     fn send_rtcp(&mut self, now: Instant) {
+        if !self.worker.rtcp_due(now) {
+            return;
+        }
         let wall = NtpTime::from_system_time(SystemTime::now());
         while let Some((port, to, len)) = self.worker.poll_rtcp(now, wall, &mut self.rtcp[..]) {
             let sent = self
