@@ -314,7 +314,7 @@ pub struct MediaConfig {
     pub ims_address: std::net::IpAddr,
     /// First port of the IMS-leg RTP range (even).
     pub ims_port_min: u16,
-    /// Last port of the IMS-leg RTP range.
+    /// Last port of the IMS-leg RTP range (RTCP uses each even port's next one).
     pub ims_port_max: u16,
     /// SDES-SRTP (`RTP/SAVP` with `a=crypto`) toward IMS; `false` offers plain RTP.
     #[serde(default = "default_true")]
@@ -771,7 +771,8 @@ fn validate(c: &Config) -> Result<(), (String, String)> {
                 "must be greater than media.webrtc_port_min (and the range not start at 0)",
             );
         }
-        if min <= c.media.ims_port_max && c.media.ims_port_min <= max {
+        // The last even port's RTCP port (port+1) belongs to the IMS range too.
+        if min <= c.media.ims_port_max | 1 && c.media.ims_port_min <= max {
             return err(
                 "media.webrtc_port_min",
                 "the per-call WebRTC range overlaps the IMS-leg range",

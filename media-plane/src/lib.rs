@@ -20,7 +20,8 @@
 //!   the crate every other crate already depends on).
 //! - [`srtp`]: SRTP/SRTCP protect and unprotect in place, and the transcode primitive
 //!   (`srtp::srtp_to_srtp`) the data path calls for every media packet; [`rtp`]: the
-//!   zero-copy RTP/RTCP header views it uses.
+//!   zero-copy RTP/RTCP header views it uses; [`rtcp`]: the RFC 3550 compound reports
+//!   the gateway writes per leg (SR/RR + SDES CNAME) and the SR sender info it reads.
 //! - [`demux`]: RFC 7983 first-byte classification and the shared-port routing table
 //!   (`demux::DemuxTable::route`: STUN by local ufrag, DTLS/SRTP by latched 5-tuple).
 //! - [`ice`]: the sans-IO ICE-lite agent of a call (`ice::IceLiteAgent::handle_stun`,
@@ -47,6 +48,7 @@ pub mod demux;
 pub mod dtls;
 pub mod ice;
 pub mod redact;
+pub mod rtcp;
 pub mod rtp;
 pub mod srtp;
 pub mod stun;

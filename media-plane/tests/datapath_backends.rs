@@ -3,7 +3,9 @@
 //! call set-up, SRTP↔RTP and SRTP↔SRTP both ways, an ingress SSRC change invisible on
 //! egress, injection from another port ignored, the inactivity event, port exhaustion
 //! and port conflicts refused cleanly, a full event channel that never blocks media,
-//! stop by command and by dropping the handle.
+//! stop by command and by dropping the handle; the gateway's RTCP: SRTCP reports from
+//! the IMS port+1 to the far end's port+1, the far end's RTCP there accepted and
+//! terminated, forged RTCP dropped, and with rtcp-mux the RTP port.
 //! The io_uring copy is skipped, with a printed note, only when its probe fails.
 
 mod datapath_harness;
@@ -13,8 +15,10 @@ use std::time::{Duration, Instant};
 use datapath_harness::*;
 use media_plane::datapath::backend::io_uring_available;
 use media_plane::datapath::{
-    Backend, BackendKind, Command, DatapathError, LegSide, PortAllocator, SessionEvent, WorkerEvent,
+    Backend, BackendKind, Command, DatapathError, Direction, DropReason, ImsRtcp, LegSide,
+    MetricsSnapshot, PortAllocator, RtcpConfig, SessionEvent, WorkerEvent,
 };
+use media_plane::rtcp::{write_report, NtpTime, Report, SenderInfo, MAX_REPORT_LEN};
 
 const LONG: Duration = Duration::from_secs(60);
 
@@ -294,6 +298,139 @@ fn stops_on_command_and_on_drop(backend: Backend) {
     running.join().unwrap();
 }
 
+fn rtcp_config(ims: ImsRtcp) -> RtcpConfig {
+    RtcpConfig {
+        cname: "backend-suite@rtcgate".into(),
+        seed: 11,
+        web_clock_rate: 8000,
+        ims_clock_rate: 8000,
+        ims,
+    }
+}
+
+/// SRTCP with `c` of an SR from `ssrc`.
+fn srtcp_sr(c: &mut media_plane::srtp::SrtpContext, ssrc: u32) -> Vec<u8> {
+    let mut buf = [0u8; MAX_REPORT_LEN + 32];
+    let r = Report {
+        ssrc,
+        sender: Some(SenderInfo {
+            ntp: NtpTime(0x0102_0304_0506_0708),
+            ..SenderInfo::default()
+        }),
+        block: None,
+        cname: b"far-end",
+    };
+    let n = write_report(&mut buf, &r).unwrap();
+    let n = c.protect_rtcp(&mut buf, n).unwrap();
+    buf[..n].to_vec()
+}
+
+fn be32(b: &[u8], at: usize) -> u32 {
+    u32::from_be_bytes(b[at..at + 4].try_into().unwrap())
+}
+
+fn srtcp_on_ims_port_plus_one(backend: Backend) {
+    let Some(gw) = start(backend, LONG) else {
+        return;
+    };
+    let browser = sock();
+    let (phone, phone_rtcp) = sock_pair();
+    let ims = gw.allocate_with_rtcp(
+        21,
+        srtp_leg(1, 2, addr(&browser), 0x1111),
+        srtp_leg(3, 4, addr(&phone), 0x2222),
+        rtcp_config(ImsRtcp::Port { remote: None }),
+    );
+    let gw_rtcp = std::net::SocketAddr::new(ims.ip(), ims.port() + 1);
+    // Media toward IMS first, so the gateway's report there is an SR that counts it.
+    let (mut browser_tx, mut phone_rx) = (ctx(1), ctx(4));
+    for seq in 1..=3u16 {
+        send_srtp(&browser, &mut browser_tx, &rtp(5, seq, &[7; 160]), gw.web);
+        recv_rtp(&phone, Some(&mut phone_rx));
+    }
+    // The far end's port+1 gets SRTCP from the gateway's port+1, with the egress SSRC.
+    let mut buf = [0u8; 1500];
+    let (n, from) = phone_rtcp.recv_from(&mut buf).unwrap();
+    assert_eq!(from, gw_rtcp, "sent from the IMS leg's RTCP port");
+    let m = phone_rx.unprotect_rtcp(&mut buf, n).unwrap();
+    assert_eq!(
+        m,
+        28 + 32,
+        "SR without blocks (IMS sent nothing) + SDES CNAME"
+    );
+    assert_eq!(
+        (buf[1], be32(&buf, 4)),
+        (200, 0x2222),
+        "SR from the egress SSRC"
+    );
+    assert_eq!(
+        (be32(&buf, 20), be32(&buf, 24)),
+        (3, 480),
+        "packets, octets"
+    );
+    let sdes = 4 * (usize::from(u16::from_be_bytes([buf[2], buf[3]])) + 1);
+    assert_eq!(buf[sdes + 1], 202, "SDES CNAME follows");
+    assert_eq!(buf[sdes + 9], 21, "CNAME length");
+    assert_eq!(&buf[sdes + 10..sdes + 31], b"backend-suite@rtcgate");
+
+    // The far end's SRTCP to port+1 is accepted and terminated; forged RTCP is not.
+    let (mut phone_tx, attacker) = (ctx(3), sock());
+    attacker
+        .send_to(&srtcp_sr(&mut ctx(99), 77), gw_rtcp)
+        .unwrap();
+    phone_rtcp
+        .send_to(&srtcp_sr(&mut phone_tx, 77), gw_rtcp)
+        .unwrap();
+    let ims_in = Direction::ImsToWeb.index();
+    let auth = |s: &MetricsSnapshot| s.media.drops[ims_in][DropReason::Auth.index()];
+    let s = gw.metrics_until(|s| s.media.rtcp_received[LegSide::Ims.index()] == 1 && auth(s) > 0);
+    assert_eq!(auth(&s), 1, "the forged one");
+    assert_eq!(s.media.drops[ims_in][DropReason::RtcpTerminated.index()], 1);
+    assert_eq!(s.media.packets[ims_in], 0, "RTCP is never forwarded");
+    // Whatever reached the browser is the gateway's own SRTCP, never the far end's.
+    browser.set_nonblocking(true).unwrap();
+    while let Ok((n, _)) = browser.recv_from(&mut buf) {
+        assert!(
+            n >= 8 && (200..=204).contains(&buf[1]),
+            "only RTCP: {n} octets"
+        );
+        assert_eq!(
+            be32(&buf, 4),
+            0x1111,
+            "the gateway's SSRC toward the browser"
+        );
+    }
+    gw.stop();
+}
+
+fn rtcp_mux_uses_the_rtp_port(backend: Backend) {
+    let Some(gw) = start(backend, LONG) else {
+        return;
+    };
+    let (browser, phone) = (sock(), sock());
+    phone.set_read_timeout(Some(RTCP_WAIT)).unwrap();
+    let ims = gw.allocate_with_rtcp(
+        22,
+        srtp_leg(1, 2, addr(&browser), 0x1111),
+        rtp_leg(addr(&phone), 0x2222),
+        rtcp_config(ImsRtcp::Mux),
+    );
+    // No socket on port+1: anyone may bind it.
+    drop(std::net::UdpSocket::bind(("127.0.0.1", ims.port() + 1)).unwrap());
+    // Nothing was sent toward IMS: a plain RR, on the RTP port, from the RTP port.
+    let mut buf = [0u8; 1500];
+    let (n, from) = phone.recv_from(&mut buf).unwrap();
+    assert_eq!(from, ims);
+    assert!(n >= 8);
+    assert_eq!((buf[0], buf[1], be32(&buf, 4)), (0x80, 201, 0x2222));
+    // The far end's muxed RTCP from its RTP address is accepted.
+    let mut rr = [0u8; 8];
+    rr.copy_from_slice(&[0x80, 201, 0, 1, 0, 0, 0, 9]);
+    phone.send_to(&rr, ims).unwrap();
+    gw.metrics_until(|s| s.media.rtcp_received[LegSide::Ims.index()] == 1);
+    gw.stop();
+}
+
 macro_rules! suite {
     ($name:ident, $backend:expr) => {
         mod $name {
@@ -326,6 +463,14 @@ macro_rules! suite {
             #[test]
             fn stops_on_command_and_on_drop() {
                 super::stops_on_command_and_on_drop($backend);
+            }
+            #[test]
+            fn srtcp_on_ims_port_plus_one() {
+                super::srtcp_on_ims_port_plus_one($backend);
+            }
+            #[test]
+            fn rtcp_mux_uses_the_rtp_port() {
+                super::rtcp_mux_uses_the_rtp_port($backend);
             }
         }
     };

@@ -1,12 +1,16 @@
 #![allow(clippy::unwrap_used)] // test code: a panic is the failure report
 //! Zero heap allocations per forwarded packet in steady state through the datapath
-//! worker (routing, latch check, SRTP → RTP and RTP → SRTP), counted by a
+//! worker (routing, latch check, SRTP → RTP and RTP → SRTP), and per RTCP report
+//! generated (SRTCP toward the browser, RTCP toward IMS) or received, counted by a
 //! `#[global_allocator]`. A plain `main` (no test harness): the counter is process-wide.
 
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
-use media_plane::datapath::{Action, Command, LegConfig, LegCrypto, PtMap, Worker};
+use media_plane::datapath::{
+    Action, Command, DropReason, ImsRtcp, LegConfig, LegCrypto, PtMap, RtcpConfig, Worker,
+};
+use media_plane::rtcp::NtpTime;
 use media_plane::srtp::{ReOriginator, SrtpConfig, SrtpContext, SrtpSuite};
 use stats_alloc::{Region, StatsAlloc, INSTRUMENTED_SYSTEM};
 use std::alloc::System;
@@ -58,16 +62,43 @@ fn forwarding_allocates_nothing_in_steady_state() {
         ims_port: 10000,
     })
     .unwrap();
+    h.send(Command::ConfigureRtcp {
+        call: 1,
+        rtcp: Box::new(RtcpConfig {
+            cname: "zero-alloc@rtcgate".into(),
+            seed: 9,
+            web_clock_rate: 8000,
+            ims_clock_rate: 8000,
+            ims: ImsRtcp::Port { remote: None },
+        }),
+    })
+    .unwrap();
     w.drain_commands(now);
     let mut browser = ctx(1);
     let mut buf = [0u8; 1500];
+    let mut report = [0u8; 512];
+    let mut reports = 0u32;
+    // 20 ms per step in simulated time: reports fall due every few seconds.
     let mut step = |seq: u16| {
+        let t = now + Duration::from_millis(20) * u32::from(seq);
         let n = fill(&mut buf, seq);
         let n = browser.protect_rtp(&mut buf, n).unwrap();
-        let r1 = w.handle_datagram(now, a(4000), a(5000), &mut buf, n);
+        let r1 = w.handle_datagram(t, a(4000), a(5000), &mut buf, n);
         let n = fill(&mut buf, seq);
-        let r2 = w.handle_datagram(now, a(10000), a(6000), &mut buf, n);
+        let r2 = w.handle_datagram(t, a(10000), a(6000), &mut buf, n);
         assert!(matches!(r1, Action::Forward { .. }) && matches!(r2, Action::Forward { .. }));
+        while w
+            .poll_rtcp(t, NtpTime(u64::from(seq) << 20), &mut report)
+            .is_some()
+        {
+            reports += 1;
+        }
+        if seq % 50 == 0 {
+            // The IMS far end's SR (no blocks) on port+1: noted for LSR, terminated.
+            report[..8].copy_from_slice(&[0x80, 200, 0, 6, 0, 0, 0, 9]);
+            let r = w.handle_datagram(t, a(10001), a(6001), &mut report, 28);
+            assert_eq!(r, Action::Drop(DropReason::RtcpTerminated));
+        }
     };
     for seq in 0..20 {
         step(seq);
@@ -78,6 +109,10 @@ fn forwarding_allocates_nothing_in_steady_state() {
     }
     let stats = region.change();
     assert_eq!(stats.allocations + stats.reallocations, 0, "{stats:?}");
+    assert!(
+        reports >= 4,
+        "reports generated in the counted region: {reports}"
+    );
 }
 
 /// `harness = false` (see Cargo.toml): no libtest threads run beside the counted region,

@@ -442,10 +442,22 @@ async fn call(backend: Backend, expect: BackendKind, srtp: bool, mode: Mode, wor
     let ims_key: Vec<u8> = (0u8..30).map(|i| i.wrapping_mul(37) ^ 0xa5).collect();
     let ims_key_b64 = b64_encode(&ims_key);
     let answer = ims_answer(&ims_offer, peer_addr, srtp.then_some(ims_key_b64.as_str()));
+    // The far end's RTCP port, named in its answer (RFC 3605); our offer named ours.
+    let ims_rtcp = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+    let rtcp_addr = ims_rtcp.local_addr().unwrap();
+    let ims_rtcp_port = a.ims_address.port() + 1;
+    assert!(
+        ims_offer
+            .to_string()
+            .contains(&format!("a=rtcp:{ims_rtcp_port}\r\n")),
+        "{ims_offer}"
+    );
+    let answer = format!("{}\r\na=rtcp:{}\r\n", answer.trim_end(), rtcp_addr.port());
     let answer = SessionDescription::parse(&answer).unwrap();
     let (browser_answer, negotiated) =
         answer_from_ims(&answer, &pending, &ims_local, &webrtc_local).unwrap();
     assert_eq!(negotiated.ims_remote, peer_addr);
+    assert_eq!(negotiated.ims_rtcp, Some(rtcp_addr));
     let mut negotiated = negotiated;
     if mode == Mode::BadFingerprint {
         // Not the browser's certificate: the handshake must fail on it (RFC 5763 §5).
@@ -504,6 +516,23 @@ async fn call(backend: Backend, expect: BackendKind, srtp: bool, mode: Mode, wor
         &label,
     )
     .await;
+
+    if mode == Mode::Media {
+        // The gateway's report reaches the far end's a=rtcp port from the IMS port+1: an
+        // SR (media went to IMS) from the gateway's SSRC toward IMS, SRTCP with the SDES key.
+        let mut buf = [0u8; 1500];
+        let (n, from) = tokio::time::timeout(GUARD, ims_rtcp.recv_from(&mut buf))
+            .await
+            .expect("an RTCP report within the guard")
+            .unwrap();
+        assert_eq!(from, SocketAddr::new(a.ims_address.ip(), ims_rtcp_port));
+        let n = match ims.srtp.as_mut() {
+            Some((read, _)) => read.unprotect_rtcp(&mut buf, n).expect("SRTCP, SDES key"),
+            None => n,
+        };
+        assert!(n >= 28 + 12, "SR + SDES: {n} octets");
+        assert_eq!((buf[0] >> 6, buf[1]), (2, 200), "an SR");
+    }
 
     if media {
         // The browser stops sending (RTCP does not count): its silence ends the call.

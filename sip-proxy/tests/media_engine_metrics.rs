@@ -93,6 +93,8 @@ async fn a_call_junk_and_exhaustion_show_in_the_scrape() {
         "rtcgate_media_dtls_handshakes_total",
         "rtcgate_media_ice_nomination_seconds_count",
         "rtcgate_media_ims_ports_exhausted_total",
+        "rtcgate_media_rtcp_sent_total",
+        "rtcgate_media_rtcp_received_total",
     ] {
         assert!(text.contains(name), "{name} registered at start");
     }

@@ -201,6 +201,42 @@ fn browser_answer_becomes_the_ims_answer() {
         (1, CryptoSuite::AesCm128HmacSha1_80)
     );
     assert_eq!(theirs.key_b64, "PS1uQCVeeCFCanVmcjkpPywjNWhcYD0mXXtxaVBR");
+    assert_eq!(
+        (negotiated.ims_rtcp_mux, negotiated.ims_rtcp),
+        (false, None),
+        "RTCP on 40011 (RFC 3550 §11)"
+    );
+}
+
+/// RFC 3605 / RFC 5761 toward IMS: our answer says where our RTCP is (`a=rtcp:` port+1,
+/// or `a=rtcp-mux` when the offer muxes), and the offer's `a=rtcp:` is where theirs goes.
+#[test]
+fn rtcp_port_or_mux_in_the_ims_answer() {
+    let ims = ims_local(sdes());
+    let offer = load("ims_offer_amrwb_pcma.sdp").to_string();
+    let with = |extra: &str| {
+        let text = offer.replace("a=ptime:20\r\n", &format!("a=ptime:20\r\n{extra}"));
+        let (_, pending) =
+            offer_from_ims(&SessionDescription::parse(&text).unwrap(), &webrtc_local()).unwrap();
+        answer_to_ims(&load("chrome_answer.sdp"), &pending, &ims).unwrap()
+    };
+    let (answer, n) = with("a=rtcp-mux\r\n");
+    let text = answer.to_string();
+    assert!(
+        text.contains("a=rtcp-mux\r\n") && !text.contains("a=rtcp:"),
+        "{text}"
+    );
+    assert!(n.ims_rtcp_mux);
+    let (answer, n) = with("a=rtcp:50001 IN IP4 198.51.100.34\r\n");
+    let text = answer.to_string();
+    assert!(
+        text.contains("a=rtcp:30001\r\n") && !text.contains("a=rtcp-mux"),
+        "{text}"
+    );
+    assert_eq!(
+        (n.ims_rtcp_mux, n.ims_rtcp),
+        (false, Some("198.51.100.34:50001".parse().unwrap()))
+    );
 }
 
 #[test]

@@ -18,7 +18,7 @@
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
-use super::{BackendStats, DropReason, LegSide, WebPortCounters};
+use super::{Action, BackendStats, DropReason, LegSide, WebPortCounters};
 
 /// How often a worker samples its calls for one-way media.
 pub const ONE_WAY_INTERVAL: Duration = Duration::from_secs(1);
@@ -57,6 +57,27 @@ impl Direction {
         match self {
             Self::WebToIms => 0,
             Self::ImsToWeb => 1,
+        }
+    }
+}
+
+impl LegSide {
+    /// Both legs, in the order of the snapshot's per-leg arrays.
+    pub const ALL: [LegSide; 2] = [LegSide::Web, LegSide::Ims];
+
+    /// A stable lower-case name, for a metric label.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Web => "web",
+            Self::Ims => "ims",
+        }
+    }
+
+    /// The index of this leg in the snapshot's per-leg arrays.
+    pub fn index(self) -> usize {
+        match self {
+            Self::Web => 0,
+            Self::Ims => 1,
         }
     }
 }
@@ -114,6 +135,12 @@ pub struct MediaTally {
     /// port that no call claims (junk, unknown ufrag, unlatched sources) count as
     /// `web_to_ims`; datagrams on an IMS port no call owns count as `ims_to_web`.
     pub drops: [[u64; DropReason::ALL.len()]; 2],
+    /// RTCP compound packets the gateway generated and sent, by [`LegSide::index`].
+    pub rtcp_sent: [u64; 2],
+    /// RTCP packets accepted from a peer (authenticated or from its address, well
+    /// formed) and terminated, by [`LegSide::index`] of the leg they arrived on. They are
+    /// also the `RtcpTerminated` drops of that leg's ingress direction.
+    pub rtcp_received: [u64; 2],
 }
 
 impl MediaTally {
@@ -125,6 +152,25 @@ impl MediaTally {
 
     pub(super) fn dropped(&mut self, d: Direction, r: DropReason) {
         self.drops[d.index()][r.index()] += 1;
+    }
+
+    /// Counts `a` if it is a drop of direction `d` (RTCP accepted and terminated also
+    /// counts as received on the ingress leg).
+    pub(super) fn note_drop(&mut self, d: Direction, a: Action) {
+        if let Action::Drop(r) = a {
+            self.dropped(d, r);
+            if r == DropReason::RtcpTerminated {
+                let leg = match d {
+                    Direction::WebToIms => LegSide::Web,
+                    Direction::ImsToWeb => LegSide::Ims,
+                };
+                self.rtcp_received[leg.index()] += 1;
+            }
+        }
+    }
+
+    pub(super) fn rtcp_sent(&mut self, leg: LegSide) {
+        self.rtcp_sent[leg.index()] += 1;
     }
 }
 
@@ -149,7 +195,7 @@ pub struct MetricsSnapshot {
 }
 
 /// Number of `u64` slots a [`MetricsSnapshot`] occupies.
-const SLOTS: usize = 2 + 2 + 2 * DropReason::ALL.len() + 1 + 2 + 2 + 10 + 5;
+const SLOTS: usize = 2 + 2 + 2 * DropReason::ALL.len() + 2 + 2 + 1 + 2 + 2 + 10 + 5;
 
 impl MetricsSnapshot {
     /// Visits every field in one fixed order (the slot layout of [`WorkerMetrics`]).
@@ -158,6 +204,8 @@ impl MetricsSnapshot {
         m.packets.iter_mut().for_each(&mut f);
         m.bytes.iter_mut().for_each(&mut f);
         m.drops.iter_mut().flatten().for_each(&mut f);
+        m.rtcp_sent.iter_mut().for_each(&mut f);
+        m.rtcp_received.iter_mut().for_each(&mut f);
         f(&mut self.sessions);
         self.one_way.iter_mut().for_each(&mut f);
         self.one_way_detections.iter_mut().for_each(&mut f);

@@ -34,16 +34,26 @@
 //!   module, the only `unsafe` in the crate. Each loop
 //!   turn a backend drains [`Worker::poll_transmit`] and sends from the web socket.
 //! - [`PortAllocator`]: even IMS-leg ports (or every port, for per-call web ports) over a
-//!   range, with quarantine after release.
+//!   range, with quarantine after release; an IMS port's RTCP port+1 is never handed out
+//!   on its own, so it rests and returns with its RTP port.
 //! - [`metrics`]: the worker's counters as plain data ([`WorkerMetrics`]: totals the worker
 //!   thread stores once per loop turn, read by an exporter; no metrics library here).
 //!
-//! Not yet: RTCP on port+1 of the IMS leg (see [`backend`]).
+//! - `rtcp.rs`, `session_rtcp.rs`: RTCP is terminated per leg and the gateway reports for
+//!   itself ([`Command::ConfigureRtcp`] → [`Session::set_rtcp`]): SR/RR + SDES CNAME per
+//!   leg every 2.5–7.5 s ([`Worker::poll_rtcp`], drained by the backends each loop turn,
+//!   SRTCP on SRTP legs), the peer's SR noted for LSR/DLSR. The web leg muxes; the IMS
+//!   leg uses its RTP port with [`ImsRtcp::Mux`], else a socket on port+1
+//!   ([`SocketOp::OpenRtcp`]) that sends to the far end's `a=rtcp:` or RTP port+1.
+//!
+//! Not yet: RTCP feedback (RFC 4585) and XR; reports do not follow `b=RS`/`b=RR`
+//! (RFC 3556) bandwidth modifiers.
 
 pub mod backend;
 mod dtls_link;
 pub mod metrics;
 mod ports;
+mod rtcp;
 mod session;
 mod webrtc;
 mod worker;
@@ -52,8 +62,10 @@ pub use backend::{spawn, Backend, BackendConfig, BackendKind, BackendStats, Runn
 pub use dtls_link::{DtlsEnd, DtlsLink, DtlsPort, DTLS_INBOUND_QUEUE, DTLS_TRANSMIT_QUEUE};
 pub use metrics::{Direction, MediaTally, MetricsSnapshot, WorkerMetrics};
 pub use ports::PortAllocator;
+pub use rtcp::{ImsRtcp, RtcpConfig};
 pub use session::{
-    Action, DropCounters, DropReason, LegConfig, LegCrypto, LegSide, PtMap, Session, SessionEvent,
+    Action, DropCounters, DropReason, LegConfig, LegCrypto, LegSide, PtMap, RtcpTransmit, Session,
+    SessionEvent,
 };
 pub use webrtc::{WebPortCounters, WebRtcLeg};
 pub use worker::{CallId, Command, SocketOp, Worker, WorkerEvent, WorkerHandle};

@@ -1,4 +1,7 @@
-//! Port allocator: even ports only for IMS legs (RFC 3550 §11: RTP on an even port),
+//! Port allocator: even ports only for IMS legs (RFC 3550 §11: RTP on an even port, RTCP
+//! on the next one: odd ports are never handed out, so port+1 rests in quarantine and
+//! comes back with its RTP port; the last even port's RTCP port may lie one past the
+//! range, and the media engine keeps other ranges off it),
 //! every port of the range for per-call WebRTC ports (RTP and RTCP are muxed there); a
 //! released port is quarantined before reuse so late packets of the old call never
 //! reach a new one.

@@ -13,18 +13,26 @@
 //! - Plain RTP leg: nothing authenticates, so the remote from SDP is kept and packets
 //!   from any other address are dropped (RTP-Bleed protection).
 //!
-//! RTCP (RFC 3550 §6, muxed per RFC 5761, recognised by PT 192..=223): **terminated**,
-//! counted and dropped. Re-origination rewrites SSRC, sequence numbers and timestamps,
-//! so the ingress reports (SR timestamps, RR extended highest sequence, loss, jitter,
-//! SSRCs of report blocks) describe a numbering the far leg never saw; translating
-//! them correctly means rewriting every report block per direction. Terminating keeps
-//! each leg's view consistent; generating the gateway's own SR/RR per leg is a later step.
+//! RTCP (RFC 3550 §6): **terminated, and generated per leg**. Re-origination rewrites
+//! SSRC, sequence numbers and timestamps, so the ingress reports (SR timestamps, RR
+//! extended highest sequence, loss, jitter, SSRCs of report blocks) describe a numbering
+//! the far leg never saw; translating them correctly means rewriting every report block
+//! per direction, and a gateway that re-originates is the sender of what it sends anyway.
+//! So RTCP from a peer is authenticated (SRTCP on SRTP legs; the source address on
+//! plain RTP legs), its SR sender info is kept for LSR/DLSR, and it is dropped
+//! ([`DropReason::RtcpTerminated`]); and once the control plane configures a call's RTCP
+//! ([`Session::set_rtcp`]) the gateway reports for itself on each leg
+//! (`session_rtcp.rs`, `rtcp.rs`): an SR about what it sent there (or an RR), one block
+//! about what it received there, SDES CNAME, protected with the leg's outbound context.
+//! RTCP is recognised by PT 192..=223 on a muxed port (RFC 5761 §4) and arrives on the
+//! IMS leg's port+1 otherwise ([`Session::handle_rtcp`]).
 
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 use super::metrics::Direction;
-use crate::rtp::RtpHeaderMut;
+use super::rtcp::{LegReporter, RtcpConfig};
+use crate::rtp::{RtpHeader, RtpHeaderMut};
 use crate::srtp::{ReOriginator, SrtpContext, SrtpError};
 
 /// Which leg of a call.
@@ -113,6 +121,8 @@ struct Leg {
     cfg: LegConfig,
     last_rx: Instant,
     inactive_reported: bool,
+    /// The gateway's RTCP on this leg, once [`Session::set_rtcp`] configured it.
+    reporter: Option<LegReporter>,
 }
 
 /// What to do with a datagram after [`Session::handle_rtp`].
@@ -224,6 +234,8 @@ pub struct Session {
     /// one-way sample (index: `Direction::index` of the ingress leg).
     sample_in: [u32; 2],
     sample_out: [u32; 2],
+    /// The call's RTCP parameters ([`Session::set_rtcp`]).
+    rtcp: Option<RtcpConfig>,
 }
 
 fn srtp_drop(e: SrtpError) -> DropReason {
@@ -242,6 +254,7 @@ impl Session {
             cfg,
             last_rx: now,
             inactive_reported: false,
+            reporter: None,
         };
         Self {
             web: leg(web),
@@ -252,6 +265,7 @@ impl Session {
             relatched: None,
             sample_in: [0; 2],
             sample_out: [0; 2],
+            rtcp: None,
         }
     }
 
@@ -315,6 +329,9 @@ impl Session {
         buf: &mut [u8],
         len: usize,
     ) -> Action {
+        if len >= 2 && len <= buf.len() && is_rtcp(buf) {
+            return self.handle_rtcp(now, from, remote, buf, len);
+        }
         let i = Direction::from_ingress(from).index();
         match self.transcode(now, from, remote, buf, len) {
             Ok(a) => {
@@ -324,9 +341,7 @@ impl Session {
                 a
             }
             Err(r) => {
-                if r != DropReason::RtcpTerminated {
-                    self.sample_in[i] = self.sample_in[i].saturating_add(1);
-                }
+                self.sample_in[i] = self.sample_in[i].saturating_add(1);
                 self.drops.count(r);
                 Action::Drop(r)
             }
@@ -353,10 +368,6 @@ impl Session {
     ) -> Result<Action, DropReason> {
         if len < 12 || len > buf.len() {
             return Err(DropReason::TooShort);
-        }
-        // RFC 5761 §4: PT 64..=95 with the marker bit set is RTCP (192..=223).
-        if (64..=95).contains(&(buf[1] & 0x7f)) {
-            return Err(DropReason::RtcpTerminated);
         }
         let to = from.other();
         if self.awaits_keys(from) || self.awaits_keys(to) {
@@ -406,9 +417,18 @@ impl Session {
         ingress.inactive_reported = false;
         let pkt = buf.get_mut(..plain).ok_or(DropReason::TooShort)?;
         let mut h = RtpHeaderMut::parse(pkt).map_err(|_| DropReason::TooShort)?;
-        let pt = egress.cfg.egress_pt.map(h.as_view().payload_type());
+        let v = h.as_view();
+        if let Some(r) = ingress.reporter.as_mut() {
+            r.on_received(now, v.ssrc(), v.sequence_number(), v.timestamp());
+        }
+        let payload = payload_octets(&v, plain);
+        let pt = egress.cfg.egress_pt.map(v.payload_type());
         h.set_payload_type(pt);
         let index = egress.cfg.reoriginator.rewrite(pkt).map_err(srtp_drop)?;
+        if let Some(r) = egress.reporter.as_mut() {
+            let ts = RtpHeader::parse(pkt).map_or(0, |h| h.timestamp());
+            r.on_sent(now, ts, payload);
+        }
         let out = match &mut egress.cfg.crypto {
             LegCrypto::Srtp { outbound, .. } => outbound
                 .protect_rtp_with_roc(buf, plain, (index >> 16) as u32)
@@ -437,15 +457,36 @@ impl Session {
         None
     }
 
-    /// When [`Session::poll_event`] next has something to say without new input.
+    /// When [`Session::poll_event`] (inactivity) or [`Session::poll_rtcp`] (the next
+    /// report of a leg) next has something to do without new input.
     pub fn poll_timeout(&self) -> Option<Instant> {
-        [&self.web, &self.ims]
+        let inactivity = [&self.web, &self.ims]
             .into_iter()
             .filter(|l| !l.inactive_reported)
-            .map(|l| l.last_rx + self.inactivity)
-            .min()
+            .map(|l| l.last_rx + self.inactivity);
+        inactivity.chain(self.rtcp_timeout()).min()
     }
 }
+
+/// RFC 5761 §4: an RTP/RTCP datagram whose second octet is 192..=223 is RTCP (RTP
+/// payload types 64..=95 with the marker bit would collide, and are not used).
+fn is_rtcp(buf: &[u8]) -> bool {
+    (64..=95).contains(&(buf[1] & 0x7f))
+}
+
+/// RFC 3550 §6.4.1 sender's octet count: payload octets, without header or padding.
+fn payload_octets(h: &RtpHeader<'_>, len: usize) -> usize {
+    let padding = if h.padding() {
+        h.payload().last().map_or(0, |p| usize::from(*p))
+    } else {
+        0
+    };
+    len.saturating_sub(h.header_len() + padding)
+}
+
+#[path = "session_rtcp.rs"]
+mod session_rtcp;
+pub use session_rtcp::RtcpTransmit;
 
 #[cfg(test)]
 #[path = "session_tests.rs"]

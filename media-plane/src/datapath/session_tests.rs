@@ -165,11 +165,19 @@ fn rtcp_terminated_and_short_dropped() {
     let t0 = Instant::now();
     let mut s = session(t0, false);
     let mut buf = [0u8; 64];
-    buf[..2].copy_from_slice(&[0x80, 200]);
+    // An SR without blocks: 28 octets, length 6.
+    buf[..4].copy_from_slice(&[0x80, 200, 0, 6]);
     let a = s.handle_rtp(t0, LegSide::Ims, addr(6000), &mut buf, 28);
     assert_eq!(a, Action::Drop(DropReason::RtcpTerminated));
     let a = s.handle_rtp(t0, LegSide::Ims, addr(6000), &mut buf, 5);
     assert_eq!(a, Action::Drop(DropReason::TooShort));
+    // Lengths that do not add up, and plain RTCP from another address.
+    let a = s.handle_rtp(t0, LegSide::Ims, addr(6000), &mut buf, 32);
+    assert_eq!(a, Action::Drop(DropReason::TooShort));
+    let a = s.handle_rtp(t0, LegSide::Ims, addr(6666), &mut buf, 28);
+    assert_eq!(a, Action::Drop(DropReason::UnknownSource));
+    assert_eq!(s.drops().rtcp, 1);
+    assert_eq!(s.forwarded(), 0);
 }
 
 #[test]
@@ -198,4 +206,214 @@ fn inactivity_per_leg_in_simulated_time() {
         Some(SessionEvent::MediaInactive { leg: LegSide::Ims })
     );
     assert_eq!(s.poll_timeout(), None);
+}
+
+fn rtcp_cfg(ims: crate::datapath::ImsRtcp) -> crate::datapath::RtcpConfig {
+    crate::datapath::RtcpConfig {
+        cname: "call-7@rtcgate".into(),
+        seed: 3,
+        web_clock_rate: 8000,
+        ims_clock_rate: 8000,
+        ims,
+    }
+}
+
+/// Drains the session's reports at `now`: (leg, to, plain RTCP) after unprotecting
+/// with the far ends' contexts.
+fn reports(
+    s: &mut Session,
+    now: Instant,
+    web_rx: &mut SrtpContext,
+    ims_rx: Option<&mut SrtpContext>,
+) -> Vec<(LegSide, SocketAddr, Vec<u8>)> {
+    let mut out = Vec::new();
+    let mut ims_rx = ims_rx;
+    let mut buf = [0u8; 512];
+    while let Some(t) = s.poll_rtcp(now, crate::rtcp::NtpTime(0xabcd << 32), &mut buf) {
+        let n = match (t.leg, ims_rx.as_deref_mut()) {
+            (LegSide::Web, _) => web_rx.unprotect_rtcp(&mut buf, t.len).unwrap(),
+            (LegSide::Ims, Some(c)) => c.unprotect_rtcp(&mut buf, t.len).unwrap(),
+            (LegSide::Ims, None) => t.len,
+        };
+        out.push((t.leg, t.to, buf[..n].to_vec()));
+    }
+    out
+}
+
+fn be32(b: &[u8], at: usize) -> u32 {
+    u32::from_be_bytes(b[at..at + 4].try_into().unwrap())
+}
+
+#[test]
+fn rtcp_reports_per_leg_with_the_egress_ssrc_and_counts() {
+    use crate::datapath::ImsRtcp;
+    let t0 = Instant::now();
+    let mut s = session(t0, true);
+    s.set_rtcp(t0, rtcp_cfg(ImsRtcp::Port { remote: None }));
+    assert_eq!(
+        s.rtcp_remote(LegSide::Ims),
+        Some(addr(6001)),
+        "RTP port + 1"
+    );
+    assert_eq!(s.rtcp_remote(LegSide::Web), Some(addr(5000)), "muxed");
+    let due = s.rtcp_timeout().unwrap();
+    assert!(
+        due > t0 && s.poll_timeout() == Some(due),
+        "first report before inactivity"
+    );
+    let mut browser_tx = ctx(1);
+    for seq in 0..10u16 {
+        let (mut buf, n) = protect(
+            &mut browser_tx,
+            &rtp(11, seq, 160 * u32::from(seq), 0, &[0; 160]),
+        );
+        let a = s.handle_rtp(t0, LegSide::Web, addr(5000), &mut buf, n);
+        assert!(matches!(a, Action::Forward { .. }));
+    }
+    let at = t0 + Duration::from_secs(4);
+    let got = reports(&mut s, at, &mut ctx(2), Some(&mut ctx(4)));
+    assert_eq!(got.len(), 2, "one report per leg");
+    for (leg, to, p) in &got {
+        match leg {
+            LegSide::Ims => {
+                assert_eq!(*to, addr(6001));
+                assert_eq!(
+                    (p[0], p[1]),
+                    (0x80, 200),
+                    "SR, no block: nothing heard from IMS"
+                );
+            }
+            LegSide::Web => {
+                assert_eq!(*to, addr(5000));
+                assert_eq!((p[0], p[1]), (0x81, 201), "RR about the browser's stream");
+            }
+        }
+    }
+    let ims = &got.iter().find(|r| r.0 == LegSide::Ims).unwrap().2;
+    let web = &got.iter().find(|r| r.0 == LegSide::Web).unwrap().2;
+    assert_eq!(be32(ims, 4), 0xbbbb, "the gateway's egress SSRC toward IMS");
+    assert_eq!(
+        (be32(ims, 20), be32(ims, 24)),
+        (10, 1600),
+        "packets and payload octets"
+    );
+    assert_eq!(
+        be32(ims, 8),
+        0xabcd,
+        "NTP seconds from the driver's wall clock"
+    );
+    assert_eq!(
+        be32(web, 4),
+        0xaaaa,
+        "the gateway's egress SSRC toward the browser"
+    );
+    assert_eq!(be32(web, 8), 11, "block about the browser's SSRC");
+    assert_eq!(be32(web, 16), 9, "extended highest sequence");
+    // SDES CNAME follows in both.
+    for p in [ims, web] {
+        let sdes = 4 * (usize::from(u16::from_be_bytes([p[2], p[3]])) + 1);
+        assert_eq!(p[sdes + 1], 202);
+        assert_eq!(&p[sdes + 10..sdes + 24], b"call-7@rtcgate");
+    }
+    assert!(s.rtcp_timeout().unwrap() > at, "rescheduled");
+    assert_eq!(
+        s.drops(),
+        DropCounters::default(),
+        "generating drops nothing"
+    );
+}
+
+#[test]
+fn incoming_srtcp_authenticated_noted_and_terminated() {
+    use crate::datapath::ImsRtcp;
+    let t0 = Instant::now();
+    let mut s = session(t0, true);
+    s.set_rtcp(t0, rtcp_cfg(ImsRtcp::Mux));
+    assert_eq!(s.rtcp_remote(LegSide::Ims), Some(addr(6000)), "rtcp-mux");
+    let mut phone_tx = ctx(3);
+    let (mut buf, n) = protect(&mut phone_tx, &rtp(77, 1, 0, 0, b"x"));
+    assert!(matches!(
+        s.handle_rtp(t0, LegSide::Ims, addr(6000), &mut buf, n),
+        Action::Forward { .. }
+    ));
+    // The far end's SR (sender 77), SRTCP with its key, on the RTP port (muxed).
+    let sr = crate::rtcp::Report {
+        ssrc: 77,
+        sender: Some(crate::rtcp::SenderInfo {
+            ntp: crate::rtcp::NtpTime(0x0000_1234_5678_0000),
+            ..Default::default()
+        }),
+        block: None,
+        cname: b"far",
+    };
+    let mut wire = [0u8; 512];
+    let m = crate::rtcp::write_report(&mut wire, &sr).unwrap();
+    let mut forged = wire;
+    let m = phone_tx.protect_rtcp(&mut wire, m).unwrap();
+    let fm = ctx(99).protect_rtcp(&mut forged, m - 14).unwrap();
+    let a = s.handle_rtp(t0, LegSide::Ims, addr(6000), &mut forged, fm);
+    assert_eq!(a, Action::Drop(DropReason::Auth), "wrong key");
+    let a = s.handle_rtp(t0, LegSide::Ims, addr(7777), &mut wire.clone(), m);
+    assert_eq!(
+        a,
+        Action::Drop(DropReason::RtcpTerminated),
+        "the tag is the check"
+    );
+    let a = s.handle_rtp(t0, LegSide::Ims, addr(6000), &mut wire, m);
+    assert_eq!(
+        a,
+        Action::Drop(DropReason::Replay),
+        "same SRTCP index again"
+    );
+    assert_eq!(
+        s.remote(LegSide::Ims),
+        Some(addr(6000)),
+        "RTCP never moves the latch"
+    );
+    let (drops, fwd) = (s.drops(), s.forwarded());
+    assert_eq!((drops.rtcp, drops.auth, drops.replay, fwd), (1, 1, 1, 1));
+    // The next IMS report carries LSR = middle bits of that SR, DLSR since it came.
+    let at = t0 + Duration::from_secs(8);
+    let got = reports(&mut s, at, &mut ctx(2), Some(&mut ctx(4)));
+    let ims = &got.iter().find(|r| r.0 == LegSide::Ims).unwrap().2;
+    assert_eq!(
+        (ims[0], ims[1]),
+        (0x81, 201),
+        "RR (nothing sent to IMS), one block"
+    );
+    assert_eq!(be32(ims, 8), 77, "about the far end's SSRC");
+    assert_eq!(be32(ims, 8 + 16), 0x1234_5678, "LSR");
+    assert_eq!(be32(ims, 8 + 20), 8 << 16, "DLSR: 8 s in 1/65536 s");
+}
+
+#[test]
+fn reports_wait_for_a_remote_and_keys_without_spinning() {
+    use crate::datapath::ImsRtcp;
+    let t0 = Instant::now();
+    let mut s = session(t0, false);
+    s.clear_remote(LegSide::Web);
+    s.set_crypto(LegSide::Web, LegCrypto::AwaitingDtls);
+    s.set_rtcp(
+        t0,
+        rtcp_cfg(ImsRtcp::Port {
+            remote: Some(addr(6500)),
+        }),
+    );
+    let at = t0 + Duration::from_secs(8);
+    let got = reports(&mut s, at, &mut ctx(2), None);
+    assert_eq!(got.len(), 1, "nothing toward the browser yet");
+    assert_eq!(
+        (got[0].0, got[0].1),
+        (LegSide::Ims, addr(6500)),
+        "a=rtcp address"
+    );
+    assert_eq!(
+        (got[0].2[0], got[0].2[1]),
+        (0x80, 201),
+        "plain RR, nothing sent or heard"
+    );
+    assert!(
+        s.rtcp_timeout().unwrap() > at,
+        "the skipped one is rescheduled too"
+    );
 }

@@ -3,7 +3,8 @@
 //! The control plane sends [`Command`]s through a bounded queue ([`WorkerHandle::send`]
 //! never blocks: a full queue is [`DatapathError::QueueFull`], mapped to 503 by the
 //! call core). The worker drains it between packet batches.
-//! Routing: IMS-leg packets by local port; web-port packets through `webrtc.rs` (RFC 7983
+//! Routing: IMS-leg packets by local port (RTCP on an IMS port+1 to its call's
+//! [`Session::handle_rtcp`]); web-port packets through `webrtc.rs` (RFC 7983
 //! demux: STUN to the call's ICE-lite agent by local ufrag, DTLS to its slow path and
 //! SRTP to its session by the 5-tuple an authenticated check latched), or, for a call
 //! without a WebRTC leg, by the web remote configured at allocation.
@@ -36,10 +37,11 @@ use super::dtls_link::DTLS_TRANSMIT_QUEUE;
 use super::metrics::{Direction, MediaTally, MetricsSnapshot, WorkerMetrics, ONE_WAY_INTERVAL};
 use super::webrtc::{WebPort, WebPortCounters, WebRoute, WebState};
 use super::{
-    Action, BackendStats, DatapathError, DropReason, LegConfig, LegCrypto, LegSide, Session,
-    SessionEvent, WebRtcLeg,
+    Action, BackendStats, DatapathError, DropReason, ImsRtcp, LegConfig, LegCrypto, LegSide,
+    RtcpConfig, Session, SessionEvent, WebRtcLeg,
 };
 use crate::ice::{IceEvent, IceLiteAgent, LocalCredentials, RemoteCredentials};
+use crate::rtcp::NtpTime;
 use crate::srtp::{SrtpContext, SrtpSuite};
 
 /// Identifies a call's media session inside the gateway.
@@ -111,6 +113,18 @@ pub enum Command {
         inbound: Box<SrtpContext>,
         /// Protects what the gateway sends to the browser.
         outbound: Box<SrtpContext>,
+    },
+    /// Starts the gateway's RTCP for `call` (allocated before): reports on both legs,
+    /// and with [`ImsRtcp::Port`] a socket on the IMS port+1 ([`SocketOp::OpenRtcp`]);
+    /// [`WorkerEvent::Ready`] waits for it when both are queued together. A port+1 that
+    /// another call of the worker uses, or that cannot be bound, ends the call with
+    /// [`WorkerEvent::AllocateFailed`]. Sent again, it replaces the configuration
+    /// (statistics restart; the port+1 socket is opened or closed to match).
+    ConfigureRtcp {
+        /// The call.
+        call: CallId,
+        /// CNAME, seed, clock rates, IMS RTCP arrangement.
+        rtcp: Box<RtcpConfig>,
     },
     /// Ends the session.
     Release {
@@ -184,7 +198,15 @@ pub enum SocketOp {
         /// Local port.
         port: u16,
     },
-    /// Close the per-call socket (IMS leg or web port) on `port`.
+    /// Bind a UDP socket on `port` (the IMS port+1, on the IMS IP) for the RTCP of
+    /// `call`'s IMS leg ([`Command::ConfigureRtcp`] with [`ImsRtcp::Port`]).
+    OpenRtcp {
+        /// The call.
+        call: CallId,
+        /// Local port.
+        port: u16,
+    },
+    /// Close the per-call socket (IMS leg, its RTCP port, or web port) on `port`.
     Close {
         /// Local port.
         port: u16,
@@ -263,6 +285,12 @@ pub(super) struct Call {
     pub(super) web_port: Option<u16>,
     /// Set by [`Command::StartWebRtc`].
     pub(super) web: Option<Box<WebState>>,
+    /// The IMS leg's RTCP port (port+1, [`Command::ConfigureRtcp`]).
+    pub(super) rtcp_port: Option<u16>,
+    /// Which of the IMS sockets the backend has bound, and whether Ready went out.
+    pub(super) rtp_open: bool,
+    pub(super) rtcp_open: bool,
+    pub(super) ready_sent: bool,
 }
 
 /// The calls of one worker thread.
@@ -274,6 +302,13 @@ pub struct Worker {
     by_web_remote: HashMap<SocketAddr, CallId>,
     /// Per-call web ports and their calls.
     by_web_port: HashMap<u16, CallId>,
+    /// IMS-leg RTCP ports (port+1) and their calls.
+    by_rtcp_port: HashMap<u16, CallId>,
+    /// The earliest report due over all calls, when known (`Some(None)`: no call has
+    /// RTCP). Exact: only [`Worker::poll_rtcp`] and [`Command::ConfigureRtcp`] move the
+    /// reports' deadlines; the first rescans, the second forgets it. Spares the backends
+    /// a scan of every call per loop turn.
+    rtcp_next: Option<Option<Instant>>,
     web_port: u16,
     web: WebPort,
     inactivity: Duration,
@@ -302,6 +337,8 @@ impl Worker {
             by_ims_port: HashMap::new(),
             by_web_remote: HashMap::new(),
             by_web_port: HashMap::new(),
+            by_rtcp_port: HashMap::new(),
+            rtcp_next: Some(None),
             web_port,
             web: WebPort::new(transmit_rx),
             inactivity,
@@ -376,6 +413,10 @@ impl Worker {
                     ims_port,
                     web_port: None,
                     web: None,
+                    rtcp_port: None,
+                    rtp_open: false,
+                    rtcp_open: false,
+                    ready_sent: false,
                 };
                 self.calls.insert(call, c);
                 self.ops.push_back(SocketOp::Open {
@@ -426,6 +467,7 @@ impl Worker {
                         .push_back(WorkerEvent::WebKeysInstalled { call, suite });
                 }
             }
+            Command::ConfigureRtcp { call, rtcp } => self.configure_rtcp(now, call, *rtcp),
             Command::Release { call } => self.release(call),
             Command::Stop => self.stopped = true,
         }
@@ -436,6 +478,43 @@ impl Worker {
         port == self.web_port
             || self.by_ims_port.contains_key(&port)
             || self.by_web_port.contains_key(&port)
+            || self.by_rtcp_port.contains_key(&port)
+    }
+
+    fn configure_rtcp(&mut self, now: Instant, call: CallId, cfg: RtcpConfig) {
+        let Some(c) = self.calls.get(&call) else {
+            return; // allocation failed, already reported
+        };
+        let want = match cfg.ims {
+            ImsRtcp::Mux => None,
+            // RFC 3550 §11: RTCP on the next higher (odd) port.
+            ImsRtcp::Port { .. } => c.ims_port.checked_add(1),
+        };
+        let old = c.rtcp_port;
+        if want != old {
+            if let Some(port) = want.filter(|p| self.port_taken(*p)) {
+                self.release(call);
+                self.events.push_back(WorkerEvent::AllocateFailed {
+                    call,
+                    error: DatapathError::PortInUse(port),
+                });
+                return;
+            }
+            if let Some(port) = old {
+                self.by_rtcp_port.remove(&port);
+                self.ops.push_back(SocketOp::Close { port });
+            }
+            if let Some(port) = want {
+                self.by_rtcp_port.insert(port, call);
+                self.ops.push_back(SocketOp::OpenRtcp { call, port });
+            }
+        }
+        if let Some(c) = self.calls.get_mut(&call) {
+            c.rtcp_port = want;
+            c.rtcp_open = c.rtcp_open && want == old;
+            c.session.set_rtcp(now, cfg);
+            self.rtcp_next = None;
+        }
     }
 
     fn open_web_port(&mut self, call: CallId, port: u16) {
@@ -478,24 +557,25 @@ impl Worker {
         c.web = Some(Box::new(state));
     }
 
-    /// Forgets `call`; returns its IMS port and its own web port if it had a session.
-    fn forget(&mut self, call: CallId) -> Option<(u16, Option<u16>)> {
+    /// Forgets `call`; returns its sockets' ports (IMS, own web port, IMS RTCP port) if
+    /// it had a session.
+    fn forget(&mut self, call: CallId) -> Option<[Option<u16>; 3]> {
         let c = self.calls.remove(&call)?;
         self.web.remove_call(call);
         self.by_ims_port.remove(&c.ims_port);
         if let Some(p) = c.web_port {
             self.by_web_port.remove(&p);
         }
+        if let Some(p) = c.rtcp_port {
+            self.by_rtcp_port.remove(&p);
+        }
         self.by_web_remote.retain(|_, v| *v != call);
-        Some((c.ims_port, c.web_port))
+        Some([Some(c.ims_port), c.web_port, c.rtcp_port])
     }
 
     fn release(&mut self, call: CallId) {
-        if let Some((port, web)) = self.forget(call) {
+        for port in self.forget(call).into_iter().flatten().flatten() {
             self.ops.push_back(SocketOp::Close { port });
-            if let Some(port) = web {
-                self.ops.push_back(SocketOp::Close { port });
-            }
         }
     }
 
@@ -510,10 +590,17 @@ impl Worker {
         self.ops.pop_front()
     }
 
-    /// The backend bound the IMS-leg socket of `call` on `port`
-    /// ([`WorkerEvent::Ready`]).
+    /// The backend bound a socket of `call` on `port`: once its IMS-leg socket (and
+    /// its RTCP socket, if one is configured) is bound, [`WorkerEvent::Ready`].
     pub fn socket_opened(&mut self, call: CallId, port: u16) {
-        if self.calls.get(&call).is_some_and(|c| c.ims_port == port) {
+        let Some(c) = self.calls.get_mut(&call) else {
+            return;
+        };
+        c.rtp_open |= c.ims_port == port;
+        c.rtcp_open |= c.rtcp_port == Some(port);
+        if !c.ready_sent && c.rtp_open && (c.rtcp_port.is_none() || c.rtcp_open) {
+            c.ready_sent = true;
+            let port = c.ims_port;
             self.events.push_back(WorkerEvent::Ready { call, port });
         }
     }
@@ -521,14 +608,13 @@ impl Worker {
     /// The backend could not open the IMS-leg (or per-call web) socket of `call` on
     /// `port`: the call is released and [`WorkerEvent::AllocateFailed`] reports it.
     pub fn socket_failed(&mut self, call: CallId, port: u16, kind: std::io::ErrorKind) {
-        let owns = |c: &Call| c.ims_port == port || c.web_port == Some(port);
+        let owns =
+            |c: &Call| c.ims_port == port || c.web_port == Some(port) || c.rtcp_port == Some(port);
         if self.calls.get(&call).is_some_and(owns) {
-            // Its other socket (if any) is closed; the failed one never opened.
-            if let Some((ims, web)) = self.forget(call) {
-                for other in [Some(ims), web].into_iter().flatten() {
-                    if other != port {
-                        self.ops.push_back(SocketOp::Close { port: other });
-                    }
+            // Its other sockets (if any) are closed; the failed one never opened.
+            for other in self.forget(call).into_iter().flatten().flatten() {
+                if other != port {
+                    self.ops.push_back(SocketOp::Close { port: other });
                 }
             }
             self.events.push_back(WorkerEvent::AllocateFailed {
@@ -678,6 +764,15 @@ impl Worker {
                     }
                 },
             }
+        } else if let Some(&call) = self.by_rtcp_port.get(&local.port()) {
+            // The IMS leg's port+1: RTCP only, never forwarded.
+            let Some(c) = self.calls.get_mut(&call) else {
+                self.tally.dropped(dir, DropReason::UnknownSource);
+                return unknown;
+            };
+            let a = c.session.handle_rtcp(now, LegSide::Ims, remote, buf, len);
+            self.tally.note_drop(dir, a);
+            return (a, local.port());
         } else {
             match self.by_ims_port.get(&local.port()) {
                 Some(&c) => (LegSide::Ims, c),
@@ -694,7 +789,7 @@ impl Worker {
         let a = c.session.handle_rtp(now, side, remote, buf, len);
         match a {
             Action::Forward { len, .. } => self.tally.forwarded(dir, len),
-            Action::Drop(r) => self.tally.dropped(dir, r),
+            Action::Drop(_) => self.tally.note_drop(dir, a),
             Action::Consumed => {}
         }
         let port = match a {
@@ -704,6 +799,51 @@ impl Worker {
             _ => c.ims_port,
         };
         (a, port)
+    }
+
+    /// The next RTCP report due at `now` (`wall`: the wall clock as NTP time), written
+    /// into `buf` (512 octets hold any): send `buf[..len]` to the address from the
+    /// socket on the local port named (the web port, the IMS port with rtcp-mux, or
+    /// its port+1). Backends drain this every loop turn; [`Worker::poll_timeout`]
+    /// includes the reports' deadlines. Slow path: one report per leg every few seconds.
+    pub fn poll_rtcp(
+        &mut self,
+        now: Instant,
+        wall: NtpTime,
+        buf: &mut [u8],
+    ) -> Option<(u16, SocketAddr, usize)> {
+        if !self.rtcp_due(now) {
+            return None;
+        }
+        let mut next: Option<Instant> = None;
+        for c in self.calls.values_mut() {
+            if c.session.rtcp_timeout().is_some_and(|t| t <= now) {
+                if let Some(t) = c.session.poll_rtcp(now, wall, buf) {
+                    self.rtcp_next = None; // more may be due: scan again
+                    self.tally.rtcp_sent(t.leg);
+                    let port = match t.leg {
+                        LegSide::Web => c.web_port.unwrap_or(self.web_port),
+                        LegSide::Ims => c.rtcp_port.unwrap_or(c.ims_port),
+                    };
+                    return Some((port, t.to, t.len));
+                }
+            }
+            next = match (next, c.session.rtcp_timeout()) {
+                (Some(a), Some(b)) => Some(a.min(b)),
+                (a, b) => a.or(b),
+            };
+        }
+        self.rtcp_next = Some(next);
+        None
+    }
+
+    /// Whether [`Worker::poll_rtcp`] may have a report at `now` (backends skip reading
+    /// the wall clock otherwise).
+    pub fn rtcp_due(&self, now: Instant) -> bool {
+        match self.rtcp_next {
+            Some(next) => next.is_some_and(|t| t <= now),
+            None => true,
+        }
     }
 
     /// The next event: a failed allocation, an ICE event, installed keys, or a session
@@ -741,187 +881,5 @@ impl Worker {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::datapath::{LegCrypto, PtMap};
-    use crate::srtp::ReOriginator;
-
-    fn leg(remote: u16) -> Box<LegConfig> {
-        Box::new(LegConfig {
-            crypto: LegCrypto::Rtp,
-            remote: Some(SocketAddr::from(([127, 0, 0, 1], remote))),
-            egress_pt: PtMap::default(),
-            reoriginator: ReOriginator::new(1, 1, 1),
-        })
-    }
-
-    #[test]
-    fn queue_full_routing_and_release() {
-        let t0 = Instant::now();
-        let (mut w, h) = Worker::new(4000, Duration::from_secs(5), 1);
-        let alloc = |call| Command::Allocate {
-            call,
-            web: leg(5000),
-            ims: leg(6000),
-            ims_port: 10000,
-        };
-        h.send(alloc(1)).unwrap();
-        assert_eq!(h.send(alloc(2)), Err(DatapathError::QueueFull));
-        w.drain_commands(t0);
-        assert_eq!(w.len(), 1);
-        let local = SocketAddr::from(([127, 0, 0, 1], 10000));
-        let mut buf = [0u8; 64];
-        buf[0] = 0x80;
-        let from = SocketAddr::from(([127, 0, 0, 1], 6000));
-        assert_eq!(
-            w.handle_datagram(t0, local, from, &mut buf, 20),
-            Action::Forward {
-                leg: LegSide::Web,
-                to: SocketAddr::from(([127, 0, 0, 1], 5000)),
-                len: 20
-            }
-        );
-        h.send(Command::Release { call: 1 }).unwrap();
-        w.drain_commands(t0);
-        assert!(w.is_empty());
-        assert_eq!(
-            w.handle_datagram(t0, local, from, &mut buf, 20),
-            Action::Drop(DropReason::UnknownSource)
-        );
-        drop(w);
-        assert_eq!(
-            h.send(Command::Release { call: 1 }),
-            Err(DatapathError::WorkerGone)
-        );
-    }
-
-    #[test]
-    fn metrics_tally_directions_drops_and_one_way() {
-        let t0 = Instant::now();
-        let (mut w, h) = Worker::new(4000, Duration::from_secs(5), 8);
-        let metrics = w.metrics();
-        let mut silent_web = leg(5000);
-        silent_web.remote = None;
-        h.send(Command::Allocate {
-            call: 1,
-            web: silent_web,
-            ims: leg(6000),
-            ims_port: 10000,
-        })
-        .unwrap();
-        h.send(Command::Allocate {
-            call: 2,
-            web: leg(5002),
-            ims: leg(6002),
-            ims_port: 10002,
-        })
-        .unwrap();
-        w.drain_commands(t0);
-        let mut buf = [0u8; 64];
-        buf[0] = 0x80;
-        let to = |port| SocketAddr::from(([127, 0, 0, 1], port));
-        // Call 2 forwards IMS → web; call 1 has no web remote: in, but none out.
-        let a = w.handle_datagram(t0, to(10002), to(6002), &mut buf, 20);
-        assert!(matches!(a, Action::Forward { len: 20, .. }));
-        let a = w.handle_datagram(t0, to(10000), to(6000), &mut buf, 20);
-        assert_eq!(a, Action::Drop(DropReason::NoRemote));
-        // Junk on the web port and a datagram on an IMS port no call owns.
-        let mut junk = [0xffu8; 64];
-        let a = w.handle_datagram(t0, to(4000), to(7000), &mut junk, 40);
-        assert_eq!(a, Action::Drop(DropReason::UnknownSource));
-        let a = w.handle_datagram(t0, to(10004), to(6000), &mut buf, 20);
-        assert_eq!(a, Action::Drop(DropReason::UnknownSource));
-
-        let io = BackendStats {
-            received: 4,
-            ..BackendStats::default()
-        };
-        w.publish_metrics(t0, &io);
-        let s = metrics.snapshot();
-        let (web, ims) = (Direction::WebToIms.index(), Direction::ImsToWeb.index());
-        assert_eq!(s.media.packets, [0, 1]);
-        assert_eq!(s.media.bytes, [0, 20]);
-        assert_eq!(s.media.drops[ims][DropReason::NoRemote.index()], 1);
-        assert_eq!(s.media.drops[ims][DropReason::UnknownSource.index()], 1);
-        assert_eq!(s.media.drops[web][DropReason::UnknownSource.index()], 1);
-        assert_eq!(s.web.unknown_protocol, 1);
-        assert_eq!(s.sessions, 2);
-        assert_eq!(s.one_way, [0, 1], "call 1 only");
-        assert_eq!(s.one_way_detections, [0, 1]);
-        assert_eq!(s.io, io);
-        assert_eq!(w.metrics_timeout(), Some(t0 + ONE_WAY_INTERVAL));
-
-        // Before the interval ends nothing is resampled; after it, a quiet call is not
-        // one-way any more.
-        w.publish_metrics(t0 + Duration::from_millis(10), &io);
-        assert_eq!(metrics.snapshot().one_way, [0, 1]);
-        w.publish_metrics(t0 + ONE_WAY_INTERVAL, &io);
-        let s = metrics.snapshot();
-        assert_eq!((s.one_way, s.one_way_detections), ([0, 0], [0, 1]));
-        h.send(Command::Release { call: 1 }).unwrap();
-        h.send(Command::Release { call: 2 }).unwrap();
-        w.drain_commands(t0);
-        w.publish_metrics(t0 + ONE_WAY_INTERVAL * 2, &io);
-        assert_eq!(metrics.snapshot().sessions, 0);
-        assert_eq!(w.metrics_timeout(), None, "no calls, nothing flagged");
-    }
-
-    #[test]
-    fn socket_ops_port_conflicts_and_stop() {
-        let t0 = Instant::now();
-        let (mut w, h) = Worker::new(4000, Duration::from_secs(5), 8);
-        let alloc = |call, ims_port| Command::Allocate {
-            call,
-            web: leg(5000),
-            ims: leg(6000),
-            ims_port,
-        };
-        h.send(alloc(1, 10000)).unwrap();
-        h.send(alloc(2, 10000)).unwrap();
-        h.send(alloc(3, 4000)).unwrap();
-        h.send(alloc(4, 10002)).unwrap();
-        w.drain_commands(t0);
-        assert_eq!(
-            w.poll_socket_op(),
-            Some(SocketOp::Open {
-                call: 1,
-                port: 10000
-            })
-        );
-        assert_eq!(
-            w.poll_socket_op(),
-            Some(SocketOp::Open {
-                call: 4,
-                port: 10002
-            })
-        );
-        assert_eq!(w.poll_socket_op(), None);
-        let failed = |call, error| Some(WorkerEvent::AllocateFailed { call, error });
-        assert_eq!(w.poll_event(t0), failed(2, DatapathError::PortInUse(10000)));
-        assert_eq!(w.poll_event(t0), failed(3, DatapathError::PortInUse(4000)));
-        let kind = std::io::ErrorKind::AddrInUse;
-        w.socket_failed(4, 10002, kind);
-        let error = DatapathError::Bind { port: 10002, kind };
-        assert_eq!(w.poll_event(t0), failed(4, error));
-        assert_eq!(w.len(), 1);
-
-        h.send(Command::Release { call: 1 }).unwrap();
-        h.send(Command::Stop).unwrap();
-        h.send(Command::Release { call: 9 }).unwrap();
-        w.drain_commands(t0);
-        assert_eq!(w.poll_socket_op(), Some(SocketOp::Close { port: 10000 }));
-        assert!(w.is_stopped());
-
-        let (mut w, h) = Worker::new(4000, Duration::from_secs(5), 8);
-        let woken = Arc::new(std::sync::atomic::AtomicUsize::new(0));
-        let n = Arc::clone(&woken);
-        assert!(w.set_waker(Arc::new(move || {
-            n.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        })));
-        h.send(Command::Release { call: 1 }).unwrap();
-        drop(h);
-        assert_eq!(woken.load(std::sync::atomic::Ordering::Relaxed), 2);
-        w.drain_commands(t0);
-        assert!(w.is_stopped(), "the last handle dropped stops the worker");
-    }
-}
+#[path = "worker_tests.rs"]
+mod tests;

@@ -3,16 +3,35 @@
 #![allow(dead_code, clippy::unwrap_used)] // test code: each binary uses part of it
 
 use std::net::{SocketAddr, UdpSocket};
-use std::time::Duration;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use media_plane::datapath::backend::io_uring_available;
 use media_plane::datapath::{
-    spawn, Backend, BackendConfig, CallId, Command, LegConfig, LegCrypto, PtMap, RunningWorker,
-    Worker, WorkerEvent, WorkerHandle,
+    spawn, Backend, BackendConfig, CallId, Command, LegConfig, LegCrypto, MetricsSnapshot, PtMap,
+    RtcpConfig, RunningWorker, Worker, WorkerEvent, WorkerHandle, WorkerMetrics,
 };
 use media_plane::srtp::{ReOriginator, SrtpConfig, SrtpContext, SrtpSuite};
 
 pub(crate) const WAIT: Duration = Duration::from_secs(3);
+/// Deadline for a first RTCP report: at most 3.75 s after the call's RTCP starts (half of
+/// the 5 s interval times at most 1.5), with a margin.
+pub(crate) const RTCP_WAIT: Duration = Duration::from_secs(8);
+
+/// Two loopback peer sockets on consecutive ports, the first even (RTP, RTCP).
+pub(crate) fn sock_pair() -> (UdpSocket, UdpSocket) {
+    loop {
+        let rtp = sock();
+        let port = addr(&rtp).port();
+        if port % 2 != 0 || port == u16::MAX {
+            continue;
+        }
+        if let Ok(rtcp) = UdpSocket::bind(("127.0.0.1", port + 1)) {
+            rtcp.set_read_timeout(Some(RTCP_WAIT)).unwrap();
+            return (rtp, rtcp);
+        }
+    }
+}
 
 pub(crate) fn ctx(k: u8) -> SrtpContext {
     SrtpContext::new(
@@ -74,6 +93,7 @@ pub(crate) struct Gateway {
     pub(crate) running: RunningWorker,
     pub(crate) handle: WorkerHandle,
     pub(crate) web: SocketAddr,
+    pub(crate) metrics: Arc<WorkerMetrics>,
 }
 
 /// Starts a gateway on `backend`, or `None` (with a note) when io_uring is asked for and
@@ -95,6 +115,7 @@ pub(crate) fn start_with(
     let web = UdpSocket::bind("127.0.0.1:0").unwrap();
     let web_addr = addr(&web);
     let (worker, handle) = Worker::new(web_addr.port(), inactivity, 64);
+    let metrics = worker.metrics();
     let cfg = BackendConfig {
         backend,
         ims_ip: "127.0.0.1".parse().unwrap(),
@@ -106,6 +127,7 @@ pub(crate) fn start_with(
         running,
         handle,
         web: web_addr,
+        metrics,
     })
 }
 
@@ -133,6 +155,49 @@ impl Gateway {
             .unwrap();
         assert_eq!(self.event(), WorkerEvent::Ready { call, port });
         SocketAddr::from(([127, 0, 0, 1], port))
+    }
+
+    /// Allocates `call` on a fresh even IMS port whose port+1 is free too, configures
+    /// its RTCP in the same queue turn, and waits until its sockets are bound.
+    pub(crate) fn allocate_with_rtcp(
+        &self,
+        call: CallId,
+        web: Box<LegConfig>,
+        ims: Box<LegConfig>,
+        rtcp: RtcpConfig,
+    ) -> SocketAddr {
+        let (rtp, rtcp_sock) = sock_pair();
+        let port = addr(&rtp).port();
+        drop((rtp, rtcp_sock));
+        self.handle
+            .send(Command::Allocate {
+                call,
+                web,
+                ims,
+                ims_port: port,
+            })
+            .unwrap();
+        self.handle
+            .send(Command::ConfigureRtcp {
+                call,
+                rtcp: Box::new(rtcp),
+            })
+            .unwrap();
+        assert_eq!(self.event(), WorkerEvent::Ready { call, port });
+        SocketAddr::from(([127, 0, 0, 1], port))
+    }
+
+    /// Waits (deadline [`RTCP_WAIT`]) until the published metrics satisfy `done`.
+    pub(crate) fn metrics_until(&self, done: impl Fn(&MetricsSnapshot) -> bool) -> MetricsSnapshot {
+        let give_up = Instant::now() + RTCP_WAIT;
+        loop {
+            let s = self.metrics.snapshot();
+            if done(&s) {
+                return s;
+            }
+            assert!(Instant::now() < give_up, "metrics never got there: {s:?}");
+            std::thread::yield_now();
+        }
     }
 
     /// Stops the worker and returns its counters.

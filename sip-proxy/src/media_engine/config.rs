@@ -43,7 +43,9 @@ pub struct MediaEngineConfig {
     /// Local IP of the IMS-leg sockets, also written into the IMS SDP; must not be a
     /// wildcard.
     pub ims_ip: IpAddr,
-    /// IMS-leg RTP ports (even ports of the range are used).
+    /// IMS-leg RTP ports (even ports of the range are used). RTCP uses each one's next
+    /// (odd) port, bound unless the IMS side muxes (RFC 3550 §11), even when that is one
+    /// past the range's end: the web ports must not take it either.
     pub ims_ports: RangeInclusive<u16>,
     /// Whether the IMS leg offers SDES-SRTP (`RTP/SAVP`) rather than plain RTP.
     pub ims_srtp: bool,

@@ -1,7 +1,7 @@
 //! What a [`Negotiated`] becomes in the data path: the two legs' configurations and the
 //! DTLS parameters of the WebRTC leg.
 
-use media_plane::datapath::{LegConfig, LegCrypto, PtMap};
+use media_plane::datapath::{ImsRtcp, LegConfig, LegCrypto, PtMap, RtcpConfig};
 use media_plane::dtls::{DtlsParams, DtlsRole, Fingerprint};
 
 use super::keys;
@@ -43,6 +43,34 @@ pub(super) fn ims_leg(n: &Negotiated) -> Result<LegConfig, MediaError> {
         egress_pt,
         reoriginator: keys::reoriginator()?,
     })
+}
+
+/// The call's RTCP: a random CNAME (RFC 7022 §4.2: 96 random bits, per call, so calls
+/// cannot be linked), a random seed for the report intervals, the codec's clock rate on
+/// both legs (the gateway does not transcode), and the IMS side's RTCP address: its RTP
+/// port with rtcp-mux, else its `a=rtcp:` or its RTP port + 1.
+pub(super) fn rtcp(n: &Negotiated) -> Result<RtcpConfig, MediaError> {
+    let mut r = [0u8; 12 + 8];
+    keys::random(&mut r)?;
+    let (cname, seed) = r.split_at(12);
+    let mut s = [0u8; 8];
+    s.copy_from_slice(seed);
+    Ok(RtcpConfig {
+        cname: keys::base64_encode(cname),
+        seed: u64::from_be_bytes(s),
+        web_clock_rate: n.codec.clock_rate,
+        ims_clock_rate: n.codec.clock_rate,
+        ims: ims_rtcp(n),
+    })
+}
+
+/// Muxed, or on port+1 toward the IMS side's RTCP address.
+pub(super) fn ims_rtcp(n: &Negotiated) -> ImsRtcp {
+    if n.ims_rtcp_mux {
+        ImsRtcp::Mux
+    } else {
+        ImsRtcp::Port { remote: n.ims_rtcp }
+    }
 }
 
 /// The DTLS role the gateway's `a=setup` gives (RFC 5763 §5, RFC 8842 §5): `active` is

@@ -13,13 +13,15 @@
 //! of each worker turns them into increments of process-wide counters, so several
 //! engines in one process (tests) add up instead of overwriting each other; gauges move
 //! by deltas too and a stopped worker takes its share back. Labels come from fixed
-//! sets: directions, drop reasons, worker indices (bounded by the worker count).
+//! sets: directions, legs, drop reasons, worker indices (bounded by the worker count).
 
 use std::collections::HashMap;
 use std::sync::{Arc, LazyLock};
 use std::time::{Duration, Instant};
 
-use media_plane::datapath::{Direction, DropReason, MetricsSnapshot, WorkerEvent, WorkerMetrics};
+use media_plane::datapath::{
+    Direction, DropReason, LegSide, MetricsSnapshot, WorkerEvent, WorkerMetrics,
+};
 use media_plane::dtls::DtlsError;
 use media_plane::ice::IceEvent;
 use prometheus::{
@@ -72,6 +74,24 @@ static UNAUTHENTICATED: LazyLock<IntCounter> = LazyLock::new(|| {
     register_int_counter!(
         "rtcgate_media_unauthenticated_dropped_total",
         "Datagrams dropped because nothing authenticated them: SRTP tag failures, unknown or unlatched sources, refused ICE checks."
+    )
+    .expect(INVARIANT)
+});
+
+static RTCP_SENT: LazyLock<IntCounterVec> = LazyLock::new(|| {
+    register_int_counter_vec!(
+        "rtcgate_media_rtcp_sent_total",
+        "RTCP compound packets (SR or RR + SDES CNAME) the gateway generated and sent, by leg (web, ims).",
+        &["leg"]
+    )
+    .expect(INVARIANT)
+});
+
+static RTCP_RECEIVED: LazyLock<IntCounterVec> = LazyLock::new(|| {
+    register_int_counter_vec!(
+        "rtcgate_media_rtcp_received_total",
+        "RTCP packets accepted from a peer (authenticated, well formed) and terminated, by leg (web, ims).",
+        &["leg"]
     )
     .expect(INVARIANT)
 });
@@ -183,6 +203,10 @@ pub(super) fn init() {
         for r in DropReason::ALL {
             DROPPED.with_label_values(&[d.as_str(), r.as_str()]);
         }
+    }
+    for leg in LegSide::ALL {
+        RTCP_SENT.with_label_values(&[leg.as_str()]);
+        RTCP_RECEIVED.with_label_values(&[leg.as_str()]);
     }
     for r in ["ok", "failed"] {
         ICE_CHECKS.with_label_values(&[r]);
@@ -341,6 +365,17 @@ impl WorkerExporter {
             ONE_WAY
                 .with_label_values(&[name])
                 .add(gauge_delta(now.one_way[i], before.one_way[i]));
+        }
+        for leg in LegSide::ALL {
+            let (i, name) = (leg.index(), leg.as_str());
+            let (m, b) = (&now.media, &before.media);
+            inc(&RTCP_SENT, &[name], m.rtcp_sent[i], b.rtcp_sent[i]);
+            inc(
+                &RTCP_RECEIVED,
+                &[name],
+                m.rtcp_received[i],
+                b.rtcp_received[i],
+            );
         }
         SESSIONS
             .with_label_values(&[self.worker.as_str()])

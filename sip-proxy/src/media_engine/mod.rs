@@ -17,7 +17,8 @@
 //!   [`WebPorts::PerCall`], a web port, which the allocation's candidate names) and draws
 //!   ICE credentials and SDES keys from the OS CSPRNG; no worker is told anything yet.
 //! - The first `update` sends [`Command::Allocate`] (then [`Command::OpenWebPort`] for a
-//!   per-call web port) and [`Command::StartWebRtc`] to the call's worker and spawns the call's [`media_plane::datapath::DtlsPort::run`] on the
+//!   per-call web port, [`Command::ConfigureRtcp`]: the gateway's RTCP per leg, with the
+//!   IMS port+1 bound unless the IMS side muxes) and [`Command::StartWebRtc`] to the call's worker and spawns the call's [`media_plane::datapath::DtlsPort::run`] on the
 //!   runtime handle given to `start`. Later updates (re-INVITE) move the IMS remote
 //!   ([`Command::Update`]) and apply an ICE restart prepared by `restart_webrtc`; the
 //!   browser's DTLS is never touched.
@@ -42,8 +43,8 @@ use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use media_plane::datapath::{
-    spawn, BackendConfig, BackendKind, BackendStats, Command, DatapathError, DtlsEnd, LegSide,
-    PortAllocator, WebRtcLeg, Worker, WorkerHandle,
+    spawn, BackendConfig, BackendKind, BackendStats, Command, DatapathError, DtlsEnd, ImsRtcp,
+    LegSide, PortAllocator, WebRtcLeg, Worker, WorkerHandle,
 };
 use media_plane::dtls::{DtlsCertificate, DtlsSession};
 use media_plane::ice::{host_candidates, LocalCredentials, RemoteCredentials};
@@ -87,6 +88,8 @@ struct Session {
 #[derive(Debug)]
 struct Installed {
     ims_remote: SocketAddr,
+    /// The IMS leg's RTCP arrangement (rtcp-mux or port+1, the far end's `a=rtcp:`).
+    ims_rtcp: ImsRtcp,
     ims_srtp: Option<(Crypto, Crypto)>,
     remote_ice: (String, String),
     dtls: tokio::task::JoinHandle<()>,
@@ -148,7 +151,9 @@ impl MediaEngine {
             .ok_or(MediaEngineError::Config(
                 "web_listen port + workers exceeds 65535",
             ))?;
-        let overlaps = *cfg.ims_ports.start() <= web_last && web_first <= *cfg.ims_ports.end();
+        // RTCP of the last even port is the next one, even past the range's end.
+        let ims_last = *cfg.ims_ports.end() | 1;
+        let overlaps = *cfg.ims_ports.start() <= web_last && web_first <= ims_last;
         if web_first != 0 && overlaps {
             return Err(MediaEngineError::Config(
                 "ims_ports must not contain the workers' web ports",
@@ -158,8 +163,7 @@ impl MediaEngine {
             WebPorts::Shared => None,
             WebPorts::PerCall(range) => {
                 let (first, last) = (*range.start(), *range.end());
-                let ims = &cfg.ims_ports;
-                if first <= *ims.end() && *ims.start() <= last {
+                if first <= ims_last && *cfg.ims_ports.start() <= last {
                     return Err(MediaEngineError::Config(
                         "web_ports must not overlap ims_ports",
                     ));
@@ -351,6 +355,18 @@ impl MediaEngine {
                 return Err(e);
             }
         }
+        // In the same queue turn as the allocation: Ready waits for the RTCP socket.
+        let rtcp = legs::rtcp(n).and_then(|rtcp| {
+            let cmd = Command::ConfigureRtcp {
+                call: id.0,
+                rtcp: Box::new(rtcp),
+            };
+            send(handle, cmd)
+        });
+        if let Err(e) = rtcp {
+            let _ = handle.send(Command::Release { call: id.0 });
+            return Err(e);
+        }
         let (link, port) = handle.dtls_link(id.0);
         let leg = WebRtcLeg {
             local: s.local.clone(),
@@ -391,6 +407,7 @@ impl MediaEngine {
         );
         Ok(Installed {
             ims_remote: n.ims_remote,
+            ims_rtcp: legs::ims_rtcp(n),
             ims_srtp: n.ims_srtp.clone(),
             remote_ice: (n.webrtc.ice_ufrag.clone(), n.webrtc.ice_pwd.clone()),
             dtls,
@@ -422,6 +439,16 @@ impl MediaEngine {
                 },
             )?;
             installed.ims_remote = n.ims_remote;
+        }
+        if installed.ims_rtcp != legs::ims_rtcp(n) {
+            // A new RTCP arrangement restarts the call's RTCP (and opens or closes port+1).
+            let rtcp = legs::rtcp(n)?;
+            let cmd = Command::ConfigureRtcp {
+                call: id.0,
+                rtcp: Box::new(rtcp),
+            };
+            send(handle, cmd)?;
+            installed.ims_rtcp = legs::ims_rtcp(n);
         }
         let remote_ice = (n.webrtc.ice_ufrag.clone(), n.webrtc.ice_pwd.clone());
         if let Some(fresh) = s

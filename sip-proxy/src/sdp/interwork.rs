@@ -7,9 +7,11 @@
 //!                       browser answer ──answer_to_ims──► IMS answer + Negotiated
 //! ```
 //!
-//! Toward IMS: no ICE, DTLS, BUNDLE, rtcp-mux, rtcp-fb, extmap, msid, ssrc lines; `RTP/SAVP`
+//! Toward IMS: no ICE, DTLS, BUNDLE, rtcp-fb, extmap, msid, ssrc lines; `RTP/SAVP`
 //! with `a=crypto` (SDES) or `RTP/AVP`; the gateway's own address; `b=AS`; `a=ptime`;
-//! telephone-event at 8 kHz. Toward the browser: `UDP/TLS/RTP/SAVPF` with the gateway's
+//! telephone-event at 8 kHz; RTCP on the RTP port + 1, said with `a=rtcp:` (RFC 3605),
+//! or `a=rtcp-mux` (RFC 5761 §5.1.1) in an answer to an IMS offer that had it (the
+//! media plane binds port+1 unless RTCP is muxed, and reports on each leg). Toward the browser: `UDP/TLS/RTP/SAVPF` with the gateway's
 //! ICE-lite credentials, host candidate(s), fingerprint, `a=setup`, `a=rtcp-mux`.
 //! Only G.711 (PCMU, PCMA) and telephone-event cross the gateway: they are what browsers
 //! and IMS networks share without transcoding.
@@ -114,6 +116,9 @@ pub struct Negotiated {
     pub ims_srtp: Option<(Crypto, Crypto)>,
     /// Whether the IMS side multiplexes RTCP on the RTP port.
     pub ims_rtcp_mux: bool,
+    /// Where the IMS side wants RTCP sent, from its `a=rtcp:` (RFC 3605); `None`: the
+    /// RTP port + 1 (RFC 3550 §11), or the RTP port with `ims_rtcp_mux`.
+    pub ims_rtcp: Option<SocketAddr>,
     /// The browser's ICE and DTLS parameters.
     pub webrtc: WebrtcRemote,
 }
@@ -165,7 +170,7 @@ pub fn offer_to_ims(
     webrtc_remote(browser_offer, audio, Setup::Active)?;
     let chosen = carried_codecs(audio)?;
     let direction = Direction::of(audio);
-    let media = ims_media(ims, &chosen, direction, sdes_offer(&ims.security));
+    let media = ims_media(ims, &chosen, direction, sdes_offer(&ims.security), false);
     let sdp = ims_session(ims, vec![media]);
     let pending = Pending {
         offer: browser_offer.clone(),
@@ -199,7 +204,10 @@ pub fn answer_from_ims(
         flow: MediaFlow::from_answer(direction, true),
         ims_remote: media_address(ims_answer, answer)?,
         ims_srtp,
+        // Not offered, so not expected (RFC 5761 §5.1.1); a far end that muxes anyway is
+        // followed, as RTCP on the RTP port is recognised either way.
         ims_rtcp_mux: answer.has_attr("rtcp-mux"),
+        ims_rtcp: rtcp_address(ims_answer, answer),
         webrtc: remote,
     };
     let mut browser_codecs_used = vec![RtpMap {
@@ -304,7 +312,15 @@ pub fn answer_to_ims(
         });
     }
     // The gateway relays, so the browser's answer direction is the IMS answer's.
-    let mut media = ims_media(ims, &used, direction, crypto_line.into_iter().collect());
+    // RFC 5761 §5.1.1: an offer with a=rtcp-mux is answered with it when we mux too.
+    let rtcp_mux = ims_audio.has_attr("rtcp-mux");
+    let mut media = ims_media(
+        ims,
+        &used,
+        direction,
+        crypto_line.into_iter().collect(),
+        rtcp_mux,
+    );
     media.proto = ims_audio.proto.clone();
     let negotiated = Negotiated {
         codec: RtpMap {
@@ -317,7 +333,8 @@ pub fn answer_to_ims(
         flow: MediaFlow::from_answer(direction, false),
         ims_remote: media_address(&pending.offer, ims_audio)?,
         ims_srtp,
-        ims_rtcp_mux: false,
+        ims_rtcp_mux: rtcp_mux,
+        ims_rtcp: rtcp_address(&pending.offer, ims_audio),
         webrtc: remote,
     };
     let sections = pending.offer.media.iter().enumerate();
@@ -552,11 +569,26 @@ fn formats(codecs: &[RtpMap]) -> Vec<String> {
     codecs.iter().map(|c| c.pt.to_string()).collect()
 }
 
+/// The `a=rtcp:` address of a media section (RFC 3605 §2.1: `port [IN IP4|IP6 addr]`;
+/// without an address, the section's connection address). `None` if absent or unusable.
+fn rtcp_address(sdp: &SessionDescription, media: &Media) -> Option<SocketAddr> {
+    let value = media.attr("rtcp")?;
+    let mut f = value.split_ascii_whitespace();
+    let port: u16 = f.next()?.parse().ok().filter(|p| *p != 0)?;
+    let ip = match (f.next(), f.next(), f.next()) {
+        (Some("IN"), Some(_), Some(addr)) => addr.parse().ok()?,
+        (None, ..) => media_address(sdp, media).ok()?.ip(),
+        _ => return None,
+    };
+    Some(SocketAddr::new(ip, port))
+}
+
 fn ims_media(
     ims: &ImsLocal,
     codecs: &[RtpMap],
     direction: Direction,
     crypto: Vec<Crypto>,
+    rtcp_mux: bool,
 ) -> Media {
     let proto = if matches!(ims.security, ImsSecurity::Sdes(_)) {
         "RTP/SAVP"
@@ -566,6 +598,12 @@ fn ims_media(
     let mut attributes = rtp_attributes(codecs);
     attributes.push(Attribute::value("ptime", PTIME_MS.to_string()));
     attributes.push(Attribute::flag(direction.as_str()));
+    if rtcp_mux {
+        attributes.push(Attribute::flag("rtcp-mux"));
+    } else if let Some(rtcp) = ims.address.port().checked_add(1) {
+        // RFC 3605 §2.1: the port alone, the address is the c= one.
+        attributes.push(Attribute::value("rtcp", rtcp.to_string()));
+    }
     attributes.extend(
         crypto
             .iter()
@@ -712,6 +750,28 @@ fn browser_answer(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn rfc3605_rtcp_attribute() {
+        let sdp = SessionDescription::parse(
+            "v=0\r\no=- 1 1 IN IP4 192.0.2.1\r\ns=-\r\nc=IN IP4 192.0.2.1\r\nt=0 0\r\n\
+             m=audio 40000 RTP/AVP 0\r\na=rtcp:40011\r\n\
+             m=audio 40002 RTP/AVP 0\r\na=rtcp:53020 IN IP4 198.51.100.7\r\n\
+             m=audio 40004 RTP/AVP 0\r\na=rtcp:junk\r\n\
+             m=audio 40006 RTP/AVP 0\r\n",
+        )
+        .unwrap();
+        let got: Vec<_> = sdp.media.iter().map(|m| rtcp_address(&sdp, m)).collect();
+        assert_eq!(
+            got,
+            [
+                Some("192.0.2.1:40011".parse().unwrap()),
+                Some("198.51.100.7:53020".parse().unwrap()),
+                None,
+                None,
+            ]
+        );
+    }
 
     #[test]
     fn candidate_addresses_are_read_from_udp_candidates_only() {

@@ -7,10 +7,11 @@ use std::os::fd::AsRawFd;
 use std::sync::mpsc::SyncSender;
 use std::sync::Arc;
 use std::thread::JoinHandle;
-use std::time::Instant;
+use std::time::{Instant, SystemTime};
 
-use super::{bind_ims, io_err, BackendConfig, BackendStats, Control};
+use super::{bind_ims, io_err, BackendConfig, BackendStats, Control, RTCP_BUF};
 use crate::datapath::{Action, DatapathError, SocketOp, Worker, WorkerEvent};
+use crate::rtcp::NtpTime;
 use crate::sys::epoll::{Epoll, EventFd, Events};
 use crate::sys::mmsg::{Outgoing, RecvBatch, SendBatch};
 
@@ -39,6 +40,8 @@ struct Driver {
     used: usize,
     ctl: Control,
     stats: BackendStats,
+    /// Where the worker writes the RTCP reports it generates (`Worker::poll_rtcp`).
+    rtcp: Box<[u8; RTCP_BUF]>,
 }
 
 /// Sets up epoll and the wake-up on this thread (so set-up errors come back to the
@@ -82,6 +85,7 @@ pub(super) fn start(
                 used: 0,
                 ctl: Control::new(tx),
                 stats: BackendStats::default(),
+                rtcp: Box::new([0; RTCP_BUF]),
             };
             d.run()
         })
@@ -113,6 +117,7 @@ impl Driver {
             }
             self.flush();
             self.send_transmits();
+            self.send_rtcp(now);
             self.stats.events_dropped = self.ctl.dropped;
             self.worker.publish_metrics(now, &self.stats);
         }
@@ -124,7 +129,9 @@ impl Driver {
     fn apply_socket_ops(&mut self) {
         while let Some(op) = self.worker.poll_socket_op() {
             match op {
-                SocketOp::Open { call, port } | SocketOp::OpenWeb { call, port } => {
+                SocketOp::Open { call, port }
+                | SocketOp::OpenWeb { call, port }
+                | SocketOp::OpenRtcp { call, port } => {
                     let ip = match op {
                         SocketOp::OpenWeb { .. } => self.web_ip,
                         _ => self.ims_ip,
@@ -196,6 +203,25 @@ impl Driver {
             self.used += k;
             if k < room {
                 break;
+            }
+        }
+    }
+
+    /// The calls' due RTCP reports (`Worker::poll_rtcp`), from the leg's RTCP socket.
+    /// Slow path: a plain `send_to` each, a few per call every 5 s.
+    fn send_rtcp(&mut self, now: Instant) {
+        if !self.worker.rtcp_due(now) {
+            return;
+        }
+        let wall = NtpTime::from_system_time(SystemTime::now());
+        while let Some((port, to, len)) = self.worker.poll_rtcp(now, wall, &mut self.rtcp[..]) {
+            let sent = self
+                .sockets
+                .get(&port)
+                .map(|s| s.sock.send_to(&self.rtcp[..len], to));
+            match sent {
+                Some(Ok(_)) => self.stats.sent += 1,
+                _ => self.stats.send_failed += 1,
             }
         }
     }

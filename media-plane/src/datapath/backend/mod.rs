@@ -12,10 +12,12 @@
 //! leg, bound on `BackendConfig::ims_ip` and the port of [`super::Command::Allocate`],
 //! plus, for a call given its own web port ([`super::Command::OpenWebPort`]), one UDP
 //! socket on the shared web socket's IP and that port ([`super::SocketOp::OpenWeb`]).
-//! RTCP on port+1 is not bound this round: RTCP is terminated by the session (see
-//! `session.rs`), and a far end that sends RTCP to port+1 gets ICMP port unreachable,
-//! which RTP/AVP peers tolerate. Binding port+1 (and generating the gateway's own RTCP)
-//! comes with RTCP generation.
+//! A call whose IMS side does not mux RTCP has one more socket on the IMS port+1
+//! ([`super::SocketOp::OpenRtcp`]): RTCP from the far end arrives there, and the call's
+//! reports to it leave from there. Each loop turn the backend drains
+//! [`Worker::poll_rtcp`] (reports due, written into one preallocated buffer; the wall
+//! clock for their NTP timestamps is read here, never in the worker) and sends each with
+//! a plain `send_to`: a few datagrams per call every five seconds, off the batched path.
 //!
 //! [`Backend::Auto`] takes io_uring when [`io_uring_available`] says the kernel lets this
 //! process use it (seccomp often blocks `io_uring_setup` in containers) and epoll with
@@ -169,6 +171,9 @@ pub fn spawn(
         thread,
     })
 }
+
+/// Room for any report `Worker::poll_rtcp` writes (SR + block + CNAME + SRTCP trailer).
+const RTCP_BUF: usize = 512;
 
 fn io_err(op: &'static str) -> impl Fn(io::Error) -> DatapathError {
     move |e| DatapathError::Io { op, kind: e.kind() }

@@ -10,10 +10,11 @@ use std::os::fd::AsRawFd;
 use std::sync::mpsc::SyncSender;
 use std::sync::Arc;
 use std::thread::JoinHandle;
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime};
 
-use super::{bind_ims, io_err, BackendConfig, BackendStats, Control};
+use super::{bind_ims, io_err, BackendConfig, BackendStats, Control, RTCP_BUF};
 use crate::datapath::{Action, DatapathError, SocketOp, Worker, WorkerEvent};
+use crate::rtcp::NtpTime;
 use crate::sys::epoll::EventFd;
 use crate::sys::uring::{Completion, Uring};
 
@@ -51,6 +52,8 @@ struct Driver {
     done: Vec<Completion>,
     ctl: Control,
     stats: BackendStats,
+    /// Where the worker writes the RTCP reports it generates (`Worker::poll_rtcp`).
+    rtcp: Box<[u8; RTCP_BUF]>,
 }
 
 /// Checks the web socket and installs the waker here; the ring is set up on the new
@@ -95,6 +98,7 @@ pub(super) fn start(
                 done: Vec::with_capacity(usize::from(nbufs) * 2),
                 ctl: Control::new(tx),
                 stats: BackendStats::default(),
+                rtcp: Box::new([0; RTCP_BUF]),
             };
             let armed = d.ring.arm_poll(d.wake.raw(), WAKE << KIND_SHIFT);
             if let Err(e) = armed.and_then(|()| d.add_socket(web, local)) {
@@ -147,6 +151,7 @@ impl Driver {
                 self.complete(now, c);
             }
             self.send_transmits();
+            self.send_rtcp(now);
             self.stats.events_dropped = self.ctl.dropped;
             self.worker.publish_metrics(now, &self.stats);
         }
@@ -165,7 +170,9 @@ impl Driver {
     fn apply_socket_ops(&mut self) {
         while let Some(op) = self.worker.poll_socket_op() {
             match op {
-                SocketOp::Open { call, port } | SocketOp::OpenWeb { call, port } => {
+                SocketOp::Open { call, port }
+                | SocketOp::OpenWeb { call, port }
+                | SocketOp::OpenRtcp { call, port } => {
                     let ip = match op {
                         SocketOp::OpenWeb { .. } => self.web_ip,
                         _ => self.ims_ip,
@@ -190,6 +197,25 @@ impl Driver {
                         let _ = self.ring.cancel(recv_tag(s.gen, port), CANCEL);
                     }
                 }
+            }
+        }
+    }
+
+    /// The calls' due RTCP reports (`Worker::poll_rtcp`), from the leg's RTCP socket.
+    /// Slow path: a plain `send_to` each, a few per call every 5 s.
+    fn send_rtcp(&mut self, now: Instant) {
+        if !self.worker.rtcp_due(now) {
+            return;
+        }
+        let wall = NtpTime::from_system_time(SystemTime::now());
+        while let Some((port, to, len)) = self.worker.poll_rtcp(now, wall, &mut self.rtcp[..]) {
+            let sent = self
+                .sockets
+                .get(&port)
+                .map(|s| s.sock.send_to(&self.rtcp[..len], to));
+            match sent {
+                Some(Ok(_)) => self.stats.sent += 1,
+                _ => self.stats.send_failed += 1,
             }
         }
     }
