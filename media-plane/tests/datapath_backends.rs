@@ -305,6 +305,7 @@ fn rtcp_config(ims: ImsRtcp) -> RtcpConfig {
         web_clock_rate: 8000,
         ims_clock_rate: 8000,
         ims,
+        ims_reports: true,
     }
 }
 

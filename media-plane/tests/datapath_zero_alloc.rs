@@ -70,6 +70,7 @@ fn forwarding_allocates_nothing_in_steady_state() {
             web_clock_rate: 8000,
             ims_clock_rate: 8000,
             ims: ImsRtcp::Port { remote: None },
+            ims_reports: true,
         }),
     })
     .unwrap();

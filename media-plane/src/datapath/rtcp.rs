@@ -49,6 +49,10 @@ pub struct RtcpConfig {
     pub ims_clock_rate: u32,
     /// Muxed or on port+1.
     pub ims: ImsRtcp,
+    /// Whether the gateway sends reports on the IMS leg; `false` when the IMS SDP
+    /// turned RTCP off (`b=RS:0` and `b=RR:0`, RFC 3556 §2). What arrives there is
+    /// still authenticated and terminated.
+    pub ims_reports: bool,
 }
 
 /// RFC 3550 §6.2: the recommended minimum (and, for two participants, nominal) interval.

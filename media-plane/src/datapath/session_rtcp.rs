@@ -29,7 +29,9 @@ impl Session {
     pub fn set_rtcp(&mut self, now: Instant, cfg: RtcpConfig) {
         self.web.reporter = Some(LegReporter::new(now, cfg.web_clock_rate, cfg.seed));
         let seed = cfg.seed ^ IMS_SEED_TWEAK;
-        self.ims.reporter = Some(LegReporter::new(now, cfg.ims_clock_rate, seed));
+        self.ims.reporter = cfg
+            .ims_reports
+            .then(|| LegReporter::new(now, cfg.ims_clock_rate, seed));
         self.rtcp = Some(cfg);
     }
 

@@ -215,6 +215,7 @@ fn rtcp_cfg(ims: crate::datapath::ImsRtcp) -> crate::datapath::RtcpConfig {
         web_clock_rate: 8000,
         ims_clock_rate: 8000,
         ims,
+        ims_reports: true,
     }
 }
 
@@ -321,6 +322,50 @@ fn rtcp_reports_per_leg_with_the_egress_ssrc_and_counts() {
         DropCounters::default(),
         "generating drops nothing"
     );
+}
+
+/// `b=RS:0` and `b=RR:0` from IMS (RFC 3556 §2): no reports toward IMS, the browser's
+/// still go out, and the far end's SRTCP is still authenticated and terminated.
+#[test]
+fn rtcp_off_toward_ims_sends_nothing_there() {
+    use crate::datapath::ImsRtcp;
+    let t0 = Instant::now();
+    let mut s = session(t0, true);
+    s.set_rtcp(
+        t0,
+        crate::datapath::RtcpConfig {
+            ims_reports: false,
+            ..rtcp_cfg(ImsRtcp::Mux)
+        },
+    );
+    let mut legs = Vec::new();
+    for secs in [4, 8, 12, 16, 20] {
+        let at = t0 + Duration::from_secs(secs);
+        legs.extend(
+            reports(&mut s, at, &mut ctx(2), Some(&mut ctx(4)))
+                .into_iter()
+                .map(|r| r.0),
+        );
+    }
+    assert!(
+        legs.len() >= 2,
+        "the browser keeps getting reports: {legs:?}"
+    );
+    assert!(
+        legs.iter().all(|l| *l == LegSide::Web),
+        "none toward IMS: {legs:?}"
+    );
+    let sr = crate::rtcp::Report {
+        ssrc: 77,
+        sender: Some(crate::rtcp::SenderInfo::default()),
+        block: None,
+        cname: b"far",
+    };
+    let mut wire = [0u8; 512];
+    let m = crate::rtcp::write_report(&mut wire, &sr).unwrap();
+    let m = ctx(3).protect_rtcp(&mut wire, m).unwrap();
+    let a = s.handle_rtp(t0, LegSide::Ims, addr(6000), &mut wire, m);
+    assert_eq!(a, Action::Drop(DropReason::RtcpTerminated));
 }
 
 #[test]

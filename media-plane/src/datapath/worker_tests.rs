@@ -195,6 +195,7 @@ fn rtcp_port_opens_with_the_call_and_ready_waits_for_it() {
         web_clock_rate: 8000,
         ims_clock_rate: 8000,
         ims,
+        ims_reports: true,
     };
     let alloc = |call, ims_port| Command::Allocate {
         call,

@@ -61,6 +61,7 @@ pub(super) fn rtcp(n: &Negotiated) -> Result<RtcpConfig, MediaError> {
         web_clock_rate: n.codec.clock_rate,
         ims_clock_rate: n.codec.clock_rate,
         ims: ims_rtcp(n),
+        ims_reports: !n.ims_rtcp_off,
     })
 }
 

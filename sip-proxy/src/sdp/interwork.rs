@@ -11,8 +11,10 @@
 //! with `a=crypto` (SDES) or `RTP/AVP`; the gateway's own address; `b=AS`; `a=ptime`;
 //! telephone-event at 8 kHz; RTCP on the RTP port + 1, said with `a=rtcp:` (RFC 3605),
 //! or `a=rtcp-mux` (RFC 5761 §5.1.1) in an answer to an IMS offer that had it (the
-//! media plane binds port+1 unless RTCP is muxed, and reports on each leg). Toward the browser: `UDP/TLS/RTP/SAVPF` with the gateway's
-//! ICE-lite credentials, host candidate(s), fingerprint, `a=setup`, `a=rtcp-mux`.
+//! media plane binds port+1 unless RTCP is muxed, and reports on each leg, but not
+//! toward an IMS side whose SDP has `b=RS:0` and `b=RR:0`, RFC 3556 §2). Toward the
+//! browser: `UDP/TLS/RTP/SAVPF` with the gateway's ICE-lite credentials, host
+//! candidate(s), fingerprint, `a=setup`, `a=rtcp-mux`.
 //! Only G.711 (PCMU, PCMA) and telephone-event cross the gateway: they are what browsers
 //! and IMS networks share without transcoding.
 
@@ -119,6 +121,9 @@ pub struct Negotiated {
     /// Where the IMS side wants RTCP sent, from its `a=rtcp:` (RFC 3605); `None`: the
     /// RTP port + 1 (RFC 3550 §11), or the RTP port with `ims_rtcp_mux`.
     pub ims_rtcp: Option<SocketAddr>,
+    /// The IMS side turned RTCP off: `b=RS:0` and `b=RR:0` (RFC 3556 §2, media level,
+    /// else session level). The gateway then sends no RTCP on the IMS leg.
+    pub ims_rtcp_off: bool,
     /// The browser's ICE and DTLS parameters.
     pub webrtc: WebrtcRemote,
 }
@@ -208,6 +213,7 @@ pub fn answer_from_ims(
         // followed, as RTCP on the RTP port is recognised either way.
         ims_rtcp_mux: answer.has_attr("rtcp-mux"),
         ims_rtcp: rtcp_address(ims_answer, answer),
+        ims_rtcp_off: rtcp_off(ims_answer, answer),
         webrtc: remote,
     };
     let mut browser_codecs_used = vec![RtpMap {
@@ -335,6 +341,7 @@ pub fn answer_to_ims(
         ims_srtp,
         ims_rtcp_mux: rtcp_mux,
         ims_rtcp: rtcp_address(&pending.offer, ims_audio),
+        ims_rtcp_off: rtcp_off(&pending.offer, ims_audio),
         webrtc: remote,
     };
     let sections = pending.offer.media.iter().enumerate();
@@ -583,6 +590,24 @@ fn rtcp_address(sdp: &SessionDescription, media: &Media) -> Option<SocketAddr> {
     Some(SocketAddr::new(ip, port))
 }
 
+/// RFC 3556 §2: RTCP is off when both the senders' (`b=RS`) and the receivers'
+/// (`b=RR`) RTCP bandwidth are 0, given on the media section or, failing that, on the
+/// session. Either one alone, or an unreadable value, leaves RTCP on.
+fn rtcp_off(sdp: &SessionDescription, media: &Media) -> bool {
+    let zero = |kind: &str| {
+        let value = |lines: &[(String, String)]| {
+            lines
+                .iter()
+                .find(|(t, _)| t.eq_ignore_ascii_case(kind))
+                .map(|(_, v)| v.trim() == "0")
+        };
+        value(&media.bandwidth)
+            .or_else(|| value(&sdp.bandwidth))
+            .unwrap_or(false)
+    };
+    zero("RS") && zero("RR")
+}
+
 fn ims_media(
     ims: &ImsLocal,
     codecs: &[RtpMap],
@@ -771,6 +796,22 @@ mod tests {
                 None,
             ]
         );
+    }
+
+    #[test]
+    fn rfc3556_rtcp_off_needs_both_bandwidths_zero() {
+        let sdp = SessionDescription::parse(
+            "v=0\r\no=- 1 1 IN IP4 192.0.2.1\r\ns=-\r\nc=IN IP4 192.0.2.1\r\nb=RR:0\r\nt=0 0\r\n\
+             m=audio 40000 RTP/AVP 0\r\nb=AS:80\r\nb=RS:0\r\nb=RR:0\r\n\
+             m=audio 40002 RTP/AVP 0\r\nb=RS:0\r\n\
+             m=audio 40004 RTP/AVP 0\r\nb=RS:0\r\nb=RR:2000\r\n\
+             m=audio 40006 RTP/AVP 0\r\nb=RS:800\r\n\
+             m=audio 40008 RTP/AVP 0\r\n",
+        )
+        .unwrap();
+        let got: Vec<_> = sdp.media.iter().map(|m| rtcp_off(&sdp, m)).collect();
+        // Media level first; the session's b=RR:0 fills in for the second section.
+        assert_eq!(got, [true, true, false, false, false]);
     }
 
     #[test]
