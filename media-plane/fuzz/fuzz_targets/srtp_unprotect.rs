@@ -1,5 +1,6 @@
 //! Arbitrary bytes into SRTP and SRTCP unprotect of every suite (RFC 3711, RFC 7714):
-//! never panics, a failure never changes the buffer, protect → unprotect round-trips.
+//! never panics, a failure never changes the buffer, protect → unprotect round-trips,
+//! and the same bytes transcoded to AES-CM (the one-pass path for AES-CM input) too.
 //! The body is `media_plane::srtp::fuzz::unprotect_any`.
 #![no_main]
 

@@ -1,6 +1,6 @@
 //! The body of the `srtp_unprotect` fuzz target, shared with the corpus replay test.
 
-use super::{SrtpConfig, SrtpContext, SrtpError, SrtpSuite};
+use super::{srtp_to_srtp, ReOriginator, SrtpConfig, SrtpContext, SrtpError, SrtpSuite};
 
 /// Master key of every fuzz context (cut to the suite's key length).
 pub const FUZZ_MASTER_KEY: [u8; 32] = [0x5a; 32];
@@ -59,6 +59,9 @@ pub fn unprotect_any(data: &[u8]) -> usize {
                     "failed unprotect modified the buffer"
                 );
             }
+            if !rtcp {
+                transcode_any(suite, &make, &mut buf, before, data.len());
+            }
             // Treat the input as plaintext: protect, then unprotect must restore it.
             buf = before;
             let p = if rtcp {
@@ -80,4 +83,38 @@ pub fn unprotect_any(data: &[u8]) -> usize {
         }
     }
     authentic
+}
+
+/// The transcode of the raw input from `suite` to AES_CM_128_HMAC_SHA1_80 (the one-pass
+/// `fused` path when `suite` is AES-CM): never panics, and a refused packet leaves the
+/// buffer as it was, but for GCM clearing a forgery and a re-originator refusal after
+/// a successful unprotect (documented on `srtp_to_srtp`).
+fn transcode_any(
+    suite: SrtpSuite,
+    make: &dyn Fn() -> Result<SrtpContext, SrtpError>,
+    buf: &mut [u8; MAX_INPUT + TAILROOM],
+    before: [u8; MAX_INPUT + TAILROOM],
+    len: usize,
+) {
+    let egress_suite = SrtpSuite::AesCm128HmacSha1_80;
+    let (Ok(mut ingress), Ok(mut egress)) = (
+        make(),
+        SrtpContext::new(
+            egress_suite,
+            &FUZZ_MASTER_KEY[..egress_suite.key_len()],
+            &FUZZ_MASTER_SALT[..egress_suite.salt_len()],
+            SrtpConfig::default(),
+        ),
+    ) else {
+        panic!("fixed keys have the suite's lengths");
+    };
+    let mut reorig = ReOriginator::new(0x0e0e_0e0e, 1, 0);
+    *buf = before;
+    if let Err(e) = srtp_to_srtp(&mut ingress, &mut reorig, &mut egress, buf, len) {
+        let gcm_auth = suite.is_aead() && e == SrtpError::AuthFailed;
+        assert!(
+            gcm_auth || e == SrtpError::StaleEpoch || *buf == before,
+            "failed transcode modified the buffer: {e}"
+        );
+    }
 }
