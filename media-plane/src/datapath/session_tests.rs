@@ -94,6 +94,43 @@ fn srtp_to_srtp_both_ways_with_pt_map_and_ssrc_change() {
     assert_eq!(&buf[12..m], b"yo");
 }
 
+/// A padded packet (RFC 3550 §5.1 P bit) takes the general path and keeps its padding;
+/// the marker bit survives the PT map on both paths.
+#[test]
+fn padded_and_marked_packets_cross_intact() {
+    let t0 = Instant::now();
+    let mut s = session(t0, true);
+    let (mut browser_tx, mut ims_rx) = (ctx(1), ctx(4));
+    for (seq, padded) in [(1u16, false), (2, true)] {
+        let mut pkt = rtp(11, seq, 0, 0x80 | 101, b"tone");
+        if padded {
+            pkt[0] |= 0x20;
+            pkt.extend_from_slice(&[0, 0, 3]);
+        }
+        let (mut buf, n) = protect(&mut browser_tx, &pkt);
+        let Action::Forward { len, .. } = s.handle_rtp(t0, LegSide::Web, addr(5000), &mut buf, n)
+        else {
+            panic!("dropped")
+        };
+        let m = ims_rx.unprotect_rtp(&mut buf, len).unwrap();
+        assert_eq!(buf[1], 0x80 | 96, "marker kept, PT mapped");
+        assert_eq!(&buf[12..m], &pkt[12..], "payload and padding as sent");
+        assert_eq!(buf[0] & 0x20 != 0, padded);
+    }
+    // The sender report toward IMS counts payload octets without the padding.
+    let due = t0 + Duration::from_secs(8);
+    s.set_rtcp(t0, rtcp_cfg(crate::datapath::ImsRtcp::Mux));
+    let (mut buf, n) = protect(&mut browser_tx, &rtp(11, 3, 160, 101, b"tone"));
+    s.handle_rtp(t0, LegSide::Web, addr(5000), &mut buf, n);
+    let got = reports(&mut s, due, &mut ctx(2), Some(&mut ctx(4)));
+    let ims = &got.iter().find(|r| r.0 == LegSide::Ims).unwrap().2;
+    assert_eq!(
+        (be32(ims, 20), be32(ims, 24)),
+        (1, 4),
+        "one packet, 4 payload octets"
+    );
+}
+
 #[test]
 fn srtp_to_rtp_and_rtp_bleed_protection() {
     let t0 = Instant::now();

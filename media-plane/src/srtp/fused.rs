@@ -300,13 +300,14 @@ fn macs_and_recrypt(
 /// SRTP → SRTP when both legs are AES-CM: `None` when either is not (the caller takes
 /// the general path), and also when the re-originator refuses the packet, so that a
 /// forged packet is reported as `AuthFailed` by the general path rather than by its
-/// header. Otherwise exactly what [`super::srtp_to_srtp`] returns.
+/// header. Otherwise exactly what [`super::srtp_to_srtp_mapped`] returns.
 pub(super) fn aes_cm_to_aes_cm(
     ingress: &mut SrtpContext,
     reorig: &mut ReOriginator,
     egress: &mut SrtpContext,
     buf: &mut [u8],
     len: usize,
+    map_pt: &impl Fn(u8) -> u8,
 ) -> Option<Result<usize, SrtpError>> {
     let (cipher_a, mac_a, salt_a) = ingress.rtp_aes_cm()?;
     let (cipher_b, mac_b, salt_b) = egress.rtp_aes_cm()?;
@@ -330,8 +331,12 @@ pub(super) fn aes_cm_to_aes_cm(
     let mut next = reorig.clone();
     let mut orig_header = [0u8; FIXED_HEADER];
     orig_header.copy_from_slice(&buf[..FIXED_HEADER]);
-    // On error `rewrite` has written nothing.
-    let index_b = next.rewrite(&mut buf[..body_end]).ok()?;
+    super::transcode::set_pt(&mut buf[..body_end], map_pt);
+    let Ok(index_b) = next.rewrite(&mut buf[..body_end]) else {
+        // `rewrite` wrote nothing; put the PT back for the general path.
+        buf[..FIXED_HEADER].copy_from_slice(&orig_header);
+        return None;
+    };
     let a = Leg {
         cipher: cipher_a,
         mac: mac_a,

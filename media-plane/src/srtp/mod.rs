@@ -96,7 +96,7 @@ pub use dtls::{split_dtls_keying_material, MasterKeys, DTLS_SRTP_EXPORTER_LABEL}
 pub use error::SrtpError;
 pub use replay::{DEFAULT_REPLAY_WINDOW, MIN_REPLAY_WINDOW};
 pub use suite::SrtpSuite;
-pub use transcode::{rtp_to_srtp, srtp_to_rtp, srtp_to_srtp, ReOriginator};
+pub use transcode::{rtp_to_srtp, srtp_to_rtp, srtp_to_srtp, srtp_to_srtp_mapped, ReOriginator};
 
 #[cfg(test)]
 mod tests;

@@ -175,15 +175,38 @@ pub fn srtp_to_srtp(
     buf: &mut [u8],
     len: usize,
 ) -> Result<usize, SrtpError> {
+    srtp_to_srtp_mapped(ingress, reorig, egress, buf, len, |pt| pt)
+}
+
+/// [`srtp_to_srtp`] that also maps the payload type for leg B (`map_pt` gets the
+/// ingress PT, 7 bits, and returns the egress one): telephone-event and codecs often
+/// have other numbers on the two legs. The PT is in the authenticated, unencrypted
+/// header, so it is rewritten with SSRC, sequence number and timestamp.
+pub fn srtp_to_srtp_mapped(
+    ingress: &mut SrtpContext,
+    reorig: &mut ReOriginator,
+    egress: &mut SrtpContext,
+    buf: &mut [u8],
+    len: usize,
+    map_pt: impl Fn(u8) -> u8,
+) -> Result<usize, SrtpError> {
     let out_max =
         len.saturating_sub(ingress.suite().srtp_tag_len()) + egress.suite().srtp_tag_len();
     check_room(buf, out_max)?;
-    if let Some(done) = super::fused::aes_cm_to_aes_cm(ingress, reorig, egress, buf, len) {
+    if let Some(done) = super::fused::aes_cm_to_aes_cm(ingress, reorig, egress, buf, len, &map_pt) {
         return done;
     }
     let plain = ingress.unprotect_rtp(buf, len)?;
+    set_pt(&mut buf[..plain], &map_pt);
     let index = reorig.rewrite(&mut buf[..plain])?;
     egress.protect_rtp_with_roc(buf, plain, (index >> 16) as u32)
+}
+
+/// RFC 3550 §5.1: the PT is the low 7 bits of octet 1, beside the marker bit.
+pub(super) fn set_pt(pkt: &mut [u8], map_pt: &impl Fn(u8) -> u8) {
+    if let Some(b) = pkt.get_mut(1) {
+        *b = (*b & 0x80) | (map_pt(*b & 0x7f) & 0x7f);
+    }
 }
 
 /// SRTP (leg A) → RTP (leg B) in place. Returns the RTP length.
