@@ -541,6 +541,38 @@ async fn call(backend: Backend, expect: BackendKind, srtp: bool, mode: Mode, wor
     }
 
     if mode == Mode::MoveAndRestart {
+        // Hold toward the browser (the gateway held the far end): the browser's media
+        // still reaches IMS; resuming brings the far end's media back to the browser.
+        let established = Seen {
+            ice: true,
+            dtls: true,
+            ..Seen::default()
+        };
+        let mut held = negotiated.clone();
+        held.flow.to_webrtc = false;
+        engine.update(ID, &held).unwrap();
+        exchange(
+            &mut events,
+            &track,
+            &mut heard_rx,
+            &mut ims,
+            established,
+            false,
+            "held",
+        )
+        .await;
+        engine.update(ID, &negotiated).unwrap();
+        exchange(
+            &mut events,
+            &track,
+            &mut heard_rx,
+            &mut ims,
+            established,
+            true,
+            "resumed",
+        )
+        .await;
+
         // A re-INVITE moves the IMS far end: media follows to the new address.
         let moved = UdpSocket::bind("127.0.0.1:0").await.unwrap();
         let mut n2 = negotiated.clone();

@@ -84,7 +84,7 @@ impl LegSide {
 
 impl DropReason {
     /// Every reason, in the order of [`MediaTally::drops`].
-    pub const ALL: [DropReason; 8] = [
+    pub const ALL: [DropReason; 9] = [
         DropReason::Auth,
         DropReason::Replay,
         DropReason::UnknownSource,
@@ -93,6 +93,7 @@ impl DropReason {
         DropReason::RtcpTerminated,
         DropReason::Other,
         DropReason::NoKeys,
+        DropReason::Direction,
     ];
 
     /// A stable lower-case name, for a metric label.
@@ -106,6 +107,7 @@ impl DropReason {
             DropReason::RtcpTerminated => "rtcp_terminated",
             DropReason::Other => "other",
             DropReason::NoKeys => "no_keys",
+            DropReason::Direction => "direction",
         }
     }
 
@@ -120,6 +122,7 @@ impl DropReason {
             DropReason::RtcpTerminated => 5,
             DropReason::Other => 6,
             DropReason::NoKeys => 7,
+            DropReason::Direction => 8,
         }
     }
 }

@@ -168,6 +168,10 @@ pub enum DropReason {
     /// To or from a leg whose DTLS-SRTP keys are not installed yet
     /// ([`LegCrypto::AwaitingDtls`]).
     NoKeys,
+    /// Toward a leg the SDP direction says does not receive now (hold:
+    /// [`Session::set_flow`]). The packet was authenticated first, so the sending leg
+    /// stays latched and alive.
+    Direction,
 }
 
 /// Drop counters of one session, by reason.
@@ -189,6 +193,8 @@ pub struct DropCounters {
     pub other: u64,
     /// [`DropReason::NoKeys`].
     pub no_keys: u64,
+    /// [`DropReason::Direction`].
+    pub direction: u64,
 }
 
 impl DropCounters {
@@ -202,6 +208,7 @@ impl DropCounters {
             DropReason::RtcpTerminated => &mut self.rtcp,
             DropReason::Other => &mut self.other,
             DropReason::NoKeys => &mut self.no_keys,
+            DropReason::Direction => &mut self.direction,
         };
         *c += 1;
     }
@@ -232,6 +239,8 @@ pub struct Session {
     drops: DropCounters,
     forwarded: u64,
     relatched: Option<LegSide>,
+    /// Whether media may be sent to the web leg and to the IMS leg (SDP direction).
+    flow: [bool; 2],
     /// Media (not RTCP) datagrams in from each leg, and forwarded from it, since the last
     /// one-way sample (index: `Direction::index` of the ingress leg).
     sample_in: [u32; 2],
@@ -265,6 +274,7 @@ impl Session {
             drops: DropCounters::default(),
             forwarded: 0,
             relatched: None,
+            flow: [true; 2],
             sample_in: [0; 2],
             sample_out: [0; 2],
             rtcp: None,
@@ -275,6 +285,21 @@ impl Session {
         match side {
             LegSide::Web => &mut self.web,
             LegSide::Ims => &mut self.ims,
+        }
+    }
+
+    /// Which legs media is sent to, from the SDP directions (RFC 3264 §6.1): on hold
+    /// one or both are closed. Packets toward a closed leg are still authenticated
+    /// (latching, inactivity and RTCP statistics go on) and then dropped as
+    /// [`DropReason::Direction`]. RTCP is not affected.
+    pub fn set_flow(&mut self, to_web: bool, to_ims: bool) {
+        self.flow = [to_web, to_ims];
+    }
+
+    fn flows_to(&self, side: LegSide) -> bool {
+        match side {
+            LegSide::Web => self.flow[0],
+            LegSide::Ims => self.flow[1],
         }
     }
 
@@ -375,6 +400,7 @@ impl Session {
         if self.awaits_keys(from) || self.awaits_keys(to) {
             return Err(DropReason::NoKeys);
         }
+        let open = self.flows_to(to);
         let (ingress, egress) = match from {
             LegSide::Web => (&mut self.web, &mut self.ims),
             LegSide::Ims => (&mut self.ims, &mut self.web),
@@ -394,7 +420,7 @@ impl Session {
                 Ok(v) => (v.ssrc(), v.sequence_number(), v.timestamp(), v.padding()),
                 Err(_) => return Err(DropReason::TooShort),
             };
-            if !padded {
+            if !padded && open {
                 let tag = inbound.suite().srtp_tag_len();
                 if buf.len() < len.saturating_sub(tag) + egress_tag {
                     return Err(DropReason::TooShort);
@@ -477,6 +503,9 @@ impl Session {
         let v = h.as_view();
         if let Some(r) = ingress.reporter.as_mut() {
             r.on_received(now, v.ssrc(), v.sequence_number(), v.timestamp());
+        }
+        if !open {
+            return Err(DropReason::Direction);
         }
         let payload = payload_octets(&v, plain);
         let pt = egress.cfg.egress_pt.map(v.payload_type());

@@ -131,6 +131,59 @@ fn padded_and_marked_packets_cross_intact() {
     );
 }
 
+/// Hold (RFC 3264 §6.1 directions): media toward a closed leg is authenticated, then
+/// dropped as `Direction`; the sender stays alive (no inactivity) and latched; resuming
+/// forwards again.
+#[test]
+fn hold_closes_one_direction_without_silencing_the_sender() {
+    let t0 = Instant::now();
+    let mut s = session(t0, true);
+    s.set_flow(false, true); // the gateway holds: nothing to the browser
+    let (mut ims_tx, mut browser_tx) = (ctx(3), ctx(1));
+    let mut t = t0;
+    for seq in 0..10u16 {
+        t = t0 + Duration::from_secs(u64::from(seq));
+        let (mut buf, n) = protect(&mut ims_tx, &rtp(33, seq, 0, 0, b"moh"));
+        let a = s.handle_rtp(t, LegSide::Ims, addr(6000), &mut buf, n);
+        assert_eq!(a, Action::Drop(DropReason::Direction));
+        let (mut buf, n) = protect(&mut browser_tx, &rtp(11, seq, 0, 96, b"hi"));
+        let a = s.handle_rtp(t, LegSide::Web, addr(5000), &mut buf, n);
+        assert!(
+            matches!(
+                a,
+                Action::Forward {
+                    leg: LegSide::Ims,
+                    ..
+                }
+            ),
+            "{a:?}"
+        );
+    }
+    assert_eq!(
+        s.poll_event(t),
+        None,
+        "neither leg is silent: 10 s > the 5 s timeout"
+    );
+    // A forgery toward the closed leg is still an auth failure, not a hold drop.
+    let (mut buf, n) = protect(&mut ctx(99), &rtp(33, 50, 0, 0, b"x"));
+    let a = s.handle_rtp(t, LegSide::Ims, addr(6000), &mut buf, n);
+    assert_eq!(a, Action::Drop(DropReason::Auth));
+    s.set_flow(true, true);
+    let (mut buf, n) = protect(&mut ims_tx, &rtp(33, 10, 0, 0, b"back"));
+    let a = s.handle_rtp(t, LegSide::Ims, addr(6000), &mut buf, n);
+    assert!(
+        matches!(
+            a,
+            Action::Forward {
+                leg: LegSide::Web,
+                ..
+            }
+        ),
+        "{a:?}"
+    );
+    assert_eq!(s.drops().direction, 10);
+}
+
 #[test]
 fn srtp_to_rtp_and_rtp_bleed_protection() {
     let t0 = Instant::now();

@@ -126,6 +126,16 @@ pub enum Command {
         /// CNAME, seed, clock rates, IMS RTCP arrangement.
         rtcp: Box<RtcpConfig>,
     },
+    /// Opens or closes the media toward each leg (SDP direction, hold):
+    /// [`Session::set_flow`].
+    SetFlow {
+        /// The call.
+        call: CallId,
+        /// Media may be sent to the browser.
+        to_web: bool,
+        /// Media may be sent to the IMS side.
+        to_ims: bool,
+    },
     /// Ends the session.
     Release {
         /// The call.
@@ -468,6 +478,15 @@ impl Worker {
                 }
             }
             Command::ConfigureRtcp { call, rtcp } => self.configure_rtcp(now, call, *rtcp),
+            Command::SetFlow {
+                call,
+                to_web,
+                to_ims,
+            } => {
+                if let Some(c) = self.calls.get_mut(&call) {
+                    c.session.set_flow(to_web, to_ims);
+                }
+            }
             Command::Release { call } => self.release(call),
             Command::Stop => self.stopped = true,
         }

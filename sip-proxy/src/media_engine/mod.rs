@@ -27,9 +27,12 @@
 //!   totals; its pump thread turns them into Prometheus counters and gauges every
 //!   500 ms and times ICE nomination and the DTLS handshake from the worker's events.
 //!
+//! - Directions: the negotiated `MediaFlow` (hold, resume) goes to the worker as
+//!   [`Command::SetFlow`]; media toward a leg that does not receive is dropped there
+//!   after authentication (`rtcgate_media_dropped_total{reason="direction"}`).
+//!
 //! Not yet (media-plane has no command for it): DTMF generation, re-keying the IMS leg or
-//! changing its payload types in a re-INVITE, and direction (hold is absorbed by the call
-//! core; media keeps flowing both ways).
+//! changing its payload types in a re-INVITE.
 
 mod config;
 mod events;
@@ -92,7 +95,17 @@ struct Installed {
     ims_rtcp: ImsRtcp,
     ims_srtp: Option<(Crypto, Crypto)>,
     remote_ice: (String, String),
+    /// Media toward the browser, toward IMS (SDP directions; hold closes one).
+    flow: (bool, bool),
     dtls: tokio::task::JoinHandle<()>,
+}
+
+fn set_flow(id: MediaSessionId, (to_web, to_ims): (bool, bool)) -> Command {
+    Command::SetFlow {
+        call: id.0,
+        to_web,
+        to_ims,
+    }
 }
 
 /// The media plane behind the call core's [`MediaControl`] (see the module doc).
@@ -367,6 +380,13 @@ impl MediaEngine {
             let _ = handle.send(Command::Release { call: id.0 });
             return Err(e);
         }
+        let flow = (n.flow.to_webrtc, n.flow.to_ims);
+        if flow != (true, true) {
+            if let Err(e) = send(handle, set_flow(id, flow)) {
+                let _ = handle.send(Command::Release { call: id.0 });
+                return Err(e);
+            }
+        }
         let (link, port) = handle.dtls_link(id.0);
         let leg = WebRtcLeg {
             local: s.local.clone(),
@@ -410,6 +430,7 @@ impl MediaEngine {
             ims_rtcp: legs::ims_rtcp(n),
             ims_srtp: n.ims_srtp.clone(),
             remote_ice: (n.webrtc.ice_ufrag.clone(), n.webrtc.ice_pwd.clone()),
+            flow,
             dtls,
         })
     }
@@ -439,6 +460,12 @@ impl MediaEngine {
                 },
             )?;
             installed.ims_remote = n.ims_remote;
+        }
+        let flow = (n.flow.to_webrtc, n.flow.to_ims);
+        if installed.flow != flow {
+            // Hold or resume (RFC 3264 §8.4): the directions of the new offer/answer.
+            send(handle, set_flow(id, flow))?;
+            installed.flow = flow;
         }
         if installed.ims_rtcp != legs::ims_rtcp(n) {
             // A new RTCP arrangement restarts the call's RTCP (and opens or closes port+1).
