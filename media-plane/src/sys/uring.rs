@@ -450,7 +450,8 @@ mod tests {
         let mut out = Vec::with_capacity(16);
         let deadline = std::time::Instant::now() + Duration::from_secs(3);
         while out.is_empty() && std::time::Instant::now() < deadline {
-            u.submit_and_wait(1, Some(Duration::from_millis(100))).unwrap();
+            u.submit_and_wait(1, Some(Duration::from_millis(100)))
+                .unwrap();
             u.completions(&mut out);
         }
         let c = out[0];
@@ -461,7 +462,8 @@ mod tests {
         assert!(buf.len() >= len + TAILROOM);
         buf[..4].copy_from_slice(b"pong");
         u.send_from(gw.as_raw_fd(), bid, off, len, from, 2).unwrap();
-        u.submit_and_wait(1, Some(Duration::from_millis(100))).unwrap();
+        u.submit_and_wait(1, Some(Duration::from_millis(100)))
+            .unwrap();
         let mut b = [0u8; 16];
         let (n, _) = peer.recv_from(&mut b).unwrap();
         assert_eq!(&b[..n], b"pong");

@@ -10,9 +10,9 @@ use std::thread::JoinHandle;
 use std::time::Instant;
 
 use super::{bind_ims, io_err, BackendConfig, BackendStats, Control};
+use crate::datapath::{Action, DatapathError, SocketOp, Worker, WorkerEvent};
 use crate::sys::epoll::{Epoll, EventFd, Events};
 use crate::sys::mmsg::{Outgoing, RecvBatch, SendBatch};
-use crate::datapath::{Action, DatapathError, SocketOp, Worker, WorkerEvent};
 
 /// epoll token of the wake-up eventfd; sockets use their local port.
 const WAKE: u64 = u64::MAX;

@@ -20,7 +20,11 @@
 //! [`Backend::Auto`] takes io_uring when [`io_uring_available`] says the kernel lets this
 //! process use it (seccomp often blocks `io_uring_setup` in containers) and epoll with
 //! recvmmsg/sendmmsg otherwise; [`RunningWorker::backend`] says which one runs.
+//!
+//! [`bare`] holds the data-path bench's reference: the same receive/send machinery
+//! with no worker and no crypto, and batched load sockets.
 
+pub mod bare;
 mod epoll;
 mod uring;
 

@@ -13,9 +13,9 @@ use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use super::{bind_ims, io_err, BackendConfig, BackendStats, Control};
+use crate::datapath::{Action, DatapathError, SocketOp, Worker, WorkerEvent};
 use crate::sys::epoll::EventFd;
 use crate::sys::uring::{Completion, Uring};
-use crate::datapath::{Action, DatapathError, SocketOp, Worker, WorkerEvent};
 
 /// What a completion's `user_data` names (top two bits).
 const KIND_SHIFT: u32 = 62;
