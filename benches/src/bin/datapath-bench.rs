@@ -37,7 +37,12 @@
 //!   same backend at the same offered rate (`baseline_p50_us`/`_p99_us`); for bare rows
 //!   they are the path latency itself.
 //! - `vs_bare`: max rate over the best bare forwarder's; `vs_bare_same_backend`: over the
-//!   bare forwarder of the same backend.
+//!   bare forwarder of the same backend. When the bare row is `generator_limited` the
+//!   machine's limit is higher than its figure and these ratios are upper bounds; then
+//!   `cpu_vs_bare_same_rate` (engine rows) is the better capacity estimate: the bare
+//!   forwarder's CPU per packet over the engine's, both measured in the latency rounds
+//!   at the same offered rate (`cpu_seconds_per_packet_at_latency_load`,
+//!   `baseline_cpu_seconds_per_packet_at_latency_load`).
 //!
 //! Machine layout: `--workers W` engine workers (default 1; each its own web port, flows
 //! split round robin) and W bare threads. With more CPUs than W, the generator and the
@@ -112,13 +117,14 @@ usage: datapath-bench --flows N --json PATH [--trial-ms MS] [--max-pps PPS]
                  on the host do not preempt load or target; nice: nice -20; none
                  (fifo and nice need root)
 
-JSON: {flows, payload_bytes, suite, trial_ms, loss_limit, host_cpus, workers, pinned,
-load_average_start/end, notes, results: [{name, backend, max_pps_under_1pct_loss,
-generator_limited, cpu_seconds_per_packet, generator_/sink_cpu_seconds_per_packet,
-vs_bare, vs_bare_same_backend, latency_load_pps, latency_p50_us, latency_p99_us (added
-latency for engine rows), path_latency_p50_us/_p99_us, baseline_p50_us/_p99_us,
-trials: [...], worker_stats}]}. The module doc of benches/src/bin/datapath-bench.rs
-says how each figure is measured.";
+JSON: {flows, payload_bytes, suite, trial_ms, loss_limit, grace_ms, host_cpus, workers,
+batch, pinned, scheduling, cpu_layout, load_average_start/end, notes, results: [{name,
+backend, max_pps_under_1pct_loss, generator_limited, cpu_seconds_per_packet,
+generator_/sink_cpu_seconds_per_packet, vs_bare, vs_bare_same_backend,
+cpu_vs_bare_same_rate, (baseline_)cpu_seconds_per_packet_at_latency_load,
+latency_load_pps, latency_p50_us, latency_p99_us (added latency for engine rows),
+path_latency_p50_us/_p99_us, baseline_p50_us/_p99_us, trials: [...], worker_stats}]}.
+The module doc of benches/src/bin/datapath-bench.rs says how each figure is measured.";
 
 struct Args {
     flows: usize,
@@ -880,6 +886,9 @@ struct Outcome {
     stats: Option<BackendStats>,
     vs_bare: Option<f64>,
     vs_same: Option<f64>,
+    /// CPU seconds per packet of the engine and of the bare forwarder of its backend
+    /// over the latency rounds (the same offered rate).
+    same_rate_cpu: Option<(f64, f64)>,
 }
 
 impl Outcome {
@@ -920,13 +929,20 @@ fn bench_backend(
         b.trial = (keep / LATENCY_ROUNDS as u32).max(Duration::from_millis(100));
         let (mut te, mut tb) = (Vec::new(), Vec::new());
         let mut offered = 0.0;
+        // CPU ns and packets of engine and bare at the same rate.
+        let mut cpu = [(0u64, 0u64); 2];
         for _ in 0..LATENCY_ROUNDS {
             let t = b.run(&mut engine, 0.7 * m, true)?;
             offered += t.offered_pps / LATENCY_ROUNDS as f64;
+            cpu[0] = (cpu[0].0 + t.cpu_ns, cpu[0].1 + t.delivered);
             te.extend(t.latencies_ns);
-            tb.extend(b.run(&mut bare, 0.7 * m, true)?.latencies_ns);
+            let t = b.run(&mut bare, 0.7 * m, true)?;
+            cpu[1] = (cpu[1].0 + t.cpu_ns, cpu[1].1 + t.delivered);
+            tb.extend(t.latencies_ns);
         }
         b.trial = keep;
+        let per = |(ns, n): (u64, u64)| ns as f64 / 1e9 / n.max(1) as f64;
+        oe.same_rate_cpu = Some((per(cpu[0]), per(cpu[1])));
         oe.latency_load = Some(offered.round());
         oe.path = p50_p99(&mut te);
         oe.baseline = p50_p99(&mut tb);
@@ -974,7 +990,10 @@ fn outcome_json(o: &Outcome) -> String {
          \"generator_cpu_seconds_per_packet\":{},\"sink_cpu_seconds_per_packet\":{},\
          \"vs_bare\":{},\"vs_bare_same_backend\":{},\"latency_load_pps\":{},\
          \"latency_p50_us\":{},\"latency_p99_us\":{},\"path_latency_p50_us\":{},\
-         \"path_latency_p99_us\":{},\"baseline_p50_us\":{},\"baseline_p99_us\":{},\"trials\":[",
+         \"path_latency_p99_us\":{},\"baseline_p50_us\":{},\"baseline_p99_us\":{},\
+         \"cpu_seconds_per_packet_at_latency_load\":{},\
+         \"baseline_cpu_seconds_per_packet_at_latency_load\":{},\"cpu_vs_bare_same_rate\":{},\
+         \"trials\":[",
         o.name,
         o.backend,
         num(o.max_pps()),
@@ -991,6 +1010,9 @@ fn outcome_json(o: &Outcome) -> String {
         num(o.path.1),
         num(o.baseline.0),
         num(o.baseline.1),
+        sci(o.same_rate_cpu.map(|c| c.0)),
+        sci(o.same_rate_cpu.map(|c| c.1)),
+        num(o.same_rate_cpu.map(|(e, b)| b / e)),
     );
     for (i, t) in o.trials.iter().enumerate() {
         let _ = write!(
