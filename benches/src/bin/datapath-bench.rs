@@ -23,8 +23,14 @@
 //! - `max_pps_under_1pct_loss`: the highest offered rate whose trial (`--trial-ms`, a
 //!   fixed window) delivered ≥ 99 % of what was sent within 10 ms of the window's end
 //!   (what arrives later, from a backlog, counts as lost). Search: doubling from 20 kpps
-//!   to the first failure, then bisection to 3 %. `generator_limited`: the generator could
+//!   to the first failure, then bisection to 3 %; the bare forwarder's and the engine's
+//!   searches of a backend run interleaved (one trial each in turn), so a change in the
+//!   load of other processes hits both. `generator_limited`: the generator could
 //!   not offer 97 % of the asked rate, so the figure is a floor, not the target's limit.
+//!   `limited_by`: who was saturated (≥ 85 % of a CPU) in the lowest failing trial:
+//!   `target`, `load side` (generator + sink share CPU 0), `generator`, or `neither
+//!   saturated` (other processes, scheduling); each trial lists `target_cpu_busy` and
+//!   `load_cpu_busy`. Only a `target` row measures the target's own limit.
 //! - `cpu_seconds_per_packet`: CPU time of the forwarding thread(s) during the max-rate
 //!   trial per delivered packet (from `/proc/self/task/*/schedstat`); on loopback it
 //!   includes the kernel's delivery of what the thread sends into the sink's socket.
@@ -93,6 +99,8 @@ const SINK_NAP: Duration = Duration::from_micros(50);
 /// Latency trials: engine and bare forwarder alternate this many times at the same
 /// rate, so that a burst of load from other processes hits both alike.
 const LATENCY_ROUNDS: usize = 4;
+/// A thread set using this share of one CPU in a failing trial is taken as its limit.
+const BUSY: f64 = 0.85;
 const LOSS_LIMIT: f64 = 0.01;
 const RCVBUF: usize = 4 << 20;
 /// SRTP keys: generator → engine web leg, engine IMS leg → sink.
@@ -119,7 +127,7 @@ usage: datapath-bench --flows N --json PATH [--trial-ms MS] [--max-pps PPS]
 
 JSON: {flows, payload_bytes, suite, trial_ms, loss_limit, grace_ms, host_cpus, workers,
 batch, pinned, scheduling, cpu_layout, load_average_start/end, notes, results: [{name,
-backend, max_pps_under_1pct_loss, generator_limited, cpu_seconds_per_packet,
+backend, max_pps_under_1pct_loss, generator_limited, limited_by, cpu_seconds_per_packet,
 generator_/sink_cpu_seconds_per_packet, vs_bare, vs_bare_same_backend,
 cpu_vs_bare_same_rate, (baseline_)cpu_seconds_per_packet_at_latency_load,
 latency_load_pps, latency_p50_us, latency_p99_us (added latency for engine rows),
@@ -703,10 +711,22 @@ struct Trial {
     cpu_ns: u64,
     gen_cpu_ns: u64,
     sink_cpu_ns: u64,
+    /// From the window's start to the sink's end of the trial (what `cpu_ns` covers).
+    wall_ns: u64,
     latencies_ns: Vec<u64>,
 }
 
 impl Trial {
+    /// Share of one CPU the target's threads used.
+    fn target_busy(&self) -> f64 {
+        self.cpu_ns as f64 / self.wall_ns.max(1) as f64
+    }
+
+    /// Share of one CPU the generator and the sink used together.
+    fn load_busy(&self) -> f64 {
+        (self.gen_cpu_ns + self.sink_cpu_ns) as f64 / self.wall_ns.max(1) as f64
+    }
+
     fn loss(&self) -> f64 {
         if self.sent == 0 {
             return 1.0;
@@ -746,7 +766,8 @@ impl Bench {
                 reply,
             })
             .map_err(|_| "sink gone".to_string())?;
-        let (cpu0, gen0) = (cpu_ns(&[t.thread]), tid_cpu_ns(self.gen_tid));
+        let (cpu0, gen0) = (cpu_ns(&t.cpu_threads()), tid_cpu_ns(self.gen_tid));
+        let started = Instant::now();
         let (sent, elapsed, limited) = self.gen.paced(&mut t.flows, pps, self.trial);
         let end = self.epoch.elapsed() + GRACE;
         until.store(end.as_nanos() as u64, Ordering::Release);
@@ -759,9 +780,10 @@ impl Bench {
             delivered: r.on_time,
             late: r.late,
             generator_limited: limited,
-            cpu_ns: cpu_ns(&[t.thread]).saturating_sub(cpu0),
+            cpu_ns: cpu_ns(&t.cpu_threads()).saturating_sub(cpu0),
             gen_cpu_ns,
             sink_cpu_ns: r.cpu_ns,
+            wall_ns: started.elapsed().as_nanos() as u64,
             latencies_ns: r.latencies_ns,
         })
     }
@@ -784,6 +806,17 @@ impl Bench {
         let r = self.run(t, pps, false);
         self.trial = keep;
         r
+    }
+}
+
+impl Target {
+    /// The threads whose CPU time is the target's: its own, and for io_uring the
+    /// kernel's io-wq workers of this process (async sends would run there).
+    fn cpu_threads(&self) -> [&'static str; 2] {
+        match self.kind {
+            BackendKind::IoUring => [self.thread, "iou-wrk"],
+            BackendKind::Epoll => [self.thread, self.thread],
+        }
     }
 }
 
@@ -813,52 +846,77 @@ fn log_trial(name: &str, tr: &Trial) {
     );
 }
 
-/// Doubling to the first failure, then bisection to 3 %; returns the trials and the
-/// index of the best passing one.
-fn search(b: &mut Bench, t: &mut Target, max_pps: f64) -> Result<(Vec<Trial>, Option<usize>)> {
-    b.warm_up(t)?;
-    let pass = |tr: &Trial| tr.loss() < LOSS_LIMIT;
-    let mut trials: Vec<Trial> = Vec::new();
-    let (mut best, mut fail): (Option<usize>, Option<f64>) = (None, None);
-    let mut rate = 20_000.0f64.min(max_pps);
-    for _ in 0..8 {
-        let tr = b.run(t, rate, false)?;
-        log_trial(&t.name, &tr);
-        let (ok, limited) = (pass(&tr), tr.generator_limited);
-        trials.push(tr);
-        if !ok {
-            fail = Some(rate);
-            break;
-        }
-        best = Some(trials.len() - 1);
-        if limited || rate >= max_pps {
-            break;
-        }
-        rate = (rate * 2.0).min(max_pps);
-    }
-    if let (Some(i), Some(mut hi)) = (best, fail) {
-        let mut lo = trials[i].asked_pps;
-        for _ in 0..6 {
-            if hi / lo < 1.03 {
-                break;
-            }
-            let mid = (lo + hi) / 2.0;
-            let tr = b.run(t, mid, false)?;
-            log_trial(&t.name, &tr);
-            let (ok, limited) = (pass(&tr), tr.generator_limited);
-            trials.push(tr);
-            if ok {
-                lo = mid;
-                best = Some(trials.len() - 1);
-                if limited {
-                    break;
-                }
-            } else {
-                hi = mid;
-            }
+/// The search for one target's max rate: doubling from 20 kpps to the first failure
+/// (at most 8 rungs), then bisection until the bracket is within 3 % (at most 6 steps).
+/// A pass that was generator-limited ends it (nothing higher can be offered).
+struct Search {
+    max_pps: f64,
+    trials: Vec<Trial>,
+    best: Option<usize>,
+    /// Next rate to try; `None`: done.
+    next: Option<f64>,
+    /// Bisection bracket (passing, failing) once a failure was seen.
+    bracket: Option<(f64, f64)>,
+    steps: usize,
+}
+
+impl Search {
+    fn new(max_pps: f64) -> Self {
+        Self {
+            max_pps,
+            trials: Vec::new(),
+            best: None,
+            next: Some(20_000.0f64.min(max_pps)),
+            bracket: None,
+            steps: 0,
         }
     }
-    Ok((trials, best))
+
+    fn record(&mut self, tr: Trial) {
+        let rate = tr.asked_pps;
+        let (ok, limited) = (tr.loss() < LOSS_LIMIT, tr.generator_limited);
+        self.trials.push(tr);
+        self.steps += 1;
+        if ok {
+            self.best = Some(self.trials.len() - 1);
+        }
+        self.next = match (self.bracket, ok) {
+            (_, true) if limited || rate >= self.max_pps => None,
+            (None, true) if self.steps < 8 => Some((rate * 2.0).min(self.max_pps)),
+            (None, true) => None,
+            (None, false) => self.best.map(|i| self.trials[i].asked_pps).map(|lo| {
+                self.bracket = Some((lo, rate));
+                self.steps = 0;
+                (lo + rate) / 2.0
+            }),
+            (Some((_, hi)), true) => self.bisect(rate, hi),
+            (Some((lo, _)), false) => self.bisect(lo, rate),
+        };
+    }
+
+    fn bisect(&mut self, lo: f64, hi: f64) -> Option<f64> {
+        self.bracket = Some((lo, hi));
+        (hi / lo >= 1.03 && self.steps <= 6).then(|| (lo + hi) / 2.0)
+    }
+}
+
+/// Searches the max rate of every target at once, one trial of each in turn, so that a
+/// change in the load of other processes during the search hits them all alike.
+fn search_all(b: &mut Bench, targets: &mut [&mut Target], max_pps: f64) -> Result<Vec<Search>> {
+    for t in targets.iter_mut() {
+        b.warm_up(t)?;
+    }
+    let mut s: Vec<Search> = targets.iter().map(|_| Search::new(max_pps)).collect();
+    while s.iter().any(|x| x.next.is_some()) {
+        for (x, t) in s.iter_mut().zip(targets.iter_mut()) {
+            if let Some(rate) = x.next {
+                let tr = b.run(t, rate, false)?;
+                log_trial(&t.name, &tr);
+                x.record(tr);
+            }
+        }
+    }
+    Ok(s)
 }
 
 fn percentile(sorted: &[u64], p: f64) -> Option<f64> {
@@ -892,6 +950,26 @@ struct Outcome {
 }
 
 impl Outcome {
+    /// What stopped the search: the lowest failing trial above the best one, judged by
+    /// who was saturated in it.
+    fn limited_by(&self) -> &'static str {
+        let best = self.best.and_then(|i| self.trials.get(i));
+        let floor = best.map_or(0.0, |b| b.asked_pps);
+        let fail = self
+            .trials
+            .iter()
+            .filter(|t| t.loss() >= LOSS_LIMIT && t.asked_pps > floor)
+            .min_by(|a, b| a.asked_pps.total_cmp(&b.asked_pps));
+        match (best, fail) {
+            (Some(b), None) if b.generator_limited => "generator",
+            (_, None) => "max_pps",
+            (_, Some(f)) if f.generator_limited => "generator",
+            (_, Some(f)) if f.target_busy() >= BUSY => "target",
+            (_, Some(f)) if f.load_busy() >= BUSY => "load side",
+            _ => "neither saturated",
+        }
+    }
+
     /// The offered (sent) rate of the best passing trial: when the generator could not
     /// keep up, that is what was actually carried, not what was asked.
     fn max_pps(&self) -> Option<f64> {
@@ -914,9 +992,10 @@ fn bench_backend(
     place_targets(bare.thread, b.placement)?;
     place_targets(engine.thread, b.placement)?;
     let mut out: [Outcome; 2] = Default::default();
-    for (o, t) in out.iter_mut().zip([&mut bare, &mut engine]) {
-        let (trials, best) = search(b, t, a.max_pps)?;
-        (o.name, o.backend, o.trials, o.best) = (t.name.clone(), t.kind.as_str(), trials, best);
+    let found = search_all(b, &mut [&mut bare, &mut engine], a.max_pps)?;
+    for ((o, t), x) in out.iter_mut().zip([&bare, &engine]).zip(found) {
+        (o.name, o.backend) = (t.name.clone(), t.kind.as_str());
+        (o.trials, o.best) = (x.trials, x.best);
     }
     let [ob, oe] = &mut out;
     if let Some(m) = ob.max_pps() {
@@ -986,7 +1065,7 @@ fn outcome_json(o: &Outcome) -> String {
     let _ = write!(
         s,
         "{{\"name\":\"{}\",\"backend\":\"{}\",\"max_pps_under_1pct_loss\":{},\
-         \"generator_limited\":{},\"cpu_seconds_per_packet\":{},\
+         \"generator_limited\":{},\"limited_by\":\"{}\",\"cpu_seconds_per_packet\":{},\
          \"generator_cpu_seconds_per_packet\":{},\"sink_cpu_seconds_per_packet\":{},\
          \"vs_bare\":{},\"vs_bare_same_backend\":{},\"latency_load_pps\":{},\
          \"latency_p50_us\":{},\"latency_p99_us\":{},\"path_latency_p50_us\":{},\
@@ -998,6 +1077,7 @@ fn outcome_json(o: &Outcome) -> String {
         o.backend,
         num(o.max_pps()),
         best.is_some_and(|t| t.generator_limited),
+        o.limited_by(),
         sci(best.map(|t| t.per_packet(t.cpu_ns))),
         sci(best.map(|t| t.per_packet(t.gen_cpu_ns))),
         sci(best.map(|t| t.per_packet(t.sink_cpu_ns))),
@@ -1018,7 +1098,8 @@ fn outcome_json(o: &Outcome) -> String {
         let _ = write!(
             s,
             "{}{{\"asked_pps\":{},\"offered_pps\":{},\"sent\":{},\"delivered\":{},\"late\":{},\
-             \"loss\":{},\"generator_limited\":{},\"cpu_seconds_per_packet\":{}}}",
+             \"loss\":{},\"generator_limited\":{},\"cpu_seconds_per_packet\":{},\
+             \"target_cpu_busy\":{},\"load_cpu_busy\":{}}}",
             if i == 0 { "" } else { "," },
             num(Some(t.asked_pps.round())),
             num(Some(t.offered_pps.round())),
@@ -1027,7 +1108,9 @@ fn outcome_json(o: &Outcome) -> String {
             t.late,
             sci(Some(t.loss())),
             t.generator_limited,
-            sci(Some(t.per_packet(t.cpu_ns)))
+            sci(Some(t.per_packet(t.cpu_ns))),
+            num(Some(t.target_busy())),
+            num(Some(t.load_busy())),
         );
     }
     s.push(']');
