@@ -5,9 +5,13 @@
 //! place. [`SendBatch`] sends datagrams straight out of those slots (no copy). The
 //! `mmsghdr`/`iovec` arrays are rebuilt before each call from buffers borrowed for the
 //! call's duration, so no pointer outlives what it points to.
+//!
+//! [`SendBatch::send_bufs`] sends from the caller's buffers instead, each datagram
+//! optionally from its own local IPv4 address (an `IP_PKTINFO` control message): the
+//! data-path bench's load generator uses it to offer many flows through one socket.
 
 use std::io;
-use std::net::SocketAddr;
+use std::net::{Ipv4Addr, SocketAddr};
 use std::os::fd::RawFd;
 
 use super::addr;
@@ -133,11 +137,19 @@ pub(crate) struct SendResult {
     pub(crate) failed: usize,
 }
 
+/// Room for one `IP_PKTINFO` control message, 8-byte aligned like a `cmsghdr`.
+type PktinfoSpace = [u64; 4];
+
+/// A datagram from a caller's buffer: bytes, destination, and the local IPv4 address
+/// to send it from (`None`: the socket's).
+pub(crate) type Datagram<'a> = (&'a [u8], SocketAddr, Option<Ipv4Addr>);
+
 /// Kernel descriptors for sending up to `n` datagrams per sendmmsg.
 pub(crate) struct SendBatch {
     addrs: Vec<libc::sockaddr_storage>,
     iovs: Vec<libc::iovec>,
     hdrs: Vec<libc::mmsghdr>,
+    ctrl: Vec<PktinfoSpace>,
 }
 
 impl SendBatch {
@@ -147,7 +159,99 @@ impl SendBatch {
             addrs: vec![addr::zeroed(); n],
             iovs: vec![empty_iov(); n],
             hdrs: vec![zeroed_hdr(); n],
+            ctrl: vec![[0; 4]; n],
         }
+    }
+
+    /// Sends `items` from `fd`, one sendmmsg per `n` items; failures as in
+    /// [`SendBatch::send`].
+    pub(crate) fn send_bufs(&mut self, fd: RawFd, items: &[Datagram<'_>]) -> SendResult {
+        // SAFETY: CMSG_SPACE/CMSG_LEN only compute sizes.
+        let (space, len) = unsafe {
+            let n = std::mem::size_of::<libc::in_pktinfo>() as u32;
+            (libc::CMSG_SPACE(n) as usize, libc::CMSG_LEN(n))
+        };
+        let mut res = SendResult::default();
+        if space > std::mem::size_of::<PktinfoSpace>() {
+            res.failed = items.len();
+            return res;
+        }
+        for chunk in items.chunks(self.hdrs.len()) {
+            for (k, &(buf, to, src)) in chunk.iter().enumerate() {
+                self.iovs[k] = libc::iovec {
+                    // sendmsg only reads through this pointer.
+                    iov_base: buf.as_ptr().cast_mut().cast(),
+                    iov_len: buf.len(),
+                };
+                let namelen = addr::encode(to, &mut self.addrs[k]);
+                let h = &mut self.hdrs[k];
+                *h = zeroed_hdr();
+                h.msg_hdr.msg_name = (&mut self.addrs[k] as *mut libc::sockaddr_storage).cast();
+                h.msg_hdr.msg_namelen = namelen;
+                h.msg_hdr.msg_iov = &mut self.iovs[k];
+                h.msg_hdr.msg_iovlen = 1;
+                let Some(ip) = src else { continue };
+                let c = &mut self.ctrl[k];
+                *c = [0; 4];
+                h.msg_hdr.msg_control = c.as_mut_ptr().cast();
+                h.msg_hdr.msg_controllen = space as _;
+                let info = libc::in_pktinfo {
+                    ipi_ifindex: 0,
+                    ipi_spec_dst: libc::in_addr {
+                        s_addr: u32::from(ip).to_be(),
+                    },
+                    ipi_addr: libc::in_addr { s_addr: 0 },
+                };
+                // SAFETY: `msg_control` points at `space` zeroed, 8-aligned bytes of
+                // `self.ctrl[k]` (checked above to be big enough) and `msg_controllen`
+                // says so, so CMSG_FIRSTHDR returns a non-null header inside them and
+                // CMSG_DATA the `in_pktinfo` room behind it; the write is unaligned-safe.
+                unsafe {
+                    let cm = libc::CMSG_FIRSTHDR(&h.msg_hdr);
+                    (*cm).cmsg_level = libc::IPPROTO_IP;
+                    (*cm).cmsg_type = libc::IP_PKTINFO;
+                    (*cm).cmsg_len = len as _;
+                    libc::CMSG_DATA(cm)
+                        .cast::<libc::in_pktinfo>()
+                        .write_unaligned(info);
+                }
+            }
+            let r = self.send_built(fd, chunk.len());
+            res.sent += r.sent;
+            res.failed += r.failed;
+        }
+        res
+    }
+
+    /// sendmmsg of the `count` headers built in `hdrs`, skipping a refused datagram.
+    fn send_built(&mut self, fd: RawFd, count: usize) -> SendResult {
+        let mut res = SendResult::default();
+        let mut off = 0;
+        while off < count {
+            // SAFETY: `hdrs[off..count]` are initialised headers whose name, iovec and
+            // control pointers point into `self.addrs`, `self.iovs`, `self.ctrl`
+            // (exclusively borrowed) and buffers the caller borrows for this call (read
+            // only); every iovec stays inside its buffer.
+            let r = unsafe {
+                libc::sendmmsg(
+                    fd,
+                    self.hdrs[off..count].as_mut_ptr(),
+                    (count - off) as libc::c_uint,
+                    libc::MSG_DONTWAIT,
+                )
+            };
+            if r > 0 {
+                res.sent += r as usize;
+                off += r as usize;
+            } else if r < 0 && io::Error::last_os_error().kind() == io::ErrorKind::Interrupted {
+                continue;
+            } else {
+                // The first remaining datagram failed; skip it and go on.
+                res.failed += 1;
+                off += 1;
+            }
+        }
+        res
     }
 
     /// Sends `items` (bytes in `slots`) from `fd`, one sendmmsg per `n` items. A datagram
@@ -177,31 +281,9 @@ impl SendBatch {
                 h.msg_hdr.msg_iovlen = 1;
                 count += 1;
             }
-            let mut off = 0;
-            while off < count {
-                // SAFETY: `hdrs[off..count]` are initialised headers whose name and iovec
-                // pointers point into `self.addrs`, `self.iovs` (exclusively borrowed) and
-                // the slots of `slots` (shared-borrowed for this call, read only); every
-                // iovec stays inside its slot.
-                let r = unsafe {
-                    libc::sendmmsg(
-                        fd,
-                        self.hdrs[off..count].as_mut_ptr(),
-                        (count - off) as libc::c_uint,
-                        libc::MSG_DONTWAIT,
-                    )
-                };
-                if r > 0 {
-                    res.sent += r as usize;
-                    off += r as usize;
-                } else if r < 0 && io::Error::last_os_error().kind() == io::ErrorKind::Interrupted {
-                    continue;
-                } else {
-                    // The first remaining datagram failed; skip it and go on.
-                    res.failed += 1;
-                    off += 1;
-                }
-            }
+            let r = self.send_built(fd, count);
+            res.sent += r.sent;
+            res.failed += r.failed;
         }
         res
     }

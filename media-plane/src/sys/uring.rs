@@ -283,17 +283,28 @@ impl Uring {
         self.recycle(bid);
     }
 
-    /// Publishes recycled buffers, submits everything queued, and waits for at least one
-    /// completion or `timeout` (`None`: no limit). A timeout or a signal is not an error.
-    pub(crate) fn submit_and_wait(&mut self, timeout: Option<Duration>) -> io::Result<()> {
+    /// Publishes recycled buffers, submits everything queued, and waits until `want`
+    /// completions (at least one) are in the queue, or `timeout` (`None`: no limit). A
+    /// timeout or a signal is not an error.
+    ///
+    /// A caller that has just queued `k` sends passes `k + 1`: loopback and most UDP
+    /// sends complete inline during the submit, so waiting for one completion would
+    /// return at once with only those, and the next turn would enter the ring again
+    /// just to wait.
+    pub(crate) fn submit_and_wait(
+        &mut self,
+        want: usize,
+        timeout: Option<Duration>,
+    ) -> io::Result<()> {
         self.publish();
+        let want = want.max(1);
         let r = match timeout {
             Some(t) => {
                 let ts = Timespec::from(t);
                 let args = SubmitArgs::new().timespec(&ts);
-                self.ring.submitter().submit_with_args(1, &args)
+                self.ring.submitter().submit_with_args(want, &args)
             }
-            None => self.ring.submitter().submit_and_wait(1),
+            None => self.ring.submitter().submit_and_wait(want),
         };
         match r {
             Ok(_) => Ok(()),
@@ -358,7 +369,7 @@ impl Uring {
         let mut out = Vec::with_capacity(256);
         while self.in_flight > 0 {
             let now = std::time::Instant::now();
-            if now >= deadline || self.submit_and_wait(Some(deadline - now)).is_err() {
+            if now >= deadline || self.submit_and_wait(1, Some(deadline - now)).is_err() {
                 break;
             }
             out.clear();
@@ -439,7 +450,8 @@ mod tests {
         let mut out = Vec::with_capacity(16);
         let deadline = std::time::Instant::now() + Duration::from_secs(3);
         while out.is_empty() && std::time::Instant::now() < deadline {
-            u.submit_and_wait(Some(Duration::from_millis(100))).unwrap();
+            u.submit_and_wait(1, Some(Duration::from_millis(100)))
+                .unwrap();
             u.completions(&mut out);
         }
         let c = out[0];
@@ -450,7 +462,8 @@ mod tests {
         assert!(buf.len() >= len + TAILROOM);
         buf[..4].copy_from_slice(b"pong");
         u.send_from(gw.as_raw_fd(), bid, off, len, from, 2).unwrap();
-        u.submit_and_wait(Some(Duration::from_millis(100))).unwrap();
+        u.submit_and_wait(1, Some(Duration::from_millis(100)))
+            .unwrap();
         let mut b = [0u8; 16];
         let (n, _) = peer.recv_from(&mut b).unwrap();
         assert_eq!(&b[..n], b"pong");

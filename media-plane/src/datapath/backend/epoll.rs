@@ -94,6 +94,8 @@ pub(super) fn start(
 
 impl Driver {
     fn run(&mut self) -> Result<BackendStats, DatapathError> {
+        // The first turn does the bookkeeping (commands may predate the waker).
+        let mut woken = true;
         loop {
             let now = Instant::now();
             self.worker.drain_commands(now);
@@ -101,8 +103,11 @@ impl Driver {
                 break;
             }
             self.apply_socket_ops();
-            self.ctl.deliver(&mut self.worker, now);
-            let timeout = self.ctl.timeout(&self.worker, now);
+            if self.ctl.due(woken, now) {
+                self.ctl.bookkeeping(&mut self.worker, now, &mut self.stats);
+                woken = false;
+            }
+            let timeout = self.ctl.timeout(now);
             let n = self
                 .epoll
                 .wait(&mut self.ready, timeout)
@@ -110,7 +115,10 @@ impl Driver {
             let now = Instant::now();
             for i in 0..n {
                 match self.ready.token(i) {
-                    Some(WAKE) => self.wake.drain(),
+                    Some(WAKE) => {
+                        self.wake.drain();
+                        woken = true;
+                    }
                     Some(t) => self.receive(now, t as u16),
                     None => {}
                 }
@@ -118,8 +126,6 @@ impl Driver {
             self.flush();
             self.send_transmits();
             self.send_rtcp(now);
-            self.stats.events_dropped = self.ctl.dropped;
-            self.worker.publish_metrics(now, &self.stats);
         }
         self.stats.events_dropped = self.ctl.dropped;
         self.worker.publish_metrics(Instant::now(), &self.stats);

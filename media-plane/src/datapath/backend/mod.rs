@@ -22,7 +22,11 @@
 //! [`Backend::Auto`] takes io_uring when [`io_uring_available`] says the kernel lets this
 //! process use it (seccomp often blocks `io_uring_setup` in containers) and epoll with
 //! recvmmsg/sendmmsg otherwise; [`RunningWorker::backend`] says which one runs.
+//!
+//! [`bare`] holds the data-path bench's reference: the same receive/send machinery
+//! with no worker and no crypto, and batched load sockets.
 
+pub mod bare;
 mod epoll;
 mod uring;
 
@@ -187,15 +191,31 @@ fn bind_ims(ip: IpAddr, port: u16) -> io::Result<(UdpSocket, SocketAddr)> {
     Ok((s, local))
 }
 
-/// The backend-independent half of a driver: events out, and the wait deadline.
+/// The backend-independent half of a driver: events out, metrics, and the wait
+/// deadline.
+///
+/// Asking the worker for events ([`Worker::poll_event`]) and for its next deadline
+/// ([`Worker::poll_timeout`]) walks every call, and publishing its metrics stores
+/// ~50 atomics; done every loop turn, that is O(calls) work per batch of packets (at
+/// 1000 calls it was most of the worker's own CPU time). So a driver does that
+/// bookkeeping only when it is due ([`Control::due`]): after a wake-up (a command,
+/// a DTLS datagram, the last handle gone), while an event is held back, once the
+/// worker's earliest deadline has passed, and at least every [`POLL_EVERY`] for what
+/// packets raise (relatching, ICE events), which have no deadline of their own.
 struct Control {
     tx: SyncSender<WorkerEvent>,
     held: Option<WorkerEvent>,
     dropped: u64,
+    /// When the bookkeeping is next due without a wake-up (`None`: never).
+    next: Option<Instant>,
 }
 
 /// How soon to retry an event the control plane had no room for.
 const EVENT_RETRY: Duration = Duration::from_millis(5);
+/// The longest the bookkeeping waits while calls are live: bounds how late an event
+/// raised by a packet reaches the control plane and how stale the metrics get (the
+/// media event pump reads them every 500 ms).
+const POLL_EVERY: Duration = Duration::from_millis(5);
 
 impl Control {
     fn new(tx: SyncSender<WorkerEvent>) -> Self {
@@ -203,7 +223,36 @@ impl Control {
             tx,
             held: None,
             dropped: 0,
+            next: Some(Instant::now()),
         }
+    }
+
+    /// True when this turn must run [`Control::bookkeeping`]: `woken` says the wake-up
+    /// fired (or commands may be waiting).
+    fn due(&self, woken: bool, now: Instant) -> bool {
+        woken || self.held.is_some() || self.next.is_some_and(|t| now >= t)
+    }
+
+    /// Delivers the worker's events, publishes its metrics with the backend's counters
+    /// `io`, and computes when it is next due.
+    fn bookkeeping(&mut self, worker: &mut Worker, now: Instant, io: &mut BackendStats) {
+        self.deliver(worker, now);
+        io.events_dropped = self.dropped;
+        worker.publish_metrics(now, io);
+        self.next = if self.held.is_some() {
+            Some(now + EVENT_RETRY)
+        } else {
+            let deadline = match (worker.poll_timeout(), worker.metrics_timeout()) {
+                (Some(a), Some(b)) => Some(a.min(b)),
+                (a, b) => a.or(b),
+            };
+            // With no call there is nothing a packet could raise: wait for a wake-up.
+            let cap = (!worker.is_empty()).then(|| now + POLL_EVERY);
+            match (deadline, cap) {
+                (Some(a), Some(b)) => Some(a.min(b)),
+                (a, b) => a.or(b),
+            }
+        };
     }
 
     /// Sends the worker's events until there is none or the channel is full.
@@ -221,14 +270,7 @@ impl Control {
     }
 
     /// How long the backend may wait for input (`None`: until woken).
-    fn timeout(&self, worker: &Worker, now: Instant) -> Option<Duration> {
-        if self.held.is_some() {
-            return Some(EVENT_RETRY);
-        }
-        let deadline = match (worker.poll_timeout(), worker.metrics_timeout()) {
-            (Some(a), Some(b)) => Some(a.min(b)),
-            (a, b) => a.or(b),
-        };
-        deadline.map(|t| t.saturating_duration_since(now))
+    fn timeout(&self, now: Instant) -> Option<Duration> {
+        self.next.map(|t| t.saturating_duration_since(now))
     }
 }

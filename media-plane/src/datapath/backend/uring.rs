@@ -50,6 +50,10 @@ struct Driver {
     sockets: HashMap<u16, Sock>,
     next_gen: u32,
     done: Vec<Completion>,
+    /// Sends queued since the last submit.
+    queued_sends: usize,
+    /// The wake-up fired (or this is the first turn): the bookkeeping is due.
+    woken: bool,
     ctl: Control,
     stats: BackendStats,
     /// Where the worker writes the RTCP reports it generates (`Worker::poll_rtcp`).
@@ -96,6 +100,8 @@ pub(super) fn start(
                 sockets: HashMap::new(),
                 next_gen: 0,
                 done: Vec::with_capacity(usize::from(nbufs) * 2),
+                queued_sends: 0,
+                woken: true,
                 ctl: Control::new(tx),
                 stats: BackendStats::default(),
                 rtcp: Box::new([0; RTCP_BUF]),
@@ -138,10 +144,16 @@ impl Driver {
                 break;
             }
             self.apply_socket_ops();
-            self.ctl.deliver(&mut self.worker, now);
-            let timeout = self.ctl.timeout(&self.worker, now);
+            if self.ctl.due(self.woken, now) {
+                self.ctl.bookkeeping(&mut self.worker, now, &mut self.stats);
+                self.woken = false;
+            }
+            let timeout = self.ctl.timeout(now);
+            // The sends queued last turn complete during this submit; wait for one
+            // completion beyond them, so a turn is one io_uring_enter.
+            let want = std::mem::take(&mut self.queued_sends) + 1;
             self.ring
-                .submit_and_wait(timeout)
+                .submit_and_wait(want, timeout)
                 .map_err(io_err("io_uring_enter"))?;
             let now = Instant::now();
             self.done.clear();
@@ -152,8 +164,6 @@ impl Driver {
             }
             self.send_transmits();
             self.send_rtcp(now);
-            self.stats.events_dropped = self.ctl.dropped;
-            self.worker.publish_metrics(now, &self.stats);
         }
         self.stats.events_dropped = self.ctl.dropped;
         self.worker.publish_metrics(Instant::now(), &self.stats);
@@ -251,6 +261,7 @@ impl Driver {
             }
             WAKE => {
                 self.wake.drain();
+                self.woken = true;
                 if !c.more() {
                     self.ring.ended();
                     let _ = self.ring.arm_poll(self.wake.raw(), WAKE << KIND_SHIFT);
@@ -316,6 +327,8 @@ impl Driver {
         {
             self.stats.send_failed += 1;
             self.ring.recycle(bid);
+        } else {
+            self.queued_sends += 1;
         }
     }
 }
