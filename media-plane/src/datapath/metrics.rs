@@ -241,7 +241,7 @@ impl MetricsSnapshot {
 }
 
 /// The counters one worker shares with its exporter: written by the worker thread
-/// (Relaxed stores, once per loop turn), read by anyone ([`WorkerMetrics::snapshot`]).
+/// (Relaxed stores, at the backend's bookkeeping), read by anyone ([`WorkerMetrics::snapshot`]).
 #[derive(Debug)]
 pub struct WorkerMetrics {
     slots: [AtomicU64; SLOTS],

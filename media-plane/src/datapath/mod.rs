@@ -37,7 +37,8 @@
 //!   range, with quarantine after release; an IMS port's RTCP port+1 is never handed out
 //!   on its own, so it rests and returns with its RTP port.
 //! - [`metrics`]: the worker's counters as plain data ([`WorkerMetrics`]: totals the worker
-//!   thread stores once per loop turn, read by an exporter; no metrics library here).
+//!   thread stores at its bookkeeping, at least every 50 ms with calls, read by an
+//!   exporter; no metrics library here).
 //!
 //! - `rtcp.rs`, `session_rtcp.rs`: RTCP is terminated per leg and the gateway reports for
 //!   itself ([`Command::ConfigureRtcp`] → [`Session::set_rtcp`]): SR/RR + SDES CNAME per

@@ -528,6 +528,12 @@ impl Session {
         })
     }
 
+    /// Whether an event raised by a packet (not by a deadline) is waiting for
+    /// [`Session::poll_event`].
+    pub fn has_event(&self) -> bool {
+        self.relatched.is_some()
+    }
+
     /// The next event, if any, at `now`.
     pub fn poll_event(&mut self, now: Instant) -> Option<SessionEvent> {
         if let Some(leg) = self.relatched.take() {

@@ -22,7 +22,8 @@
 //!
 //! Metrics: every routed datagram adds to the worker's plain [`MediaTally`] (per
 //! direction: packets, bytes, drops by [`DropReason`]); the backend calls
-//! [`Worker::publish_metrics`] once per loop turn, which stores the totals into the
+//! [`Worker::publish_metrics`] whenever it does the worker's bookkeeping (not every loop
+//! turn: `backend/mod.rs`, `Control`), which stores the totals into the
 //! shared [`WorkerMetrics`] and, every [`ONE_WAY_INTERVAL`], samples the calls for
 //! one-way media.
 
@@ -324,6 +325,9 @@ pub struct Worker {
     inactivity: Duration,
     ops: VecDeque<SocketOp>,
     events: VecDeque<WorkerEvent>,
+    /// A packet left a session with an event (relatching) that no deadline announces:
+    /// the next [`Worker::poll_event`] scan must run ([`Worker::wants_attention`]).
+    session_event: bool,
     waker: Arc<WakerSlot>,
     stopped: bool,
     /// Per-packet totals (plain adds), published by [`Worker::publish_metrics`].
@@ -354,6 +358,7 @@ impl Worker {
             inactivity,
             ops: VecDeque::new(),
             events: VecDeque::new(),
+            session_event: false,
             waker: Arc::clone(&waker),
             stopped: false,
             tally: MediaTally::default(),
@@ -806,6 +811,7 @@ impl Worker {
             return unknown;
         };
         let a = c.session.handle_rtp(now, side, remote, buf, len);
+        self.session_event |= c.session.has_event();
         match a {
             Action::Forward { len, .. } => self.tally.forwarded(dir, len),
             Action::Drop(_) => self.tally.note_drop(dir, a),
@@ -881,11 +887,23 @@ impl Worker {
         if let Some(e) = self.events.pop_front() {
             return Some(e);
         }
-        self.calls.iter_mut().find_map(|(c, s)| {
+        let found = self.calls.iter_mut().find_map(|(c, s)| {
             s.session
                 .poll_event(now)
                 .map(|event| WorkerEvent::Session { call: *c, event })
-        })
+        });
+        if found.is_none() {
+            self.session_event = false;
+        }
+        found
+    }
+
+    /// True when [`Worker::poll_event`] has something that no deadline
+    /// ([`Worker::poll_timeout`]) announces: queued events (ICE, keys installed, failed
+    /// allocations) or a session event a packet raised. O(1), for a driver to check
+    /// every loop turn instead of scanning the calls.
+    pub fn wants_attention(&self) -> bool {
+        self.session_event || !self.events.is_empty()
     }
 
     /// The earliest session or ICE consent deadline.

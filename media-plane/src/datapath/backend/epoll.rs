@@ -103,7 +103,7 @@ impl Driver {
                 break;
             }
             self.apply_socket_ops();
-            if self.ctl.due(woken, now) {
+            if self.ctl.due(&self.worker, woken, now) {
                 self.ctl.bookkeeping(&mut self.worker, now, &mut self.stats);
                 woken = false;
             }

@@ -200,8 +200,9 @@ fn bind_ims(ip: IpAddr, port: u16) -> io::Result<(UdpSocket, SocketAddr)> {
 /// 1000 calls it was most of the worker's own CPU time). So a driver does that
 /// bookkeeping only when it is due ([`Control::due`]): after a wake-up (a command,
 /// a DTLS datagram, the last handle gone), while an event is held back, once the
-/// worker's earliest deadline has passed, and at least every [`POLL_EVERY`] for what
-/// packets raise (relatching, ICE events), which have no deadline of their own.
+/// worker's earliest deadline has passed, when a packet raised an event that has no
+/// deadline of its own (relatching, ICE: [`Worker::wants_attention`], O(1)), and at
+/// least every [`POLL_EVERY`] as a safety net.
 struct Control {
     tx: SyncSender<WorkerEvent>,
     held: Option<WorkerEvent>,
@@ -212,10 +213,10 @@ struct Control {
 
 /// How soon to retry an event the control plane had no room for.
 const EVENT_RETRY: Duration = Duration::from_millis(5);
-/// The longest the bookkeeping waits while calls are live: bounds how late an event
-/// raised by a packet reaches the control plane and how stale the metrics get (the
-/// media event pump reads them every 500 ms).
-const POLL_EVERY: Duration = Duration::from_millis(5);
+/// The longest the bookkeeping waits while calls are live. Events raised by packets are
+/// flagged ([`Worker::wants_attention`]) and metrics have their own deadline
+/// ([`Worker::metrics_timeout`]), so this only bounds what nothing announces.
+const POLL_EVERY: Duration = Duration::from_millis(50);
 
 impl Control {
     fn new(tx: SyncSender<WorkerEvent>) -> Self {
@@ -229,8 +230,11 @@ impl Control {
 
     /// True when this turn must run [`Control::bookkeeping`]: `woken` says the wake-up
     /// fired (or commands may be waiting).
-    fn due(&self, woken: bool, now: Instant) -> bool {
-        woken || self.held.is_some() || self.next.is_some_and(|t| now >= t)
+    fn due(&self, worker: &Worker, woken: bool, now: Instant) -> bool {
+        woken
+            || self.held.is_some()
+            || worker.wants_attention()
+            || self.next.is_some_and(|t| now >= t)
     }
 
     /// Delivers the worker's events, publishes its metrics with the backend's counters

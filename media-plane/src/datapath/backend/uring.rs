@@ -144,7 +144,7 @@ impl Driver {
                 break;
             }
             self.apply_socket_ops();
-            if self.ctl.due(self.woken, now) {
+            if self.ctl.due(&self.worker, self.woken, now) {
                 self.ctl.bookkeeping(&mut self.worker, now, &mut self.stats);
                 self.woken = false;
             }
