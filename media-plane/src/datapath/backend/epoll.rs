@@ -7,11 +7,10 @@ use std::os::fd::AsRawFd;
 use std::sync::mpsc::SyncSender;
 use std::sync::Arc;
 use std::thread::JoinHandle;
-use std::time::{Instant, SystemTime};
+use std::time::Instant;
 
 use super::{bind_ims, io_err, BackendConfig, BackendStats, Control, RTCP_BUF};
 use crate::datapath::{Action, DatapathError, SocketOp, Worker, WorkerEvent};
-use crate::rtcp::NtpTime;
 use crate::sys::epoll::{Epoll, EventFd, Events};
 use crate::sys::mmsg::{Outgoing, RecvBatch, SendBatch};
 
@@ -213,23 +212,20 @@ impl Driver {
         }
     }
 
-    /// The calls' due RTCP reports (`Worker::poll_rtcp`), from the leg's RTCP socket.
-    /// Slow path: a plain `send_to` each, a few per call every 5 s.
+    /// The calls' due RTCP reports, from the leg's RTCP socket ([`super::send_due_rtcp`]).
     fn send_rtcp(&mut self, now: Instant) {
-        if !self.worker.rtcp_due(now) {
-            return;
-        }
-        let wall = NtpTime::from_system_time(SystemTime::now());
-        while let Some((port, to, len)) = self.worker.poll_rtcp(now, wall, &mut self.rtcp[..]) {
-            let sent = self
-                .sockets
-                .get(&port)
-                .map(|s| s.sock.send_to(&self.rtcp[..len], to));
-            match sent {
-                Some(Ok(_)) => self.stats.sent += 1,
-                _ => self.stats.send_failed += 1,
-            }
-        }
+        let sockets = &self.sockets;
+        super::send_due_rtcp(
+            &mut self.worker,
+            now,
+            &mut self.rtcp[..],
+            &mut self.stats,
+            |port, to, b| {
+                sockets
+                    .get(&port)
+                    .is_some_and(|s| s.sock.send_to(b, to).is_ok())
+            },
+        );
     }
 
     /// The DTLS datagrams of the calls' sessions (`Worker::poll_transmit_routed`), from

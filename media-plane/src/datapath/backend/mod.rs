@@ -211,6 +211,30 @@ struct Control {
     next: Option<Instant>,
 }
 
+/// Sends the calls' due RTCP reports ([`Worker::poll_rtcp`], written into `buf`) with
+/// `send(port, to, report)`, which says whether it went out. Slow path: a plain
+/// `send_to` each, a few per call every 5 s; the wall clock is read only when a report
+/// is due.
+fn send_due_rtcp(
+    worker: &mut Worker,
+    now: Instant,
+    buf: &mut [u8],
+    stats: &mut BackendStats,
+    mut send: impl FnMut(u16, SocketAddr, &[u8]) -> bool,
+) {
+    if !worker.rtcp_due(now) {
+        return;
+    }
+    let wall = crate::rtcp::NtpTime::from_system_time(std::time::SystemTime::now());
+    while let Some((port, to, len)) = worker.poll_rtcp(now, wall, buf) {
+        if send(port, to, &buf[..len]) {
+            stats.sent += 1;
+        } else {
+            stats.send_failed += 1;
+        }
+    }
+}
+
 /// How soon to retry an event the control plane had no room for.
 const EVENT_RETRY: Duration = Duration::from_millis(5);
 /// The longest the bookkeeping waits while calls are live. Events raised by packets are
