@@ -59,22 +59,23 @@
 //! path).
 //!
 //! End to end, `cargo bench -p benches --bench srtp -- --warm-up-time 1
-//! --measurement-time 3` (172-octet packets; 2026-12-03, load average 1.5-3.5 from
-//! concurrent builds, so these are upper bounds):
+//! --measurement-time 3` (172-octet packets; 2026-12-03, quiet machine, load average
+//! 0.1-0.9; "before" was measured the same day at load average ~1.1):
 //!
 //! | bench id | before (aes 0.9, no `fused`) | now | target |
 //! | --- | --- | --- | --- |
-//! | `srtp/transcode/aes_cm_80-aes_cm_80` | 693 ns | 390-420 ns | ≤ 600 ns |
-//! | `srtp/transcode/aead_aes_128_gcm-aes_cm_80` | 518 ns | 348 ns | ≤ 450 ns |
-//! | `srtp/transcode/aead_aes_128_gcm-aead_aes_128_gcm` | 285 ns | 246 ns | ≤ 300 ns |
-//! | `srtp/transcode/aes_cm_80-rtp` | 379 ns | 258 ns | |
-//! | `srtp/webrtc_srtp/aes_cm_80-aes_cm_80` | 857 ns | 700-760 ns | ≥ 3× ours: **not met (~1.8×)** |
+//! | `srtp/transcode/aes_cm_80-aes_cm_80` | 693 ns | 368 ns | ≤ 600 ns |
+//! | `srtp/transcode/aead_aes_128_gcm-aes_cm_80` | 518 ns | 362 ns | ≤ 450 ns |
+//! | `srtp/transcode/aead_aes_128_gcm-aead_aes_128_gcm` | 285 ns | 242 ns | ≤ 300 ns |
+//! | `srtp/transcode/aes_cm_80-rtp` | 379 ns | 257 ns | |
+//! | `srtp/webrtc_srtp/aes_cm_80-aes_cm_80` | 857 ns | 685 ns | ≥ 3× ours: **not met (1.86×)** |
 //!
-//! Where the AES-CM → AES-CM time goes now (perf, 172 octets, ~390 ns): the two-lane
+//! Where the AES-CM → AES-CM time goes now (perf, 172 octets, ~365 ns): the two-lane
 //! SHA-1 kernel ~165 ns (4 × 41 ns, the floor for these 8 blocks on this CPU), AES for
-//! 20 counter blocks ~50 ns, window assembly and keystream bookkeeping ~100 ns, header,
-//! index, replay and re-origination ~30 ns. webrtc-srtp computes the same 8 SHA-NI
-//! blocks one chain at a time (~300 ns of its ~730). 3× would need ours at ~245 ns,
+//! 20 counter blocks ~50 ns (8 of them before any SHA-1 can start), window assembly and
+//! keystream bookkeeping ~90 ns, header, index, replay and re-origination ~30 ns.
+//! webrtc-srtp computes the same 8 SHA-NI blocks one chain at a time (~300 ns of its
+//! ~685). 3× would need ours at ~228 ns,
 //! i.e. everything but SHA-1 in ~80 ns: an AES-NI kernel interleaved with the SHA
 //! rounds and window assembly kept in registers. Not done.
 
