@@ -76,7 +76,7 @@
 //! keystream bookkeeping ~90 ns, header, index, replay and re-origination ~30 ns.
 //! webrtc-srtp computes the same 8 SHA-NI blocks one chain at a time (~300 ns of its
 //! ~685). 3× would need ours at ~228 ns,
-//! i.e. everything but SHA-1 in ~80 ns: an AES-NI kernel interleaved with the SHA
+//! i.e. everything but SHA-1 in ~65 ns: an AES-NI kernel interleaved with the SHA
 //! rounds and window assembly kept in registers. Not done.
 
 mod cipher;
