@@ -253,6 +253,50 @@ pub fn sender_info(pkt: &[u8]) -> Result<Option<(u32, SenderInfo)>, RtcpError> {
     Ok(Some((get32(pkt, 4), info)))
 }
 
+/// The body of the `rtcp_parse` fuzz target, shared with the corpus replay test.
+pub mod fuzz {
+    use super::{sender_info, write_report, Report, ReportBlock, MAX_REPORT_LEN};
+
+    /// Feeds arbitrary bytes to the RTCP readers: [`sender_info`] (the compound check
+    /// and SR sender info) and [`ReportBlock::parse`]. Never panics; what parses is
+    /// written back with [`write_report`] and must read the same. Returns whether the
+    /// input was an acceptable compound packet.
+    pub fn parse_any(data: &[u8]) -> bool {
+        let compound = sender_info(data);
+        if let Ok(Some((ssrc, info))) = compound {
+            let mut buf = [0u8; MAX_REPORT_LEN];
+            let report = Report {
+                ssrc,
+                sender: Some(info),
+                block: ReportBlock::parse(data.get(28..).unwrap_or_default()).ok(),
+                cname: b"fuzz",
+            };
+            let n = write_report(&mut buf, &report).expect("MAX_REPORT_LEN holds any report");
+            assert_eq!(
+                sender_info(&buf[..n]),
+                Ok(Some((ssrc, info))),
+                "an SR written from what was read reads back the same"
+            );
+        }
+        if let Ok(block) = ReportBlock::parse(data) {
+            let mut buf = [0u8; MAX_REPORT_LEN];
+            let report = Report {
+                ssrc: 1,
+                sender: None,
+                block: Some(block),
+                cname: b"",
+            };
+            let n = write_report(&mut buf, &report).expect("MAX_REPORT_LEN holds any report");
+            assert_eq!(
+                ReportBlock::parse(&buf[8..n]),
+                Ok(block),
+                "a block written from what was read reads back the same"
+            );
+        }
+        compound.is_ok()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
