@@ -52,6 +52,12 @@ fn the_softphone_calls_through_the_gateway_in_chromium() {
     let report = String::from_utf8_lossy(&out.stdout);
     println!("{report}");
     eprintln!("{}", String::from_utf8_lossy(&out.stderr));
+    // As DTLS server the gateway picks AEAD_AES_128_GCM although Chromium lists
+    // AES_CM_128_HMAC_SHA1_80 first.
+    if out.status.success() {
+        let keys = gw.wait_for_line(|l| l.contains("DTLS-SRTP keys to the data path"));
+        assert!(keys.contains("AeadAes128Gcm"), "{keys}");
+    }
     gw.signal(nix::sys::signal::Signal::SIGTERM);
     let exit = gw.wait_exit(std::time::Duration::from_secs(30));
     assert!(out.status.success(), "browser scenarios failed:\n{report}");

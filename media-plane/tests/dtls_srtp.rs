@@ -319,6 +319,14 @@ async fn we_are_client_both_offer_gcm() {
     handshake_case(DtlsRole::Client, &BOTH, SrtpSuite::AeadAes128Gcm).await;
 }
 
+/// Chromium's order: AES_CM_128_HMAC_SHA1_80 first. As server our preference (GCM)
+/// wins all the same (RFC 5764 §4.1.1: the server selects).
+#[tokio::test]
+async fn we_are_server_and_choose_gcm_from_a_client_listing_aes_cm_first() {
+    let chromium_order = [SrtpSuite::AesCm128HmacSha1_80, SrtpSuite::AeadAes128Gcm];
+    handshake_case(DtlsRole::Server, &chromium_order, SrtpSuite::AeadAes128Gcm).await;
+}
+
 #[tokio::test]
 async fn we_are_server_peer_offers_only_aes_cm() {
     handshake_case(DtlsRole::Server, &CM_ONLY, SrtpSuite::AesCm128HmacSha1_80).await;

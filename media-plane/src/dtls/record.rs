@@ -44,6 +44,138 @@ pub(crate) enum RecordDrop {
     StrayAfterHandshake,
 }
 
+/// Largest ClientHello body reassembled (a post-quantum key share makes Chromium's
+/// ~1.4 KB, sent in two fragments); larger ones are left to the library.
+const MAX_HELLO_LEN: usize = 1 << 14;
+
+/// What [`HelloAssembly::add`] made of the datagrams so far.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Hello {
+    /// Part of a ClientHello is still missing.
+    Incomplete,
+    /// The ClientHello is complete: its `use_srtp` profile ids in the client's order
+    /// (`None`: no such extension, or a body that does not parse).
+    Complete(Option<Vec<u16>>),
+    /// Not a ClientHello (or one too large to reassemble): leave it to the library.
+    Unusable,
+}
+
+/// Reassembles the client's first ClientHello from its handshake fragments (RFC 6347
+/// §4.2.3) to read its `use_srtp` extension (RFC 5764 §4.1.1).
+///
+/// ```text
+///  record header (13) | handshake: msg_type 1, length (3), message_seq (2),
+///  fragment_offset (3), fragment_length (3), fragment     RFC 6347 §4.2.2
+///  ClientHello: client_version (2), random (32), session_id <0..32>,
+///  cookie <0..2^8-1>, cipher_suites <2..2^16-2>, compression_methods <1..2^8-1>,
+///  extensions <0..2^16-1>: { type (2), length (2), data }   RFC 6347 §4.2.1, RFC 5246 §7.4.1.2
+///  use_srtp (type 14): profiles <2..2^16-1> of uint16, mki <0..255>   RFC 5764 §4.1.1
+/// ```
+#[derive(Debug, Default)]
+pub(crate) struct HelloAssembly {
+    /// `(length, message_seq)` of the ClientHello being assembled.
+    target: Option<(usize, u16)>,
+    body: Vec<u8>,
+    have: Vec<bool>,
+}
+
+impl HelloAssembly {
+    /// Adds the handshake records of one datagram.
+    pub(crate) fn add(&mut self, datagram: &[u8]) -> Hello {
+        let mut rest = datagram;
+        while !rest.is_empty() {
+            let Ok(header) = parse_header(rest) else {
+                return Hello::Unusable;
+            };
+            let Some(fragment) = rest.get(RECORD_HEADER_LEN..RECORD_HEADER_LEN + header.length)
+            else {
+                return Hello::Unusable;
+            };
+            rest = &rest[RECORD_HEADER_LEN + header.length..];
+            if header.content_type != HANDSHAKE || header.epoch != 0 {
+                return Hello::Unusable;
+            }
+            if let Err(()) = self.fragment(fragment) {
+                return Hello::Unusable;
+            }
+        }
+        match self.target {
+            Some(_) if self.have.iter().all(|h| *h) => {
+                Hello::Complete(use_srtp_profiles(&self.body))
+            }
+            Some(_) => Hello::Incomplete,
+            None => Hello::Unusable,
+        }
+    }
+
+    /// One handshake message fragment (several may share a record).
+    fn fragment(&mut self, mut record: &[u8]) -> Result<(), ()> {
+        let u24 =
+            |b: &[u8]| (usize::from(b[0]) << 16) | (usize::from(b[1]) << 8) | usize::from(b[2]);
+        while !record.is_empty() {
+            let hs = record.get(..12).ok_or(())?;
+            let (msg_type, length, seq) =
+                (hs[0], u24(&hs[1..4]), u16::from_be_bytes([hs[4], hs[5]]));
+            let (offset, len) = (u24(&hs[6..9]), u24(&hs[9..12]));
+            let data = record.get(12..12 + len).ok_or(())?;
+            record = &record[12 + len..];
+            if msg_type != 1 || length > MAX_HELLO_LEN || offset + len > length {
+                return Err(());
+            }
+            match self.target {
+                None => {
+                    self.target = Some((length, seq));
+                    self.body = vec![0; length];
+                    self.have = vec![false; length];
+                }
+                // A retransmission or the cookie-bearing second ClientHello: the first
+                // one decides.
+                Some((l, s)) if (l, s) != (length, seq) => continue,
+                Some(_) => {}
+            }
+            self.body[offset..offset + len].copy_from_slice(data);
+            self.have[offset..offset + len].fill(true);
+        }
+        Ok(())
+    }
+}
+
+/// The `use_srtp` profile ids of a ClientHello body, in the client's order.
+fn use_srtp_profiles(mut body: &[u8]) -> Option<Vec<u16>> {
+    let mut take = |n: usize| -> Option<&[u8]> {
+        let (head, tail) = (body.get(..n)?, body.get(n..)?);
+        body = tail;
+        Some(head)
+    };
+    take(2 + 32)?;
+    let n = usize::from(*take(1)?.first()?);
+    take(n)?; // session_id
+    let n = usize::from(*take(1)?.first()?);
+    take(n)?; // cookie
+    let n = take(2)?;
+    take(usize::from(u16::from_be_bytes([n[0], n[1]])))?; // cipher_suites
+    let n = usize::from(*take(1)?.first()?);
+    take(n)?; // compression_methods
+    let n = take(2)?;
+    let mut exts = take(usize::from(u16::from_be_bytes([n[0], n[1]])))?;
+    while exts.len() >= 4 {
+        let kind = u16::from_be_bytes([exts[0], exts[1]]);
+        let len = usize::from(u16::from_be_bytes([exts[2], exts[3]]));
+        let data = exts.get(4..4 + len)?;
+        if kind == 14 {
+            let n = usize::from(u16::from_be_bytes([*data.first()?, *data.get(1)?]));
+            let ids = data.get(2..2 + n)?;
+            return Some(
+                ids.chunks_exact(2)
+                    .map(|c| u16::from_be_bytes([c[0], c[1]]))
+                    .collect(),
+            );
+        }
+        exts = &exts[4 + len..];
+    }
+    None
+}
+
 /// One record header, borrowed from the datagram.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 struct RecordHeader {
@@ -114,6 +246,111 @@ pub(crate) fn check_datagram(datagram: &[u8], established: bool) -> Result<(), R
 
 #[cfg(test)]
 mod tests {
+
+    /// A DTLS 1.2 ClientHello with session id, cookie, two suites and the extensions
+    /// `extended_master_secret` and `use_srtp` [0x0001, 0x0007], in one record.
+    fn client_hello(cookie: &[u8]) -> Vec<u8> {
+        let mut body = vec![0xfe, 0xfd];
+        body.extend([7u8; 32]);
+        body.extend([2, 0xaa, 0xbb]);
+        body.push(cookie.len() as u8);
+        body.extend(cookie);
+        body.extend([0, 4, 0xc0, 0x2b, 0xc0, 0x2f, 1, 0]);
+        let exts = [
+            &[0x00, 0x17, 0, 0][..],
+            &[0x00, 0x0e, 0, 7, 0, 4, 0x00, 0x01, 0x00, 0x07, 0][..],
+        ]
+        .concat();
+        body.extend((exts.len() as u16).to_be_bytes());
+        body.extend(exts);
+        let n = body.len();
+        let mut hs = vec![
+            1,
+            0,
+            (n >> 8) as u8,
+            n as u8,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            (n >> 8) as u8,
+            n as u8,
+        ];
+        hs.extend(body);
+        let mut rec = vec![22, 0xfe, 0xfd, 0, 0, 0, 0, 0, 0, 0, 0];
+        rec.extend((hs.len() as u16).to_be_bytes());
+        rec.extend(hs);
+        rec
+    }
+
+    fn profiles_of(datagrams: &[&[u8]]) -> Hello {
+        let mut a = HelloAssembly::default();
+        let mut last = Hello::Unusable;
+        for d in datagrams {
+            last = a.add(d);
+        }
+        last
+    }
+
+    /// `hello` (one record) split into two records of two datagrams at body offset `at`.
+    fn fragmented(hello: &[u8], at: usize) -> (Vec<u8>, Vec<u8>) {
+        let hs = &hello[13..];
+        let body = &hs[12..];
+        let part = |off: usize, data: &[u8]| {
+            let mut h = hs[..6].to_vec();
+            h.extend(&(off as u32).to_be_bytes()[1..]);
+            h.extend(&(data.len() as u32).to_be_bytes()[1..]);
+            h.extend(data);
+            let mut rec = hello[..11].to_vec();
+            rec.extend((h.len() as u16).to_be_bytes());
+            rec.extend(h);
+            rec
+        };
+        (part(0, &body[..at]), part(at, &body[at..]))
+    }
+
+    #[test]
+    fn use_srtp_profiles_of_a_client_hello() {
+        let want = Hello::Complete(Some(vec![0x0001, 0x0007]));
+        for cookie in [&[][..], &[9u8; 32][..]] {
+            let ch = client_hello(cookie);
+            assert_eq!(check_datagram(&ch, false), Ok(()));
+            assert_eq!(profiles_of(&[&ch]), want);
+            // Every truncation and bit flip is read without a panic.
+            for cut in 0..ch.len() {
+                assert_ne!(profiles_of(&[&ch[..cut]]), want, "cut at {cut}");
+            }
+            let mut flipped = ch.clone();
+            for i in 0..flipped.len() * 8 {
+                flipped[i / 8] ^= 1 << (i % 8);
+                let _ = profiles_of(&[&flipped]);
+                flipped[i / 8] ^= 1 << (i % 8);
+            }
+        }
+    }
+
+    /// Chromium's ClientHello (a ~1.2 KB post-quantum key share) comes in two
+    /// fragments; they are reassembled in either order, and a retransmission of the
+    /// first changes nothing.
+    #[test]
+    fn a_fragmented_client_hello_is_reassembled() {
+        let ch = client_hello(&[]);
+        let (first, second) = fragmented(&ch, 40);
+        assert_eq!(profiles_of(&[&first]), Hello::Incomplete);
+        let want = Hello::Complete(Some(vec![0x0001, 0x0007]));
+        assert_eq!(profiles_of(&[&first, &second]), want);
+        assert_eq!(profiles_of(&[&second, &first]), want);
+        assert_eq!(profiles_of(&[&first, &first, &second]), want);
+        // Both fragments as two records of one datagram.
+        assert_eq!(profiles_of(&[&[first, second].concat()]), want);
+        // Not a ClientHello.
+        let mut alert = ch.clone();
+        alert[0] = 21;
+        assert_eq!(profiles_of(&[&alert]), Hello::Unusable);
+    }
+
     use super::*;
 
     fn record(content_type: u8, epoch: u16, fragment: &[u8]) -> Vec<u8> {

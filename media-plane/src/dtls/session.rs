@@ -30,7 +30,7 @@ use webrtc_dtls::extension::extension_use_srtp::SrtpProtectionProfile;
 use webrtc_util::KeyingMaterialExporter;
 
 use super::conn::ChannelConn;
-use super::record::check_datagram;
+use super::record::{check_datagram, Hello, HelloAssembly};
 use super::{DtlsCertificate, DtlsCounters, DtlsError, DtlsRole, Fingerprint};
 use crate::srtp::{
     split_dtls_keying_material, SrtpConfig, SrtpContext, SrtpSuite, DTLS_SRTP_EXPORTER_LABEL,
@@ -60,9 +60,9 @@ pub struct DtlsParams {
     pub role: DtlsRole,
     /// The peer's `a=fingerprint` (RFC 8122 §5); its certificate must match (RFC 5763 §5).
     pub remote_fingerprint: Fingerprint,
-    /// SRTP protection profiles to offer or accept, most preferred first. As DTLS server,
-    /// webrtc-dtls picks the first of the client's list that we support, so the client's
-    /// order wins (browsers put AEAD_AES_128_GCM first).
+    /// SRTP protection profiles to offer or accept, most preferred first. As DTLS
+    /// server, our order wins: the session narrows the list to our first choice among
+    /// the client's ([`DtlsSession::start`]).
     pub profiles: Vec<SrtpSuite>,
     /// Settings of the two SRTP contexts built from the exported keys.
     pub srtp_config: SrtpConfig,
@@ -126,10 +126,52 @@ enum Phase {
         held: Vec<Vec<u8>>,
         outputs: mpsc::Sender<DtlsOutput>,
     },
+    /// Started as DTLS server, waiting for the client's first ClientHello to choose the
+    /// SRTP profile by our preference (see [`DtlsSession::start`]).
+    AwaitingHello(Box<Awaiting>),
     /// The handshake task runs (or ran to Connected and watches for close).
     Running { inbound: mpsc::Sender<Vec<u8>> },
     /// Failed or closed: every datagram is dropped.
     Ended,
+}
+
+/// What the handshake task is started with.
+struct Launch {
+    params: DtlsParams,
+    runtime: tokio::runtime::Handle,
+    outputs: mpsc::Sender<DtlsOutput>,
+}
+
+/// A server session started before the client's ClientHello was complete.
+struct Awaiting {
+    launch: Launch,
+    /// Everything received so far, handed to the library at launch.
+    held: Vec<Vec<u8>>,
+    hello: HelloAssembly,
+}
+
+/// RFC 5764 §4.1.2 and RFC 7714 §14.2: the `use_srtp` id of a suite.
+fn wire_id(suite: SrtpSuite) -> Option<u16> {
+    match suite {
+        SrtpSuite::AesCm128HmacSha1_80 => Some(0x0001),
+        SrtpSuite::AesCm128HmacSha1_32 => Some(0x0002),
+        SrtpSuite::AeadAes128Gcm => Some(0x0007),
+        SrtpSuite::AeadAes256Gcm => Some(0x0008),
+        _ => None,
+    }
+}
+
+/// Our most preferred profile that the client offers, alone, so that the library (which
+/// picks by the client's order) can only pick it; all of ours when there is none in
+/// common (the library then refuses the handshake) or the ClientHello was unreadable.
+fn narrowed(ours: &[SrtpSuite], client: Option<&[u16]>) -> Vec<SrtpSuite> {
+    tracing::debug!(?client, "DTLS ClientHello use_srtp profiles");
+    client
+        .and_then(|ids| {
+            ours.iter()
+                .find(|s| wire_id(**s).is_some_and(|id| ids.contains(&id)))
+        })
+        .map_or_else(|| ours.to_vec(), |s| vec![*s])
 }
 
 /// The DTLS-SRTP session of one call (see the module doc for the data flow).
@@ -193,10 +235,12 @@ impl DtlsSession {
         self.established
     }
 
-    /// Datagrams held while waiting for [`DtlsSession::start`].
+    /// Datagrams held while waiting for [`DtlsSession::start`] (or, as server, for the
+    /// rest of the client's ClientHello).
     pub fn held_datagrams(&self) -> usize {
         match &self.phase {
             Phase::Pending { held, .. } => held.len(),
+            Phase::AwaitingHello(w) => w.held.len(),
             _ => 0,
         }
     }
@@ -217,6 +261,19 @@ impl DtlsSession {
                 true
             }
             Phase::Running { inbound } => inbound.try_send(datagram.to_vec()).is_ok(),
+            Phase::AwaitingHello(w) => {
+                w.held.push(datagram.to_vec());
+                let hello = w.hello.add(datagram);
+                if hello == Hello::Incomplete && w.held.len() < MAX_HELD_DATAGRAMS {
+                    return;
+                }
+                let Phase::AwaitingHello(w) = std::mem::replace(&mut self.phase, Phase::Ended)
+                else {
+                    unreachable!("matched just above");
+                };
+                self.launch_server(*w, &hello);
+                true
+            }
             Phase::Pending { .. } | Phase::Ended => false,
         };
         if !kept {
@@ -226,34 +283,97 @@ impl DtlsSession {
 
     /// Starts the handshake in a tokio task, with the role and fingerprint from the SDP,
     /// and hands it the held datagrams. Must be called inside a tokio runtime, once.
+    ///
+    /// As DTLS server the SRTP profile is ours to choose (RFC 5764 §4.1.1), but
+    /// webrtc-dtls picks the first of the client's list that we support, and Chromium
+    /// lists AES_CM_128_HMAC_SHA1_80 before AEAD_AES_128_GCM. So the session reads the
+    /// client's `use_srtp` list from its first ClientHello (held, or awaited before the
+    /// task starts: a server sends nothing first) and gives the library only our most
+    /// preferred profile of that list.
     pub fn start(&mut self, params: DtlsParams) -> Result<(), DtlsError> {
         if !matches!(self.phase, Phase::Pending { .. }) {
             return Err(DtlsError::AlreadyStarted);
         }
         let runtime = tokio::runtime::Handle::try_current().map_err(|_| DtlsError::NoRuntime)?;
-        let profiles = params
+        if let Some(s) = params
             .profiles
             .iter()
-            .map(|s| library_profile(*s).ok_or(DtlsError::UnsupportedProfile(*s)))
-            .collect::<Result<Vec<_>, _>>()?;
-        if profiles.is_empty() {
+            .find(|s| library_profile(**s).is_none())
+        {
+            return Err(DtlsError::UnsupportedProfile(*s));
+        }
+        if params.profiles.is_empty() {
             return Err(DtlsError::NoSrtpProfile);
         }
         let Phase::Pending { held, outputs } = std::mem::replace(&mut self.phase, Phase::Ended)
         else {
             return Err(DtlsError::AlreadyStarted); // checked above
         };
-        let (inbound_tx, inbound_rx) = mpsc::channel(INBOUND_QUEUE);
-        if params.role == DtlsRole::Server {
-            for datagram in held {
-                if inbound_tx.try_send(datagram).is_err() {
-                    self.counters.records_dropped += 1;
-                }
-            }
-        } else {
+        let launch = Launch {
+            params,
+            runtime,
+            outputs,
+        };
+        if launch.params.role == DtlsRole::Client {
             // We send the ClientHello (RFC 5763 §5): a DTLS server never speaks first, so
             // anything held is stray.
             self.counters.records_dropped += held.len() as u64;
+            self.launch(launch, Vec::new());
+        } else {
+            let mut hello = HelloAssembly::default();
+            let mut state = Hello::Incomplete;
+            for d in &held {
+                state = hello.add(d);
+                if state != Hello::Incomplete {
+                    break;
+                }
+            }
+            let w = Awaiting {
+                launch,
+                held,
+                hello,
+            };
+            if state == Hello::Incomplete {
+                self.phase = Phase::AwaitingHello(Box::new(w));
+            } else {
+                self.launch_server(w, &state);
+            }
+        }
+        Ok(())
+    }
+
+    /// Launches a server session once the ClientHello is read (or cannot be), with our
+    /// choice among the client's profiles.
+    fn launch_server(&mut self, w: Awaiting, hello: &Hello) {
+        let Awaiting {
+            mut launch, held, ..
+        } = w;
+        let client = match hello {
+            Hello::Complete(ids) => ids.as_deref(),
+            Hello::Incomplete | Hello::Unusable => None,
+        };
+        launch.params.profiles = narrowed(&launch.params.profiles, client);
+        self.launch(launch, held);
+    }
+
+    /// Spawns the handshake task and hands it `first` (the datagrams received so far).
+    fn launch(&mut self, launch: Launch, first: Vec<Vec<u8>>) {
+        let Launch {
+            params,
+            runtime,
+            outputs,
+        } = launch;
+        // Checked in `start`: every suite has a library profile.
+        let profiles: Vec<_> = params
+            .profiles
+            .iter()
+            .filter_map(|s| library_profile(*s))
+            .collect();
+        let (inbound_tx, inbound_rx) = mpsc::channel(INBOUND_QUEUE);
+        for datagram in first {
+            if inbound_tx.try_send(datagram).is_err() {
+                self.counters.records_dropped += 1;
+            }
         }
         let conn = Arc::new(ChannelConn::new(inbound_rx, outputs.clone()));
         let verdict = Arc::new(AtomicU8::new(VERDICT_NONE));
@@ -262,7 +382,6 @@ impl DtlsSession {
         self.phase = Phase::Running {
             inbound: inbound_tx,
         };
-        Ok(())
     }
 
     /// The next output, waiting for one. `None` once the session has ended and every
