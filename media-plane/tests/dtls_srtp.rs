@@ -319,6 +319,31 @@ async fn we_are_client_both_offer_gcm() {
     handshake_case(DtlsRole::Client, &BOTH, SrtpSuite::AeadAes128Gcm).await;
 }
 
+/// As server the session waits for the client's ClientHello before the library starts;
+/// the handshake timeout still runs from `start`, so a browser that never starts DTLS
+/// ends in `HandshakeTimeout`, and the session is over.
+#[tokio::test]
+async fn a_server_that_never_hears_a_client_hello_times_out() {
+    let peer = Peer::new();
+    let ours = DtlsCertificate::generate().expect("our certificate");
+    let (mut h, _peer_conn) = Harness::new(DtlsSession::new(ours));
+    let mut params = DtlsParams::new(DtlsRole::Server, peer.fingerprint.clone());
+    params.handshake_timeout = Duration::from_millis(200);
+    h.session.start(params).expect("start");
+    match h.next_event().await {
+        DtlsEvent::Failed(DtlsError::HandshakeTimeout) => {}
+        other => panic!("expected HandshakeTimeout, got {other:?}"),
+    }
+    assert_eq!(h.session.counters().handshakes_failed_other, 1);
+    h.session
+        .handle_datagram(&[22, 0xfe, 0xfd, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0]);
+    assert_eq!(
+        h.session.held_datagrams(),
+        0,
+        "an ended session holds nothing"
+    );
+}
+
 /// Chromium's order: AES_CM_128_HMAC_SHA1_80 first. As server our preference (GCM)
 /// wins all the same (RFC 5764 §4.1.1: the server selects).
 #[tokio::test]

@@ -148,6 +148,10 @@ struct Awaiting {
     /// Everything received so far, handed to the library at launch.
     held: Vec<Vec<u8>>,
     hello: HelloAssembly,
+    /// The handshake timeout runs from `start` whether or not a ClientHello came: this
+    /// task reports [`DtlsError::HandshakeTimeout`] if none completes in time.
+    timer: JoinHandle<()>,
+    since: std::time::Instant,
 }
 
 /// RFC 5764 §4.1.2 and RFC 7714 §14.2: the `use_srtp` id of a suite.
@@ -199,6 +203,9 @@ impl Drop for DtlsSession {
     fn drop(&mut self) {
         if let Some(task) = self.task.take() {
             task.abort();
+        }
+        if let Phase::AwaitingHello(w) = &self.phase {
+            w.timer.abort();
         }
     }
 }
@@ -328,10 +335,18 @@ impl DtlsSession {
                     break;
                 }
             }
+            let (outputs, timeout) = (launch.outputs.clone(), launch.params.handshake_timeout);
+            let timer = launch.runtime.spawn(async move {
+                tokio::time::sleep(timeout).await;
+                let failed = DtlsOutput::Event(DtlsEvent::Failed(DtlsError::HandshakeTimeout));
+                let _ = outputs.send(failed).await;
+            });
             let w = Awaiting {
                 launch,
                 held,
                 hello,
+                timer,
+                since: std::time::Instant::now(),
             };
             if state == Hello::Incomplete {
                 self.phase = Phase::AwaitingHello(Box::new(w));
@@ -346,8 +361,20 @@ impl DtlsSession {
     /// choice among the client's profiles.
     fn launch_server(&mut self, w: Awaiting, hello: &Hello) {
         let Awaiting {
-            mut launch, held, ..
+            mut launch,
+            held,
+            timer,
+            since,
+            ..
         } = w;
+        timer.abort();
+        // What is left of the handshake timeout (a little, if it has just run out: the
+        // timer's report may already be queued and ends the session first).
+        let left = launch
+            .params
+            .handshake_timeout
+            .saturating_sub(since.elapsed());
+        launch.params.handshake_timeout = left.max(Duration::from_millis(1));
         let client = match hello {
             Hello::Complete(ids) => ids.as_deref(),
             Hello::Incomplete | Hello::Unusable => None,
