@@ -367,9 +367,13 @@ impl DtlsSession {
             since,
             ..
         } = w;
+        if timer.is_finished() {
+            // Its HandshakeTimeout is queued: the session is over, one terminal event.
+            self.counters.records_dropped += held.len() as u64;
+            self.phase = Phase::Ended;
+            return;
+        }
         timer.abort();
-        // What is left of the handshake timeout (a little, if it has just run out: the
-        // timer's report may already be queued and ends the session first).
         let left = launch
             .params
             .handshake_timeout
