@@ -18,7 +18,7 @@
 //! (`handle_datagram` never waits; a full queue drops and counts), so a media worker can
 //! own it without ever blocking on the handshake.
 
-use std::sync::atomic::{AtomicU8, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU8, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -151,6 +151,9 @@ struct Awaiting {
     /// The handshake timeout runs from `start` whether or not a ClientHello came: this
     /// task reports [`DtlsError::HandshakeTimeout`] if none completes in time.
     timer: JoinHandle<()>,
+    /// Set by whichever comes first, the timer's report or the launch, so that the
+    /// session has one outcome (the timer may run on another runtime thread).
+    decided: Arc<AtomicBool>,
     since: std::time::Instant,
 }
 
@@ -336,8 +339,13 @@ impl DtlsSession {
                 }
             }
             let (outputs, timeout) = (launch.outputs.clone(), launch.params.handshake_timeout);
+            let decided = Arc::new(AtomicBool::new(false));
+            let first = Arc::clone(&decided);
             let timer = launch.runtime.spawn(async move {
                 tokio::time::sleep(timeout).await;
+                if first.swap(true, Ordering::SeqCst) {
+                    return; // launched meanwhile
+                }
                 let failed = DtlsOutput::Event(DtlsEvent::Failed(DtlsError::HandshakeTimeout));
                 let _ = outputs.send(failed).await;
             });
@@ -346,6 +354,7 @@ impl DtlsSession {
                 held,
                 hello,
                 timer,
+                decided,
                 since: std::time::Instant::now(),
             };
             if state == Hello::Incomplete {
@@ -364,11 +373,13 @@ impl DtlsSession {
             mut launch,
             held,
             timer,
+            decided,
             since,
             ..
         } = w;
-        if timer.is_finished() {
-            // Its HandshakeTimeout is queued: the session is over, one terminal event.
+        if decided.swap(true, Ordering::SeqCst) {
+            // The timer won: its HandshakeTimeout is (being) queued, the session's one
+            // terminal event.
             self.counters.records_dropped += held.len() as u64;
             self.phase = Phase::Ended;
             return;
