@@ -3,27 +3,15 @@
 //! `media_plane::srtp::fuzz::unprotect_any`, plus truncations and bit flips of each
 //! seed, so the fuzzer's invariants also run in CI.
 
+mod corpus;
+
 use std::path::Path;
 
 use media_plane::srtp::fuzz::unprotect_any;
 
-fn seeds() -> Vec<(String, Vec<u8>)> {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("fuzz/corpus/srtp_unprotect");
-    let mut out: Vec<_> = std::fs::read_dir(&dir)
-        .unwrap_or_else(|e| panic!("reading {}: {e}", dir.display()))
-        .map(|entry| {
-            let path = entry.expect("directory entry").path();
-            let bytes = std::fs::read(&path).expect("seed file readable");
-            (path.display().to_string(), bytes)
-        })
-        .collect();
-    out.sort();
-    out
-}
-
 #[test]
 fn every_srtp_seed_runs_and_keys_seeds_authenticate() {
-    let seeds = seeds();
+    let seeds = corpus::seeds("srtp_unprotect");
     assert!(
         seeds.len() >= 20,
         "corpus went missing: {} seeds",
@@ -48,7 +36,7 @@ fn every_srtp_seed_runs_and_keys_seeds_authenticate() {
 
 #[test]
 fn truncations_and_bit_flips_of_every_seed() {
-    for (_, bytes) in seeds() {
+    for (_, bytes) in corpus::seeds("srtp_unprotect") {
         for cut in [1, 4, 8, 11, 12, 13, 20] {
             unprotect_any(&bytes[..bytes.len().saturating_sub(cut)]);
         }
