@@ -119,6 +119,14 @@ fn benches(c: &mut Criterion) {
         Gcm128,
         Some(Gcm128),
     );
+    // The other direction of a Chromium call (AEAD_AES_128_GCM on the web leg) toward
+    // an SDES AES-CM IMS core.
+    transcode(
+        c,
+        "srtp/transcode/aes_cm_80-aead_aes_128_gcm",
+        Cm80,
+        Some(Gcm128),
+    );
     transcode(c, "srtp/transcode/aes_cm_80-rtp", Cm80, None);
     webrtc(c);
 }
