@@ -1,7 +1,7 @@
 #![allow(clippy::unwrap_used)] // test code: a panic is the failure report
 //! One behaviour suite run against every socket backend over real loopback sockets:
 //! call set-up, SRTP↔RTP and SRTP↔SRTP both ways, an ingress SSRC change invisible on
-//! egress, injection from another port ignored, the inactivity event, port exhaustion
+//! egress, ROC rollover on both legs, injection from another port ignored, the inactivity event, port exhaustion
 //! and port conflicts refused cleanly, a full event channel that never blocks media,
 //! stop by command and by dropping the handle; the gateway's RTCP: SRTCP reports from
 //! the IMS port+1 to the far end's port+1, the far end's RTCP there accepted and
@@ -57,6 +57,35 @@ fn srtp_to_rtp_two_way(backend: Backend) {
     }
     let stats = gw.stop();
     assert_eq!((stats.received, stats.sent), (10, 10), "{stats:?}");
+}
+
+/// ROC rollover on both legs (RFC 3711 §3.3.1): the browser's sequence numbers wrap,
+/// and so do the gateway's toward IMS, one packet apart; the far end's context follows
+/// both with its own ROC estimate, so every packet must authenticate there.
+fn srtp_roc_rollover_both_legs(backend: Backend) {
+    let Some(gw) = start(backend, LONG) else {
+        return;
+    };
+    let (browser, phone) = (sock(), sock());
+    let mut ims_leg = srtp_leg(3, 4, addr(&phone), 0x2222);
+    ims_leg.reoriginator = media_plane::srtp::ReOriginator::new(0x2222, 65_534, 0);
+    gw.allocate(9, srtp_leg(1, 2, addr(&browser), 0x1111), ims_leg);
+    let (mut browser_tx, mut phone_rx) = (ctx(1), ctx(4));
+    let mut seqs = Vec::new();
+    for seq in [65_533u16, 65_534, 65_535, 0, 1, 2] {
+        send_srtp(&browser, &mut browser_tx, &rtp(11, seq, b"wrap"), gw.web);
+        let (p, _) = recv_rtp(&phone, Some(&mut phone_rx));
+        assert_eq!(&p[12..], b"wrap");
+        seqs.push(seq_of(&p));
+    }
+    assert_eq!(seqs, [65_534, 65_535, 0, 1, 2, 3]);
+    assert_eq!(browser_tx.roc(11), Some(1), "the browser's ROC wrapped");
+    assert_eq!(
+        phone_rx.roc(0x2222),
+        Some(1),
+        "the gateway's ROC toward IMS wrapped"
+    );
+    gw.stop();
 }
 
 fn srtp_to_srtp_ssrc_change_invisible(backend: Backend) {
@@ -444,6 +473,10 @@ macro_rules! suite {
             #[test]
             fn srtp_to_srtp_ssrc_change_invisible() {
                 super::srtp_to_srtp_ssrc_change_invisible($backend);
+            }
+            #[test]
+            fn srtp_roc_rollover_both_legs() {
+                super::srtp_roc_rollover_both_legs($backend);
             }
             #[test]
             fn injection_does_not_redirect() {

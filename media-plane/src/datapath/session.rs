@@ -127,6 +127,22 @@ struct Leg {
     reporter: Option<LegReporter>,
 }
 
+impl Leg {
+    /// An authenticated (SRTP) or source-checked (RTP) packet from `remote` arrived at
+    /// `now`: latch onto its source, restart the inactivity clock, count it for RTCP.
+    /// Returns whether the latch moved.
+    fn accept(&mut self, now: Instant, remote: SocketAddr, ssrc: u32, seq: u16, ts: u32) -> bool {
+        let moved = self.cfg.remote != Some(remote);
+        self.cfg.remote = Some(remote);
+        self.last_rx = now;
+        self.inactive_reported = false;
+        if let Some(r) = self.reporter.as_mut() {
+            r.on_received(now, ssrc, seq, ts);
+        }
+        moved
+    }
+}
+
 /// What to do with a datagram after [`Session::handle_rtp`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Action {
@@ -411,102 +427,74 @@ impl Session {
             LegCrypto::Srtp { outbound, .. } => outbound.suite().srtp_tag_len(),
             LegCrypto::Rtp | LegCrypto::AwaitingDtls => 0,
         };
-        // SRTP on both legs, no padding: one call does unprotect, PT map, re-origination
-        // and protect (AES-CM on both legs in one pass, `srtp::fused`).
-        if let (LegCrypto::Srtp { inbound, .. }, LegCrypto::Srtp { outbound, .. }) =
-            (&mut ingress.cfg.crypto, &mut egress.cfg.crypto)
-        {
-            let (ssrc, seq, ts, padded) = match RtpHeader::parse(&buf[..len]) {
-                Ok(v) => (v.ssrc(), v.sequence_number(), v.timestamp(), v.padding()),
-                Err(_) => return Err(DropReason::TooShort),
-            };
-            if !padded && open {
-                let tag = inbound.suite().srtp_tag_len();
-                if buf.len() < len.saturating_sub(tag) + egress_tag {
-                    return Err(DropReason::TooShort);
-                }
-                let pts = &egress.cfg.egress_pt;
-                let r = srtp_to_srtp_mapped(
-                    inbound,
-                    &mut egress.cfg.reoriginator,
-                    outbound,
-                    buf,
-                    len,
-                    |pt| pts.map(pt),
-                );
-                // StaleEpoch comes only after the packet authenticated.
-                if matches!(r, Ok(_) | Err(SrtpError::StaleEpoch)) {
-                    if !from_latched {
-                        ingress.cfg.remote = Some(remote);
-                        self.relatched = Some(from);
-                    }
-                    ingress.last_rx = now;
-                    ingress.inactive_reported = false;
-                    if let Some(rep) = ingress.reporter.as_mut() {
-                        rep.on_received(now, ssrc, seq, ts);
-                    }
-                }
-                let out = r.map_err(|e| {
-                    if from_latched || e != SrtpError::AuthFailed {
-                        srtp_drop(e)
-                    } else {
-                        DropReason::UnknownSource
-                    }
-                })?;
-                if let Some(rep) = egress.reporter.as_mut() {
-                    if let Ok(h) = RtpHeader::parse(&buf[..out - egress_tag]) {
-                        let payload = payload_octets(&h, out - egress_tag);
-                        rep.on_sent(now, h.timestamp(), payload);
-                    }
-                }
-                return Ok(Action::Forward {
-                    leg: to,
-                    to: dest,
-                    len: out,
-                });
-            }
+        let header = RtpHeader::parse(&buf[..len]).map_err(|_| DropReason::TooShort)?;
+        let (ssrc, seq, ts) = (header.ssrc(), header.sequence_number(), header.timestamp());
+        let (hdr_len, padded) = (header.header_len(), header.padding());
+        let in_tag = match &ingress.cfg.crypto {
+            LegCrypto::Srtp { inbound, .. } => inbound.suite().srtp_tag_len(),
+            LegCrypto::Rtp | LegCrypto::AwaitingDtls => 0,
+        };
+        if buf.len() < len.saturating_sub(in_tag) + egress_tag {
+            return Err(DropReason::TooShort);
         }
-        let plain = match &mut ingress.cfg.crypto {
-            LegCrypto::Srtp { inbound, .. } => {
-                let tag = inbound.suite().srtp_tag_len();
-                if buf.len() < len.saturating_sub(tag) + egress_tag {
-                    return Err(DropReason::TooShort);
-                }
-                // An unlatched source is tried: only a valid tag moves the latch.
-                inbound.unprotect_rtp(buf, len).map_err(|e| {
-                    if from_latched || e != SrtpError::AuthFailed {
-                        srtp_drop(e)
-                    } else {
-                        DropReason::UnknownSource
-                    }
-                })?
-            }
-            LegCrypto::AwaitingDtls => return Err(DropReason::NoKeys),
-            LegCrypto::Rtp => {
-                if !from_latched {
-                    return Err(DropReason::UnknownSource);
-                }
-                if buf.len() < len + egress_tag {
-                    return Err(DropReason::TooShort);
-                }
-                len
+        // An unlatched source is tried: only a valid tag moves the latch.
+        let refused = |e: SrtpError| {
+            if from_latched || e != SrtpError::AuthFailed {
+                srtp_drop(e)
+            } else {
+                DropReason::UnknownSource
             }
         };
-        if !from_latched {
-            ingress.cfg.remote = Some(remote);
-            self.relatched = Some(from);
+        // SRTP on both legs, no padding, media flowing: one call does unprotect, PT map,
+        // re-origination and protect (AES-CM on both legs in one pass, `srtp::fused`).
+        if let (LegCrypto::Srtp { inbound, .. }, LegCrypto::Srtp { outbound, .. }, false, true) = (
+            &mut ingress.cfg.crypto,
+            &mut egress.cfg.crypto,
+            padded,
+            open,
+        ) {
+            let pts = &egress.cfg.egress_pt;
+            let r = srtp_to_srtp_mapped(
+                inbound,
+                &mut egress.cfg.reoriginator,
+                outbound,
+                buf,
+                len,
+                |pt| pts.map(pt),
+            );
+            // StaleEpoch comes only after the packet authenticated.
+            if matches!(r, Ok(_) | Err(SrtpError::StaleEpoch))
+                && ingress.accept(now, remote, ssrc, seq, ts)
+            {
+                self.relatched = Some(from);
+            }
+            let out = r.map_err(refused)?;
+            if let Some(rep) = egress.reporter.as_mut() {
+                // Same header length as on ingress; the egress timestamp is in the clear.
+                let ts = u32::from_be_bytes([buf[4], buf[5], buf[6], buf[7]]);
+                rep.on_sent(now, ts, out - egress_tag - hdr_len);
+            }
+            return Ok(Action::Forward {
+                leg: to,
+                to: dest,
+                len: out,
+            });
         }
-        ingress.last_rx = now;
-        ingress.inactive_reported = false;
-        let pkt = buf.get_mut(..plain).ok_or(DropReason::TooShort)?;
-        let mut h = RtpHeaderMut::parse(pkt).map_err(|_| DropReason::TooShort)?;
-        let v = h.as_view();
-        if let Some(r) = ingress.reporter.as_mut() {
-            r.on_received(now, v.ssrc(), v.sequence_number(), v.timestamp());
+        let plain = match &mut ingress.cfg.crypto {
+            LegCrypto::Srtp { inbound, .. } => inbound.unprotect_rtp(buf, len).map_err(refused)?,
+            LegCrypto::AwaitingDtls => return Err(DropReason::NoKeys),
+            LegCrypto::Rtp if !from_latched => return Err(DropReason::UnknownSource),
+            LegCrypto::Rtp => len,
+        };
+        if ingress.accept(now, remote, ssrc, seq, ts) {
+            self.relatched = Some(from);
         }
         if !open {
             return Err(DropReason::Direction);
         }
+        let pkt = buf.get_mut(..plain).ok_or(DropReason::TooShort)?;
+        let mut h = RtpHeaderMut::parse(pkt).map_err(|_| DropReason::TooShort)?;
+        let v = h.as_view();
         let payload = payload_octets(&v, plain);
         let pt = egress.cfg.egress_pt.map(v.payload_type());
         h.set_payload_type(pt);

@@ -123,8 +123,7 @@ impl Driver {
                 }
             }
             self.flush();
-            self.send_transmits();
-            self.send_rtcp(now);
+            self.send_slow_path(now);
         }
         self.stats.events_dropped = self.ctl.dropped;
         self.worker.publish_metrics(Instant::now(), &self.stats);
@@ -212,10 +211,11 @@ impl Driver {
         }
     }
 
-    /// The calls' due RTCP reports, from the leg's RTCP socket ([`super::send_due_rtcp`]).
-    fn send_rtcp(&mut self, now: Instant) {
+    /// DTLS datagrams and RTCP reports ([`super::send_slow_path`]), from the socket of
+    /// the local port each names.
+    fn send_slow_path(&mut self, now: Instant) {
         let sockets = &self.sockets;
-        super::send_due_rtcp(
+        super::send_slow_path(
             &mut self.worker,
             now,
             &mut self.rtcp[..],
@@ -226,21 +226,6 @@ impl Driver {
                     .is_some_and(|s| s.sock.send_to(b, to).is_ok())
             },
         );
-    }
-
-    /// The DTLS datagrams of the calls' sessions (`Worker::poll_transmit_routed`), from
-    /// the shared web port or the call's own. Slow path: a plain `send_to` each.
-    fn send_transmits(&mut self) {
-        while let Some((port, to, datagram)) = self.worker.poll_transmit_routed() {
-            let Some(web) = self.sockets.get(&port) else {
-                self.stats.send_failed += 1;
-                continue;
-            };
-            match web.sock.send_to(datagram, to) {
-                Ok(_) => self.stats.sent += 1,
-                Err(_) => self.stats.send_failed += 1,
-            }
-        }
     }
 
     /// One sendmmsg per socket for what this turn forwarded; the slots are free again.

@@ -211,27 +211,34 @@ struct Control {
     next: Option<Instant>,
 }
 
-/// Sends the calls' due RTCP reports ([`Worker::poll_rtcp`], written into `buf`) with
-/// `send(port, to, report)`, which says whether it went out. Slow path: a plain
-/// `send_to` each, a few per call every 5 s; the wall clock is read only when a report
-/// is due.
-fn send_due_rtcp(
+/// The slow-path sends of a loop turn, each with `send(port, to, datagram)` (a plain
+/// `send_to` from the socket on that local port, outside any batch; it says whether the
+/// datagram went out): the calls' DTLS datagrams ([`Worker::poll_transmit_routed`]),
+/// then their due RTCP reports ([`Worker::poll_rtcp`], written into `rtcp_buf`; the
+/// wall clock is read only when one is due).
+fn send_slow_path(
     worker: &mut Worker,
     now: Instant,
-    buf: &mut [u8],
+    rtcp_buf: &mut [u8],
     stats: &mut BackendStats,
     mut send: impl FnMut(u16, SocketAddr, &[u8]) -> bool,
 ) {
-    if !worker.rtcp_due(now) {
-        return;
-    }
-    let wall = crate::rtcp::NtpTime::from_system_time(std::time::SystemTime::now());
-    while let Some((port, to, len)) = worker.poll_rtcp(now, wall, buf) {
-        if send(port, to, &buf[..len]) {
+    let mut count = |ok: bool| {
+        if ok {
             stats.sent += 1;
         } else {
             stats.send_failed += 1;
         }
+    };
+    while let Some((port, to, datagram)) = worker.poll_transmit_routed() {
+        count(send(port, to, datagram));
+    }
+    if !worker.rtcp_due(now) {
+        return;
+    }
+    let wall = crate::rtcp::NtpTime::from_system_time(std::time::SystemTime::now());
+    while let Some((port, to, len)) = worker.poll_rtcp(now, wall, rtcp_buf) {
+        count(send(port, to, &rtcp_buf[..len]));
     }
 }
 
