@@ -704,7 +704,7 @@ fn find_key_line(text: &str, dotted: &str) -> Option<usize> {
 /// Checks that no type can express. Returns the offending key and what is wrong.
 fn validate(c: &Config) -> Result<(), (String, String)> {
     let err = |key: &str, msg: &str| Err((key.to_owned(), msg.to_owned()));
-    if c.media.ims_port_min % 2 != 0 {
+    if !c.media.ims_port_min.is_multiple_of(2) {
         return err(
             "media.ims_port_min",
             "must be even (RTP on even ports, RTCP on the next)",

@@ -94,7 +94,7 @@ fn forwarding_allocates_nothing_in_steady_state() {
         {
             reports += 1;
         }
-        if seq % 50 == 0 {
+        if seq.is_multiple_of(50) {
             // The IMS far end's SR (no blocks) on port+1: noted for LSR, terminated.
             report[..8].copy_from_slice(&[0x80, 200, 0, 6, 0, 0, 0, 9]);
             let r = w.handle_datagram(t, a(10001), a(6001), &mut report, 28);

@@ -126,7 +126,7 @@ fn same_bytes_and_state_as_the_general_path() {
                 }
                 let payload = (rng.next() % 1200) as usize;
                 let csrcs = (rng.next() % 3) as usize;
-                let ext = rng.next() % 2 == 0;
+                let ext = rng.next().is_multiple_of(2);
                 let plain = rtp(ssrc, seq, i * 160, csrcs, ext, payload, &mut rng);
                 let wire = call.wire(&plain, roc);
 

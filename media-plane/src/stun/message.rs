@@ -156,7 +156,7 @@ impl<'a> Message<'a> {
                 self.software = Some(std::str::from_utf8(value).map_err(|_| bad)?);
             }
             at::UNKNOWN_ATTRIBUTES if self.unknown_attributes_attr.is_none() => {
-                if value.len() % 2 != 0 {
+                if !value.len().is_multiple_of(2) {
                     return Err(bad);
                 }
                 self.unknown_attributes_attr = Some(value);

@@ -23,7 +23,7 @@ pub(crate) fn sock_pair() -> (UdpSocket, UdpSocket) {
     loop {
         let rtp = sock();
         let port = addr(&rtp).port();
-        if port % 2 != 0 || port == u16::MAX {
+        if !port.is_multiple_of(2) || port == u16::MAX {
             continue;
         }
         if let Ok(rtcp) = UdpSocket::bind(("127.0.0.1", port + 1)) {
