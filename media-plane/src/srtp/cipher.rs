@@ -14,43 +14,112 @@ use super::SrtpError;
 /// Counter blocks generated per AES call: enough to fill the AES-NI pipeline.
 const CTR_BATCH: usize = 8;
 
-/// An AES block cipher with its key schedule done.
+/// An AES block cipher with its key schedule done. AES-128 also keeps the FIPS 197
+/// round keys as octets, for the one-pass AES-CM transcode kernel
+/// ([`crate::sys::cm_x2`]), which runs its own AES-NI rounds.
 #[derive(Clone)]
 pub(crate) enum AesCtr {
-    Aes128(Aes128),
+    Aes128(Aes128, RoundKeys128),
     Aes192(Aes192),
     Aes256(Aes256),
 }
 
+/// The eleven AES-128 round keys (FIPS 197 §5.2), round 0 first, each in the octet
+/// order AES-NI loads them.
+pub(crate) type RoundKeys128 = [[u8; 16]; 11];
+
 impl AesCtr {
     pub(crate) fn new(key: &[u8]) -> Result<Self, SrtpError> {
         Ok(match key.len() {
-            16 => AesCtr::Aes128(Aes128::new_from_slice(key).map_err(|_| SrtpError::BadKeyLength)?),
+            16 => {
+                let cipher = Aes128::new_from_slice(key).map_err(|_| SrtpError::BadKeyLength)?;
+                let mut k = [0u8; 16];
+                k.copy_from_slice(key);
+                AesCtr::Aes128(cipher, expand_aes128(&k))
+            }
             24 => AesCtr::Aes192(Aes192::new_from_slice(key).map_err(|_| SrtpError::BadKeyLength)?),
             32 => AesCtr::Aes256(Aes256::new_from_slice(key).map_err(|_| SrtpError::BadKeyLength)?),
             _ => return Err(SrtpError::BadKeyLength),
         })
     }
 
-    /// Encrypts `blocks` in place (the counter blocks of a keystream), eight at a time
-    /// through the AES-NI pipeline.
-    pub(crate) fn encrypt_blocks(&self, blocks: &mut [Block]) {
-        match self {
-            AesCtr::Aes128(c) => c.encrypt_blocks(blocks),
-            AesCtr::Aes192(c) => c.encrypt_blocks(blocks),
-            AesCtr::Aes256(c) => c.encrypt_blocks(blocks),
-        }
-    }
-
     /// XORs the AES-CM keystream starting at counter block `iv` into `data`
     /// (RFC 3711 §4.1.1: block j is E(k_e, IV + j mod 2^128)).
     pub(crate) fn apply_keystream(&self, iv: [u8; 16], data: &mut [u8]) {
         match self {
-            AesCtr::Aes128(c) => ctr_xor(c, iv, data),
+            AesCtr::Aes128(c, _) => ctr_xor(c, iv, data),
             AesCtr::Aes192(c) => ctr_xor(c, iv, data),
             AesCtr::Aes256(c) => ctr_xor(c, iv, data),
         }
     }
+}
+
+impl AesCtr {
+    /// The AES-128 round keys, `None` for the longer keys.
+    pub(crate) fn round_keys_128(&self) -> Option<&RoundKeys128> {
+        match self {
+            AesCtr::Aes128(_, keys) => Some(keys),
+            _ => None,
+        }
+    }
+}
+
+/// The AES S-box (FIPS 197 §5.1.1), computed rather than transcribed: walk the
+/// multiplicative group of GF(2^8) with generator 3, so that `q` is always the inverse
+/// of `p`, and apply the affine map to the inverse.
+const SBOX: [u8; 256] = {
+    let mut sbox = [0u8; 256];
+    let (mut p, mut q) = (1u8, 1u8);
+    loop {
+        // p × 3 in GF(2^8) mod x^8 + x^4 + x^3 + x + 1.
+        p = p ^ (p << 1) ^ if p & 0x80 != 0 { 0x1b } else { 0 };
+        // q ÷ 3, i.e. q × 0xf6.
+        q ^= q << 1;
+        q ^= q << 2;
+        q ^= q << 4;
+        if q & 0x80 != 0 {
+            q ^= 0x09;
+        }
+        let affine = q ^ q.rotate_left(1) ^ q.rotate_left(2) ^ q.rotate_left(3) ^ q.rotate_left(4);
+        sbox[p as usize] = affine ^ 0x63;
+        if p == 1 {
+            break;
+        }
+    }
+    // 0 has no inverse; the affine map of 0 is 0x63.
+    sbox[0] = 0x63;
+    sbox
+};
+
+/// AES-128 key expansion (FIPS 197 §5.2): `w[i] = w[i-4] ⊕ temp`, where every fourth
+/// word's `temp` is SubWord(RotWord(w[i-1])) ⊕ Rcon.
+pub(crate) fn expand_aes128(key: &[u8; 16]) -> RoundKeys128 {
+    const RCON: [u8; 10] = [0x01, 0x02, 0x04, 0x08, 0x10, 0x20, 0x40, 0x80, 0x1b, 0x36];
+    let mut w = [[0u8; 4]; 44];
+    for (i, word) in key.chunks_exact(4).enumerate() {
+        w[i].copy_from_slice(word);
+    }
+    for i in 4..44 {
+        let mut temp = w[i - 1];
+        if i % 4 == 0 {
+            temp = [
+                SBOX[temp[1] as usize] ^ RCON[i / 4 - 1],
+                SBOX[temp[2] as usize],
+                SBOX[temp[3] as usize],
+                SBOX[temp[0] as usize],
+            ];
+        }
+        for (j, t) in temp.iter().enumerate() {
+            w[i][j] = w[i - 4][j] ^ t;
+        }
+    }
+    let mut keys = [[0u8; 16]; 11];
+    for (r, key) in keys.iter_mut().enumerate() {
+        for (j, word) in w[4 * r..4 * r + 4].iter().enumerate() {
+            key[4 * j..4 * j + 4].copy_from_slice(word);
+        }
+    }
+    keys
 }
 
 fn ctr_xor<C: BlockEncrypt<BlockSize = aes::cipher::consts::U16>>(
@@ -296,6 +365,30 @@ mod tests {
     }
 
     /// RFC 2202 §3 test cases 1, 2 and 6 (6: an 80-octet key, hashed first).
+    #[test]
+    fn aes_sbox_known_entries() {
+        // FIPS 197 Figure 7.
+        assert_eq!(SBOX[0x00], 0x63);
+        assert_eq!(SBOX[0x01], 0x7c);
+        assert_eq!(SBOX[0x53], 0xed);
+        assert_eq!(SBOX[0xff], 0x16);
+        let mut seen = [false; 256];
+        for s in SBOX {
+            assert!(!seen[s as usize], "the S-box is a permutation");
+            seen[s as usize] = true;
+        }
+    }
+
+    /// FIPS 197 Appendix A.1: the expansion of 2b7e1516 28aed2a6 abf71588 09cf4f3c.
+    #[test]
+    fn fips197_a1_key_expansion() {
+        let key: [u8; 16] = hex("2b7e151628aed2a6abf7158809cf4f3c").try_into().unwrap();
+        let keys = expand_aes128(&key);
+        assert_eq!(keys[0], key);
+        assert_eq!(keys[1].to_vec(), hex("a0fafe1788542cb123a339392a6c7605"));
+        assert_eq!(keys[10].to_vec(), hex("d014f9a8c9ee2589e13f0cc8b6630ca6"));
+    }
+
     #[test]
     fn rfc2202_hmac_sha1() {
         let cases: [(&[u8], &[u8], &str); 3] = [

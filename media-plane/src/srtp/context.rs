@@ -16,7 +16,7 @@
 
 use super::cipher::{AesCtr, AesGcm, PreparedHmac};
 use super::kdf::{Kdf, SessionKeyMaterial};
-use super::replay::{estimate_index, DEFAULT_REPLAY_WINDOW};
+use super::replay::{estimate_index, DEFAULT_REPLAY_WINDOW, MAX_SRTP_INDEX};
 use super::stream::StreamTable;
 use super::{SrtpError, SrtpSuite};
 use crate::rtp::{RtcpHeader, RtpHeader, RTCP_FIXED_HEADER_LEN};
@@ -109,11 +109,15 @@ impl Session {
 
 /// RFC 3711 §4.1.1: IV = (k_s * 2^16) XOR (SSRC * 2^64) XOR (i * 2^16).
 pub(super) fn cm_iv(salt: &[u8; 14], ssrc: u32, index: u64) -> [u8; 16] {
-    let mut iv = [0u8; 16];
-    iv[..14].copy_from_slice(salt);
-    xor_into(&mut iv[4..8], &ssrc.to_be_bytes());
-    xor_into(&mut iv[8..14], &index.to_be_bytes()[2..]);
-    iv
+    cm_iv_u128(salt, ssrc, index).to_be_bytes()
+}
+
+/// [`cm_iv`] as a big-endian number, computed in registers (the fused transcode
+/// hands it to its kernel without a round trip through memory).
+pub(super) fn cm_iv_u128(salt: &[u8; 14], ssrc: u32, index: u64) -> u128 {
+    let mut k_s = [0u8; 16];
+    k_s[..14].copy_from_slice(salt);
+    u128::from_be_bytes(k_s) ^ u128::from(ssrc) << 64 ^ u128::from(index & MAX_SRTP_INDEX) << 16
 }
 
 /// RFC 7714 §8.1 (SRTP) and §9.1 (SRTCP): IV = (0x0000 || SSRC || ROC || SEQ) XOR salt,

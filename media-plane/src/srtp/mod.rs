@@ -83,7 +83,7 @@
 //! i.e. everything but SHA-1 in ~65 ns: an AES-NI kernel interleaved with the SHA
 //! rounds and window assembly kept in registers. Not done.
 
-mod cipher;
+pub(crate) mod cipher;
 mod context;
 mod dtls;
 mod fused;

@@ -103,6 +103,21 @@ impl ReOriginator {
             let v = h.as_view();
             (v.ssrc(), v.sequence_number(), v.timestamp())
         };
+        let (out_index, out_ts) = self.advance(in_ssrc, seq, ts)?;
+        h.set_ssrc(self.ssrc);
+        h.set_sequence_number(out_index as u16);
+        h.set_timestamp(out_ts);
+        Ok(out_index)
+    }
+
+    /// The state step of [`Self::rewrite`] for an ingress packet with these header
+    /// fields: returns its egress index and timestamp. On error nothing changed.
+    pub(super) fn advance(
+        &mut self,
+        in_ssrc: u32,
+        seq: u16,
+        ts: u32,
+    ) -> Result<(u64, u32), SrtpError> {
         let (mut epoch, in_index) = match self.epoch {
             Some(e) if e.in_ssrc == in_ssrc => {
                 let i = estimate_index(Some(e.in_top), seq).map_err(|_| SrtpError::StaleEpoch)?;
@@ -144,10 +159,7 @@ impl ReOriginator {
             self.last_ts = Some(out_ts);
         }
         self.epoch = Some(epoch);
-        h.set_ssrc(self.ssrc);
-        h.set_sequence_number(out_index as u16);
-        h.set_timestamp(out_ts);
-        Ok(out_index)
+        Ok((out_index, out_ts))
     }
 }
 

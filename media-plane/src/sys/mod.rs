@@ -1,7 +1,8 @@
 //! The crate's only `unsafe`: thin, audited wrappers over the Linux system calls the
 //! backends use (epoll, eventfd, recvmmsg/sendmmsg, and the io_uring submission pieces),
-//! and the one CPU-specific kernel the SRTP engine calls ([`sha1x2`]: two SHA-1
-//! compressions interleaved with SHA-NI, picked at run time).
+//! and the one CPU-specific kernel the SRTP engine calls ([`cm_x2`]: the AES-CM →
+//! AES-CM transcode of a packet with AES-NI and two SHA-NI chains side by side,
+//! picked at run time).
 //!
 //! Rules of this module: every `unsafe` block carries a `// SAFETY:` comment naming the
 //! invariant it relies on; raw pointers handed to the kernel point into buffers owned by
@@ -10,7 +11,7 @@
 //! module touches a raw file descriptor except through these types.
 
 pub(crate) mod addr;
+pub(crate) mod cm_x2;
 pub(crate) mod epoll;
 pub(crate) mod mmsg;
-pub(crate) mod sha1x2;
 pub(crate) mod uring;
