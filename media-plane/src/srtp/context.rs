@@ -327,6 +327,7 @@ impl SrtpContext {
 
     /// RFC 3711 §3.3: the index of a received packet, then the replay check, before
     /// any crypto. Changes nothing.
+    #[inline]
     pub(super) fn rtp_receive_index(&self, ssrc: u32, seq: u16) -> Result<u64, SrtpError> {
         let slot = self.streams.find(ssrc).and_then(|i| self.streams.get(i));
         let index = estimate_index(slot.and_then(|s| s.rtp.top()), seq)?;
@@ -338,6 +339,7 @@ impl SrtpContext {
 
     /// RFC 3711 §3.3.1: records an authenticated (or sent) SRTP index: ROC, `s_l`,
     /// replay window.
+    #[inline]
     pub(super) fn accept_rtp(&mut self, ssrc: u32, index: u64) {
         self.streams.find_or_insert(ssrc).rtp.accept(index);
     }

@@ -27,7 +27,7 @@
 use super::context::{cm_iv_u128, rtp_fields};
 use super::transcode::ReOriginator;
 use super::{SrtpContext, SrtpError};
-use crate::sys::cm_x2::{self, Lane, Packet, FIXED_HEADER};
+use crate::sys::cm_x2::{self, Digest, Lane, Packet, FIXED_HEADER};
 
 /// SRTP → SRTP when both legs are AES-CM: `None` when either is not (the caller takes
 /// the general path), and also when the re-originator refuses the packet, so that a
@@ -44,9 +44,7 @@ pub(super) fn aes_cm_to_aes_cm(
     let (cipher_a, mac_a, salt_a) = ingress.rtp_aes_cm()?;
     let (cipher_b, mac_b, salt_b) = egress.rtp_aes_cm()?;
     let (keys_a, keys_b) = (cipher_a.round_keys_128()?, cipher_b.round_keys_128()?);
-    if !cm_x2::available() {
-        return None;
-    }
+    let kernel = cm_x2::Kernel::best()?;
     let tag_a = ingress.suite().srtp_tag_len();
     let tag_b = egress.suite().srtp_tag_len();
     let (hdr_len, seq, ssrc) = match rtp_fields(buf, len) {
@@ -100,12 +98,15 @@ pub(super) fn aes_cm_to_aes_cm(
         hdr_len,
         body_end,
     };
-    let Some((full_a, full_b)) = cm_x2::transcode(&a, &b, &mut packet) else {
+    let mut digests = [Digest::default(); 2];
+    if !cm_x2::transcode_with(kernel, &a, &b, &mut packet, &mut digests) {
         // A layout the kernel does not take (it wrote nothing).
         return None;
-    };
+    }
+    let [digest_a, digest_b] = &digests;
     // Constant time: accumulate every difference (RFC 3711 §3.3 step 7 comparison).
     let received = &buf[body_end..len];
+    let (full_a, full_b) = (digest_a.octets(), digest_b.octets());
     let diff = full_a[..tag_a]
         .iter()
         .zip(received)

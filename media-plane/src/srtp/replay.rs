@@ -36,7 +36,8 @@ impl ReplayWindow {
         if size < MIN_REPLAY_WINDOW {
             return Err(SrtpError::WindowTooSmall(size));
         }
-        let words = size.div_ceil(64);
+        // A power-of-two ring, so that a slot is a mask, not a division, per packet.
+        let words = size.div_ceil(64).next_power_of_two();
         Ok(Self {
             top: None,
             size: size as u64,
@@ -60,7 +61,7 @@ impl ReplayWindow {
     }
 
     fn slot(&self, index: u64) -> (usize, u64) {
-        let pos = index % self.ring();
+        let pos = index & (self.ring() - 1);
         ((pos / 64) as usize, 1u64 << (pos % 64))
     }
 
@@ -81,6 +82,7 @@ impl ReplayWindow {
     }
 
     /// RFC 3711 §3.3.2: is `index` new and inside the window? Does not change state.
+    #[inline]
     pub(crate) fn check(&self, index: u64) -> Result<(), SrtpError> {
         match self.top {
             None => Ok(()),
@@ -92,6 +94,7 @@ impl ReplayWindow {
     }
 
     /// Records `index` as received (call only after the packet authenticated).
+    #[inline]
     pub(crate) fn accept(&mut self, index: u64) {
         match self.top {
             Some(top) if index <= top => {
@@ -127,6 +130,7 @@ impl ReplayWindow {
 /// 0). Returns `TooOld` when the guess would be negative (ROC 0, and `seq` far ahead
 /// of `s_l` means a packet from before the stream started) and `IndexExhausted` when
 /// the ROC would pass 2^32 - 1.
+#[inline]
 pub(crate) fn estimate_index(top: Option<u64>, seq: u16) -> Result<u64, SrtpError> {
     let Some(top) = top else {
         return Ok(u64::from(seq));

@@ -48,6 +48,7 @@ impl StreamTable {
     }
 
     /// The slot of `ssrc`, if it has one.
+    #[inline]
     pub(crate) fn find(&self, ssrc: u32) -> Option<usize> {
         self.slots.iter().position(|s| s.in_use && s.ssrc == ssrc)
     }
@@ -57,6 +58,7 @@ impl StreamTable {
     }
 
     /// The slot of `ssrc`, creating it (free slot, else least recently used) if needed.
+    #[inline]
     pub(crate) fn find_or_insert(&mut self, ssrc: u32) -> &mut StreamState {
         self.tick += 1;
         let tick = self.tick;

@@ -112,6 +112,7 @@ impl ReOriginator {
 
     /// The state step of [`Self::rewrite`] for an ingress packet with these header
     /// fields: returns its egress index and timestamp. On error nothing changed.
+    #[inline]
     pub(super) fn advance(
         &mut self,
         in_ssrc: u32,

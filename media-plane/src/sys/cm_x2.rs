@@ -17,8 +17,28 @@
 //! Two variants, picked at run time ([`Kernel::best`]): 256-bit VAES where the CPU has
 //! it (one instruction runs a round of a block of each leg: half the AES instructions,
 //! which on the project machine compete with SHA-1 for the vector units), else 128-bit
-//! AES-NI. Without AES-NI, SHA-NI, SSSE3 and SSE4.1, [`available`] is false and the
-//! caller takes the general path.
+//! AES-NI. Without AES-NI, SHA-NI, SSSE3 and SSE4.1 there is no variant and the caller
+//! takes the general path.
+
+/// A SHA-1 digest as the kernel writes it: octets 0..16 in one vector store, octets
+/// 16..20 in another. Written in place, not returned: a returned pair was copied with
+/// loads spanning both stores, which the CPU cannot forward (a stall per packet).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[repr(C, align(16))]
+pub(crate) struct Digest {
+    pub(crate) head: [u8; 16],
+    pub(crate) tail: [u8; 4],
+}
+
+impl Digest {
+    /// The 20 octets.
+    pub(crate) fn octets(self) -> [u8; 20] {
+        let mut out = [0u8; 20];
+        out[..16].copy_from_slice(&self.head);
+        out[16..].copy_from_slice(&self.tail);
+        out
+    }
+}
 
 /// One leg's keys and per-packet values for [`transcode`].
 pub(crate) struct Lane<'a> {
@@ -62,6 +82,7 @@ pub(crate) enum Kernel {
 
 impl Kernel {
     /// The fastest variant this CPU runs, if any.
+    #[inline]
     pub(crate) fn best() -> Option<Self> {
         #[cfg(target_arch = "x86_64")]
         {
@@ -78,6 +99,7 @@ impl Kernel {
     }
 
     /// Whether this CPU runs `self`.
+    #[inline]
     pub(crate) fn runs_here(self) -> bool {
         matches!(
             (Self::best(), self),
@@ -86,35 +108,24 @@ impl Kernel {
     }
 }
 
-/// Whether this CPU runs the kernel at all.
-pub(crate) fn available() -> bool {
-    Kernel::best().is_some()
-}
-
 /// Turns leg A's payload in `p.buf[p.hdr_len..p.body_end]` into leg B's, in place,
-/// writes `new_header` over the fixed header, and returns the full HMAC-SHA1 of both
-/// legs (A over the packet as it came `‖ ROC_A`, B over the new packet `‖ ROC_B`).
-/// Octets from `body_end` on are left as they are.
+/// with the variant `kernel`, writes `new_header` over the fixed header, and writes
+/// into `digests` the full HMAC-SHA1 of both legs (A over the packet as it came
+/// `‖ ROC_A`, B over the new packet `‖ ROC_B`); returns `true`. Octets from
+/// `body_end` on are left as they are.
 ///
-/// `None`, with `buf` untouched, when the CPU lacks the instructions or the packet
-/// breaks the layout the kernel relies on: `FIXED_HEADER ≤ hdr_len ≤ body_end`, room
-/// for whole 16-octet chunks up to `body_end`, fewer than 2^16 payload blocks and
-/// counter blocks whose low 16 bits are zero.
-pub(crate) fn transcode(
-    a: &Lane<'_>,
-    b: &Lane<'_>,
-    p: &mut Packet<'_>,
-) -> Option<([u8; 20], [u8; 20])> {
-    transcode_with(Kernel::best()?, a, b, p)
-}
-
-/// [`transcode`] with the variant `kernel` (`None` also when this CPU lacks it).
+/// `false`, with `buf` untouched, when the CPU lacks the variant or the packet breaks
+/// the layout the kernel relies on: `FIXED_HEADER ≤ hdr_len ≤ body_end`, room for
+/// whole 16-octet chunks up to `body_end`, fewer than 2^16 payload blocks, counter
+/// blocks whose low 16 bits are zero and a new header of 12 octets.
+#[inline]
 pub(crate) fn transcode_with(
     kernel: Kernel,
     a: &Lane<'_>,
     b: &Lane<'_>,
     p: &mut Packet<'_>,
-) -> Option<([u8; 20], [u8; 20])> {
+    digests: &mut [Digest; 2],
+) -> bool {
     let fits = FIXED_HEADER <= p.hdr_len
         && p.hdr_len <= p.body_end
         && p.buf.len() >= p.body_end.next_multiple_of(16)
@@ -123,19 +134,20 @@ pub(crate) fn transcode_with(
         && b.iv & 0xffff == 0
         && p.new_header >> (8 * FIXED_HEADER) == 0;
     if !fits || !kernel.runs_here() {
-        return None;
+        return false;
     }
     #[cfg(target_arch = "x86_64")]
     {
-        Some(match kernel {
+        match kernel {
             // SAFETY: `ni::transcode` requires the CPU features `aes`, `sha`, `sse2`,
             // `ssse3` and `sse4.1`: `runs_here` detected all but `sse2` at run time, and
             // `sse2` is part of the x86_64 baseline. Its memory accesses go through
             // checked slices of `p.buf`, so there is no other invariant to uphold.
-            Kernel::AesNi => unsafe { ni::transcode(a, b, p) },
+            Kernel::AesNi => unsafe { ni::transcode(a, b, p, digests) },
             // SAFETY: as above, plus `vaes` and `avx2`, which `runs_here` also detected.
-            Kernel::Vaes => unsafe { ni::transcode_vaes(a, b, p) },
-        })
+            Kernel::Vaes => unsafe { ni::transcode_vaes(a, b, p, digests) },
+        }
+        true
     }
     #[cfg(not(target_arch = "x86_64"))]
     {
@@ -174,36 +186,21 @@ fn tail_in_chunk(roc: u32, body_end: usize, off: usize) -> u128 {
     }
 }
 
-/// `pshufb` masks that put octets `r..16` of one keystream block and octets `0..r` of
-/// the next side by side (`r` in 1..=16; `0x80` selects zero).
-fn shift_masks(r: usize) -> ([u8; 16], [u8; 16]) {
-    let mut lo = [0x80u8; 16];
-    let mut hi = [0x80u8; 16];
-    for i in 0..16 {
-        if i + r < 16 {
-            lo[i] = (i + r) as u8;
-        } else {
-            hi[i] = (i + r - 16) as u8;
-        }
-    }
-    (lo, hi)
-}
-
 #[cfg(target_arch = "x86_64")]
 // Lanes, blocks and rounds index several arrays in step (states, keys, messages).
 #[allow(clippy::needless_range_loop)]
 mod ni {
     use std::arch::x86_64::{
         __m128i, __m256i, _mm256_aesenc_epi128, _mm256_aesenclast_epi128, _mm256_castsi256_si128,
-        _mm256_extracti128_si256, _mm256_set_m128i, _mm256_xor_si256, _mm_add_epi32,
-        _mm_aesenc_si128, _mm_aesenclast_si128, _mm_and_si128, _mm_andnot_si128, _mm_extract_epi32,
-        _mm_insert_epi16, _mm_loadu_si128, _mm_or_si128, _mm_set_epi32, _mm_set_epi64x,
-        _mm_set_epi8, _mm_setzero_si128, _mm_sha1msg1_epu32, _mm_sha1msg2_epu32,
-        _mm_sha1nexte_epu32, _mm_sha1rnds4_epu32, _mm_shuffle_epi8, _mm_storeu_si128,
-        _mm_xor_si128,
+        _mm256_extracti128_si256, _mm256_set_m128i, _mm256_xor_si256, _mm_add_epi32, _mm_add_epi8,
+        _mm_aesenc_si128, _mm_aesenclast_si128, _mm_and_si128, _mm_andnot_si128, _mm_cmpgt_epi8,
+        _mm_extract_epi32, _mm_insert_epi16, _mm_loadu_si128, _mm_or_si128, _mm_set1_epi8,
+        _mm_set_epi32, _mm_set_epi64x, _mm_set_epi8, _mm_setzero_si128, _mm_sha1msg1_epu32,
+        _mm_sha1msg2_epu32, _mm_sha1nexte_epu32, _mm_sha1rnds4_epu32, _mm_shuffle_epi8,
+        _mm_storeu_si128, _mm_xor_si128,
     };
 
-    use super::{low_octets, shift_masks, tail_in_chunk, Lane, Packet, FIXED_HEADER};
+    use super::{low_octets, tail_in_chunk, Digest, Lane, Packet, FIXED_HEADER};
 
     /// Sixteen octets as a vector (octet `i` in byte lane `i`).
     #[inline]
@@ -396,20 +393,12 @@ mod ni {
     }
 
     #[inline]
-    #[target_feature(enable = "sse2,sse4.1")]
-    fn digest(abcd: __m128i, e: __m128i) -> [u8; 20] {
-        let words = [
-            _mm_extract_epi32(abcd, 3),
-            _mm_extract_epi32(abcd, 2),
-            _mm_extract_epi32(abcd, 1),
-            _mm_extract_epi32(abcd, 0),
-            _mm_extract_epi32(e, 3),
-        ];
-        let mut out = [0u8; 20];
-        for (o, w) in out.chunks_exact_mut(4).zip(words) {
-            o.copy_from_slice(&(w as u32).to_be_bytes());
-        }
-        out
+    #[target_feature(enable = "sse2,ssse3,sse4.1")]
+    fn digest(out: &mut Digest, abcd: __m128i, e: __m128i) {
+        // Octet order: a, b, c, d big-endian is the whole register reversed.
+        let rev = _mm_set_epi8(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
+        store(&mut out.head, _mm_shuffle_epi8(abcd, rev));
+        out.tail = (_mm_extract_epi32(e, 3) as u32).to_be_bytes();
     }
 
     /// Round 0 (AddRoundKey) of the counter blocks `j0..j0+4` of each leg: block `j`
@@ -461,14 +450,26 @@ mod ni {
         #[inline]
         #[target_feature(enable = "sse2,ssse3")]
         fn new(p: &Packet<'_>, roc: [u32; 2]) -> Self {
-            let (lo, hi) = shift_masks(16 - p.hdr_len % 16);
+            // `pshufb` masks that put octets r..16 of one keystream block and octets
+            // 0..r of the next side by side (`0x80` selects zero; only the low four
+            // bits index), r = 16 - hdr_len % 16 in 1..=16. Built in registers: octets
+            // stored one by one and loaded as a vector would stall the load.
+            let r = (16 - p.hdr_len % 16) as i8;
+            let idx = _mm_add_epi8(
+                _mm_set_epi8(15, 14, 13, 12, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1, 0),
+                _mm_set1_epi8(r),
+            );
+            let past = _mm_cmpgt_epi8(idx, _mm_set1_epi8(15));
+            let zero_bit = _mm_set1_epi8(0x80u8 as i8);
+            let lo = _mm_or_si128(idx, _mm_and_si128(past, zero_bit));
+            let hi = _mm_or_si128(idx, _mm_andnot_si128(past, zero_bit));
             Self {
                 hdr_len: p.hdr_len,
                 body_end: p.body_end,
                 windows: (p.body_end + 4 + 9).div_ceil(64),
                 m: p.hdr_len / 16,
-                lo: load(&lo),
-                hi: load(&hi),
+                lo,
+                hi,
                 // Octet i of a chunk to octet 15-i: message words big-endian, first
                 // word in the high lane, as `sha1rnds4` takes them.
                 to_words: _mm_set_epi8(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15),
@@ -489,83 +490,87 @@ mod ni {
     /// Builds both lanes' message words of window `w` and writes C' (and leg B's fixed
     /// header) back into `buf`. `ks` is `KS_A ⊕ KS_B` for keystream blocks
     /// `first_block(w) - 1 .. first_block(w) + 4`.
-    #[inline]
-    #[target_feature(enable = "sse2,ssse3,sse4.1")]
-    fn assemble(sh: &Shape, buf: &mut [u8], w: usize, ks: [__m128i; 5]) -> [[__m128i; 4]; 2] {
-        let (hdr_len, body_end) = (sh.hdr_len, sh.body_end);
-        let mut msg = [[_mm_setzero_si128(); 4]; 2];
-        for q in 0..4 {
-            let off = 64 * w + 16 * q;
-            let aligned = _mm_or_si128(
-                _mm_shuffle_epi8(ks[q], sh.lo),
-                _mm_shuffle_epi8(ks[q + 1], sh.hi),
-            );
-            let (ca, cb) = if off >= hdr_len && off + 16 <= body_end {
-                // Payload only: no header, no tail, no mask.
-                let c = chunk(buf, off);
-                let ca = load(c);
-                let cb = _mm_xor_si128(ca, aligned);
-                store(c, cb);
-                (ca, cb)
-            } else {
-                let (mut ca, mut cb) = (_mm_setzero_si128(), _mm_setzero_si128());
-                if off < body_end {
+    /// (A macro so that it is inlined into both kernels: as a function the compiler
+    /// kept it out of line, and the window's message words went through memory.)
+    macro_rules! assemble {
+        ($sh:expr, $buf:expr, $w:expr, $ks:expr) => {{
+            let sh: &Shape = $sh;
+            let buf: &mut [u8] = $buf;
+            let w: usize = $w;
+            let ks: [__m128i; 5] = $ks;
+            let (hdr_len, body_end) = (sh.hdr_len, sh.body_end);
+            let mut msg = [[_mm_setzero_si128(); 4]; 2];
+            for q in 0..4 {
+                let off = 64 * w + 16 * q;
+                let aligned = _mm_or_si128(
+                    _mm_shuffle_epi8(ks[q], sh.lo),
+                    _mm_shuffle_epi8(ks[q + 1], sh.hi),
+                );
+                let (ca, cb) = if off >= hdr_len && off + 16 <= body_end {
+                    // Payload only: no header, no tail, no mask.
                     let c = chunk(buf, off);
-                    let raw = load(c);
-                    let keep = from_u128(low_octets(body_end - off));
-                    let header = from_u128(low_octets(hdr_len.saturating_sub(off)));
-                    let k = _mm_andnot_si128(header, _mm_and_si128(aligned, keep));
-                    let raw_b = if off == 0 {
-                        _mm_or_si128(_mm_andnot_si128(sh.fixed, raw), sh.new_header)
-                    } else {
-                        raw
-                    };
-                    // Octets past `body_end` (tag A, tailroom) go back unchanged.
-                    store(c, _mm_xor_si128(raw_b, k));
-                    ca = _mm_and_si128(raw, keep);
-                    cb = _mm_xor_si128(_mm_and_si128(raw_b, keep), k);
-                }
-                ca = _mm_or_si128(ca, from_u128(tail_in_chunk(sh.roc[0], body_end, off)));
-                cb = _mm_or_si128(cb, from_u128(tail_in_chunk(sh.roc[1], body_end, off)));
-                if w + 1 == sh.windows && q == 3 {
-                    ca = _mm_or_si128(ca, from_u128(sh.bits));
-                    cb = _mm_or_si128(cb, from_u128(sh.bits));
-                }
-                (ca, cb)
-            };
-            msg[0][q] = _mm_shuffle_epi8(ca, sh.to_words);
-            msg[1][q] = _mm_shuffle_epi8(cb, sh.to_words);
-        }
-        msg
+                    let ca = load(c);
+                    let cb = _mm_xor_si128(ca, aligned);
+                    store(c, cb);
+                    (ca, cb)
+                } else {
+                    let (mut ca, mut cb) = (_mm_setzero_si128(), _mm_setzero_si128());
+                    if off < body_end {
+                        let c = chunk(buf, off);
+                        let raw = load(c);
+                        let keep = from_u128(low_octets(body_end - off));
+                        let header = from_u128(low_octets(hdr_len.saturating_sub(off)));
+                        let k = _mm_andnot_si128(header, _mm_and_si128(aligned, keep));
+                        let raw_b = if off == 0 {
+                            _mm_or_si128(_mm_andnot_si128(sh.fixed, raw), sh.new_header)
+                        } else {
+                            raw
+                        };
+                        // Octets past `body_end` (tag A, tailroom) go back unchanged.
+                        store(c, _mm_xor_si128(raw_b, k));
+                        ca = _mm_and_si128(raw, keep);
+                        cb = _mm_xor_si128(_mm_and_si128(raw_b, keep), k);
+                    }
+                    ca = _mm_or_si128(ca, from_u128(tail_in_chunk(sh.roc[0], body_end, off)));
+                    cb = _mm_or_si128(cb, from_u128(tail_in_chunk(sh.roc[1], body_end, off)));
+                    if w + 1 == sh.windows && q == 3 {
+                        ca = _mm_or_si128(ca, from_u128(sh.bits));
+                        cb = _mm_or_si128(cb, from_u128(sh.bits));
+                    }
+                    (ca, cb)
+                };
+                msg[0][q] = _mm_shuffle_epi8(ca, sh.to_words);
+                msg[1][q] = _mm_shuffle_epi8(cb, sh.to_words);
+            }
+            msg
+        }};
     }
 
     /// The inner states of both lanes, and the RFC 2104 outer hash
     /// `H(K ⊕ opad ‖ inner digest)`, one padded block per lane; returns both digests.
-    #[inline]
-    #[target_feature(enable = "sha,sse2,ssse3,sse4.1")]
-    fn outer(
-        a: &Lane<'_>,
-        b: &Lane<'_>,
-        inner: [__m128i; 2],
-        inner_e: [__m128i; 2],
-    ) -> ([u8; 20], [u8; 20]) {
-        // The inner digest's words are the inner state, already in message-word layout.
-        let length = _mm_set_epi32(0, 0, 0, (64 + 20) * 8);
-        let mut outer_msg = [[_mm_setzero_si128(); 4]; 2];
-        for l in 0..2 {
-            let e_word = _mm_extract_epi32(inner_e[l], 3);
-            outer_msg[l] = [
-                inner[l],
-                _mm_set_epi32(e_word, 0x8000_0000_u32 as i32, 0, 0),
-                _mm_setzero_si128(),
-                length,
-            ];
-        }
-        let (oa, oe_a) = state_in(&a.outer);
-        let (ob, oe_b) = state_in(&b.outer);
-        let (mut abcd, mut e) = ([oa, ob], [oe_a, oe_b]);
-        sha1_pair!(abcd, e, outer_msg);
-        (digest(abcd[0], e[0]), digest(abcd[1], e[1]))
+    macro_rules! outer {
+        ($a:expr, $b:expr, $inner:expr, $inner_e:expr, $out:expr) => {{
+            let (a, b): (&Lane<'_>, &Lane<'_>) = ($a, $b);
+            let (inner, inner_e): ([__m128i; 2], [__m128i; 2]) = ($inner, $inner_e);
+            // The inner digest's words are the inner state, already in message-word layout.
+            let length = _mm_set_epi32(0, 0, 0, (64 + 20) * 8);
+            let mut outer_msg = [[_mm_setzero_si128(); 4]; 2];
+            for l in 0..2 {
+                let e_word = _mm_extract_epi32(inner_e[l], 3);
+                outer_msg[l] = [
+                    inner[l],
+                    _mm_set_epi32(e_word, 0x8000_0000_u32 as i32, 0, 0),
+                    _mm_setzero_si128(),
+                    length,
+                ];
+            }
+            let (oa, oe_a) = state_in(&a.outer);
+            let (ob, oe_b) = state_in(&b.outer);
+            let (mut abcd, mut e) = ([oa, ob], [oe_a, oe_b]);
+            sha1_pair!(abcd, e, outer_msg);
+            digest(&mut $out[0], abcd[0], e[0]);
+            digest(&mut $out[1], abcd[1], e[1]);
+        }};
     }
 
     /// The kernel with 128-bit AES-NI: four counter blocks in flight, two of each leg.
@@ -574,7 +579,8 @@ mod ni {
         a: &Lane<'_>,
         b: &Lane<'_>,
         p: &mut Packet<'_>,
-    ) -> ([u8; 20], [u8; 20]) {
+        digests: &mut [Digest; 2],
+    ) {
         let sh = Shape::new(p, [a.roc, b.roc]);
         let rk = [a.round_keys, b.round_keys].map(|keys| keys.map(|k| load(&k)));
         let iv = [from_u128(a.iv.swap_bytes()), from_u128(b.iv.swap_bytes())];
@@ -593,7 +599,7 @@ mod ni {
         let mut x = aes_finish(&s, &rk);
         let mut carry = _mm_setzero_si128();
         for w in 0..sh.windows {
-            let msg = assemble(&sh, p.buf, w, [carry, x[0], x[1], x[2], x[3]]);
+            let msg = assemble!(&sh, p.buf, w, [carry, x[0], x[1], x[2], x[3]]);
             carry = x[3];
             // Window w+1's keystream stitched into window w's SHA-1: blocks 0 and 1 of
             // both legs in groups 0..10, so that the first chunks of the next window
@@ -630,7 +636,7 @@ mod ni {
             }
             sha1_pair!(abcd, e, msg, aes_group);
         }
-        outer(a, b, abcd, e)
+        outer!(a, b, abcd, e, digests);
     }
 
     /// `KS_A ⊕ KS_B` of a VAES state holding leg A's block in the low half and leg B's
@@ -649,7 +655,8 @@ mod ni {
         a: &Lane<'_>,
         b: &Lane<'_>,
         p: &mut Packet<'_>,
-    ) -> ([u8; 20], [u8; 20]) {
+        digests: &mut [Digest; 2],
+    ) {
         let sh = Shape::new(p, [a.roc, b.roc]);
         let rk: [__m256i; 11] = std::array::from_fn(|r| {
             _mm256_set_m128i(load(&b.round_keys[r]), load(&a.round_keys[r]))
@@ -678,7 +685,7 @@ mod ni {
         let mut x = s.map(|v| fold(_mm256_aesenclast_epi128(v, rk[10])));
         let mut carry = _mm_setzero_si128();
         for w in 0..sh.windows {
-            let msg = assemble(&sh, p.buf, w, [carry, x[0], x[1], x[2], x[3]]);
+            let msg = assemble!(&sh, p.buf, w, [carry, x[0], x[1], x[2], x[3]]);
             carry = x[3];
             // As in `transcode`: blocks 0 and 1 in groups 0..10, 2 and 3 in 10..20.
             let ctr = start(sh.first_block(w + 1));
@@ -706,13 +713,13 @@ mod ni {
             }
             sha1_pair!(abcd, e, msg, aes_group);
         }
-        outer(a, b, abcd, e)
+        outer!(a, b, abcd, e, digests);
     }
 }
 
 #[cfg(test)]
 mod tests {
-    use super::{transcode, transcode_with, Kernel, Lane, Packet, FIXED_HEADER};
+    use super::{transcode_with, Digest, Kernel, Lane, Packet, FIXED_HEADER};
 
     fn next(x: &mut u64) -> u64 {
         *x ^= *x << 13;
@@ -825,8 +832,12 @@ mod tests {
                     hdr_len,
                     body_end,
                 };
-                let (tag_a, tag_b) =
-                    transcode_with(kernel, &la, &lb, &mut packet).expect("layout fits");
+                let mut tags = [Digest::default(); 2];
+                assert!(
+                    transcode_with(kernel, &la, &lb, &mut packet, &mut tags),
+                    "layout fits"
+                );
+                let [tag_a, tag_b] = tags;
 
                 let mut want = original.clone();
                 let msg_a = [&original[..body_end], &roc_a.to_be_bytes()[..]].concat();
@@ -839,8 +850,8 @@ mod tests {
                 let msg_b = [&want[..body_end], &roc_b.to_be_bytes()[..]].concat();
                 let what = format!("{kernel:?}: header {hdr_len}, payload {payload}");
                 assert_eq!(buf, want, "{what}: C' and the octets past body_end");
-                assert_eq!(tag_a, hmac(&mac_a, &msg_a), "{what}: tag A");
-                assert_eq!(tag_b, hmac(&mac_b, &msg_b), "{what}: tag B");
+                assert_eq!(tag_a.octets(), hmac(&mac_a, &msg_a), "{what}: tag A");
+                assert_eq!(tag_b.octets(), hmac(&mac_b, &msg_b), "{what}: tag B");
             }
         }
     }
@@ -870,7 +881,15 @@ mod tests {
                 hdr_len,
                 body_end,
             };
-            assert!(transcode(&lane(iv), &lane(0), &mut p).is_none());
+            for kernel in [Kernel::AesNi, Kernel::Vaes] {
+                assert!(!transcode_with(
+                    kernel,
+                    &lane(iv),
+                    &lane(0),
+                    &mut p,
+                    &mut [Digest::default(); 2]
+                ));
+            }
             assert!(buf.iter().all(|&b| b == 0xa5));
         }
     }
