@@ -164,6 +164,7 @@ fn run_uring(
     let (mut forwarded, mut queued) = (0u64, 0usize);
     while !stop.load(Ordering::Acquire) {
         ring.submit_and_wait(std::mem::take(&mut queued) + 1, Some(STOP_POLL))?;
+        let mut unsubmitted = 0usize;
         done.clear();
         ring.completions(&mut done);
         for c in &done {
@@ -193,8 +194,14 @@ fn run_uring(
             let tag = SEND_TAG | u64::from(bid);
             if ring.send_from(fd, bid, off, len, routes[r].to, tag).is_ok() {
                 queued += 1;
+                unsubmitted += 1;
             } else {
                 ring.recycle(bid);
+            }
+            // As the backend: a long turn submits its sends every `batch` datagrams.
+            if unsubmitted >= batch {
+                ring.submit()?;
+                unsubmitted = 0;
             }
         }
     }

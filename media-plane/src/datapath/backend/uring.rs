@@ -49,8 +49,12 @@ struct Driver {
     sockets: HashMap<u16, Sock>,
     next_gen: u32,
     done: Vec<Completion>,
-    /// Sends queued since the last submit.
+    /// Sends queued since the last wait (their completions are part of the next one).
     queued_sends: usize,
+    /// Of those, the ones not submitted yet.
+    unsubmitted: usize,
+    /// Datagrams per receive batch: a turn submits its sends at least this often.
+    batch: usize,
     /// The wake-up fired (or this is the first turn): the bookkeeping is due.
     woken: bool,
     ctl: Control,
@@ -100,6 +104,8 @@ pub(super) fn start(
                 next_gen: 0,
                 done: Vec::with_capacity(usize::from(nbufs) * 2),
                 queued_sends: 0,
+                unsubmitted: 0,
+                batch,
                 woken: true,
                 ctl: Control::new(tx),
                 stats: BackendStats::default(),
@@ -144,13 +150,18 @@ impl Driver {
             }
             self.apply_socket_ops();
             if self.ctl.due(&self.worker, self.woken, now) {
+                // The bookkeeping walks every call: the sends of the last turn go out
+                // first instead of waiting behind it.
+                self.flush_sends()?;
                 self.ctl.bookkeeping(&mut self.worker, now, &mut self.stats);
                 self.woken = false;
             }
             let timeout = self.ctl.timeout(now);
-            // The sends queued last turn complete during this submit; wait for one
-            // completion beyond them, so a turn is one io_uring_enter.
+            // The sends queued since the last wait complete during this submit (or
+            // did in an earlier one); wait for one completion beyond them, so a turn
+            // is one io_uring_enter.
             let want = std::mem::take(&mut self.queued_sends) + 1;
+            self.unsubmitted = 0;
             self.ring
                 .submit_and_wait(want, timeout)
                 .map_err(io_err("io_uring_enter"))?;
@@ -160,6 +171,12 @@ impl Driver {
             for i in 0..self.done.len() {
                 let c = self.done[i];
                 self.complete(now, c);
+                // A long turn (a backlog of completions) does not hold the first
+                // packets' sends until its end: as the epoll backend's one sendmmsg
+                // per received batch, they go out every `batch` datagrams.
+                if self.unsubmitted >= self.batch {
+                    self.flush_sends()?;
+                }
             }
             self.send_slow_path(now);
         }
@@ -173,6 +190,16 @@ impl Driver {
             .collect();
         self.ring.shutdown(&armed, SHUTDOWN_WAIT);
         Ok(self.stats)
+    }
+
+    /// Submits the queued sends without waiting (they complete inline on loopback and
+    /// most UDP paths; their completions are reaped with the next turn's).
+    fn flush_sends(&mut self) -> Result<(), DatapathError> {
+        if self.unsubmitted > 0 {
+            self.ring.submit().map_err(io_err("io_uring_enter"))?;
+            self.unsubmitted = 0;
+        }
+        Ok(())
     }
 
     fn apply_socket_ops(&mut self) {
@@ -310,6 +337,7 @@ impl Driver {
             self.ring.recycle(bid);
         } else {
             self.queued_sends += 1;
+            self.unsubmitted += 1;
         }
     }
 }
