@@ -7,7 +7,8 @@
 //!  BareForwarder: route by source → per-flow out socket → destination, no crypto,
 //!                 Epoll: epoll_wait + recvmmsg + one sendmmsg per out socket per batch
 //!                 IoUring: multishot recvmsg into provided buffers + sendmsg from them,
-//!                          one io_uring_enter per turn
+//!                          one io_uring_enter per turn (a submit every batch of
+//!                          sends within a long turn)
 //!  out sockets ──► LoadReceiver (epoll_wait + recvmmsg)
 //! ```
 //!

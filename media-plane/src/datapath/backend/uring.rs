@@ -1,8 +1,9 @@
 //! The io_uring backend: one multishot recvmsg per socket into a provided buffer ring,
 //! the transcode in place in the received buffer, sendmsg from that same buffer, and one
 //! submit-and-wait per loop turn (sends of this turn go out with the next wait), with
-//! the worker's next deadline as the wait's timeout. A turn that queues more requests
-//! than the submission queue holds (2 × batch) submits early once it is full.
+//! the worker's next deadline as the wait's timeout. Sends never wait long for that
+//! submit: a turn submits them (without waiting) every `batch` datagrams and before
+//! the worker's bookkeeping, which walks every call.
 
 use std::net::{IpAddr, SocketAddr, UdpSocket};
 use std::os::fd::AsRawFd;
