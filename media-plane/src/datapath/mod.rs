@@ -51,6 +51,7 @@
 //! (RFC 3556) bandwidth modifiers.
 
 pub mod backend;
+mod calls;
 mod dtls_link;
 pub mod metrics;
 mod ports;

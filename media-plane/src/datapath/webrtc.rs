@@ -23,13 +23,14 @@
 //! dropped (counted as `stun_unknown_ufrag` or `not_latched`). What the call sends
 //! leaves from the port its selected pair was checked on.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::VecDeque;
 use std::net::SocketAddr;
 use std::sync::mpsc::Receiver;
 use std::time::Instant;
 
 use tokio::sync::mpsc::error::TrySendError;
 
+use super::calls::{Calls, Slot};
 use super::worker::Call;
 use super::{Action, CallId, DropReason, DtlsLink, LegSide, WorkerEvent};
 use crate::demux::{self, DemuxTable, Route};
@@ -125,8 +126,8 @@ pub(super) struct WebPort {
 pub(super) enum WebRoute {
     /// Handled here already.
     Done(Action),
-    /// To the session of this call, as SRTP/SRTCP from its web leg.
-    Media(CallId),
+    /// To the session of the call in this slot, as SRTP/SRTCP from its web leg.
+    Media(Slot),
     /// Not a WebRTC call's: the caller tries its fixed-remote routing.
     Fallback,
 }
@@ -169,7 +170,7 @@ impl WebPort {
     pub(super) fn route(
         &mut self,
         now: Instant,
-        calls: &mut HashMap<CallId, Call>,
+        calls: &mut Calls,
         events: &mut VecDeque<WorkerEvent>,
         owner: Option<CallId>,
         local: SocketAddr,
@@ -197,13 +198,13 @@ impl WebPort {
         }
         match route {
             Route::Ice(id) => {
-                let Some(call) = calls.get_mut(&id) else {
+                let Some(call) = calls.get_mut(id) else {
                     return unknown;
                 };
                 WebRoute::Done(self.stun(now, id, call, events, local, remote, buf, len))
             }
             Route::Dtls(id) => {
-                let Some(web) = calls.get_mut(&id).and_then(|c| c.web.as_mut()) else {
+                let Some(web) = calls.get_mut(id).and_then(|c| c.web.as_mut()) else {
                     return unknown;
                 };
                 match web.dtls.try_send(packet.to_vec()) {
@@ -214,7 +215,10 @@ impl WebPort {
                 }
                 WebRoute::Done(Action::Consumed)
             }
-            Route::Srtp(id) | Route::Srtcp(id) => WebRoute::Media(id),
+            Route::Srtp(id) | Route::Srtcp(id) => match calls.slot(id) {
+                Some(slot) => WebRoute::Media(slot),
+                None => unknown,
+            },
             Route::Drop(demux::DropReason::NotLatched) => match demux::classify(packet) {
                 demux::PacketKind::Rtp | demux::PacketKind::Rtcp => WebRoute::Fallback,
                 _ => {
@@ -343,7 +347,7 @@ impl WebPort {
     /// `Worker::poll_transmit_routed`).
     pub(super) fn poll_transmit(
         &mut self,
-        calls: &mut HashMap<CallId, Call>,
+        calls: &mut Calls,
         shared: u16,
     ) -> Option<(u16, SocketAddr, &[u8])> {
         self.current = None;
@@ -353,7 +357,7 @@ impl WebPort {
                 break;
             }
             let (id, d) = self.transmit_rx.try_recv().ok()?;
-            let Some(call) = calls.get_mut(&id) else {
+            let Some(call) = calls.get_mut(id) else {
                 self.counters.dtls_transmit_dropped += 1;
                 continue;
             };

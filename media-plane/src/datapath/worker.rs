@@ -34,6 +34,7 @@ use std::sync::mpsc::{sync_channel, Receiver, SyncSender, TryRecvError, TrySendE
 use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
+use super::calls::{Calls, PortTable, PortUse, Slot};
 use super::dtls_link::DTLS_TRANSMIT_QUEUE;
 use super::metrics::{Direction, MediaTally, MetricsSnapshot, WorkerMetrics, ONE_WAY_INTERVAL};
 use super::webrtc::{WebPort, WebPortCounters, WebRoute, WebState};
@@ -290,6 +291,7 @@ impl Drop for WorkerHandle {
 
 #[derive(Debug)]
 pub(super) struct Call {
+    pub(super) id: CallId,
     pub(super) session: Session,
     pub(super) ims_port: u16,
     /// The call's own web port ([`Command::OpenWebPort`]); `None`: the shared one.
@@ -308,13 +310,11 @@ pub(super) struct Call {
 #[derive(Debug)]
 pub struct Worker {
     rx: Receiver<Command>,
-    calls: HashMap<CallId, Call>,
-    by_ims_port: HashMap<u16, CallId>,
-    by_web_remote: HashMap<SocketAddr, CallId>,
-    /// Per-call web ports and their calls.
-    by_web_port: HashMap<u16, CallId>,
-    /// IMS-leg RTCP ports (port+1) and their calls.
-    by_rtcp_port: HashMap<u16, CallId>,
+    calls: Calls,
+    /// The calls' IMS RTP ports, IMS RTCP ports (port+1) and own web ports.
+    ports: PortTable,
+    /// Web legs with a fixed remote (no WebRTC): their remote and call.
+    by_web_remote: HashMap<SocketAddr, Slot>,
     /// The earliest report due over all calls, when known (`Some(None)`: no call has
     /// RTCP). Exact: only [`Worker::poll_rtcp`] and [`Command::ConfigureRtcp`] move the
     /// reports' deadlines; the first rescans, the second forgets it. Spares the backends
@@ -347,11 +347,9 @@ impl Worker {
         let waker = Arc::new(WakerSlot::default());
         let w = Self {
             rx,
-            calls: HashMap::new(),
-            by_ims_port: HashMap::new(),
+            calls: Calls::default(),
+            ports: PortTable::default(),
             by_web_remote: HashMap::new(),
-            by_web_port: HashMap::new(),
-            by_rtcp_port: HashMap::new(),
             rtcp_next: Some(None),
             web_port,
             web: WebPort::new(transmit_rx),
@@ -418,12 +416,10 @@ impl Worker {
                     });
                     return;
                 }
-                if let Some(r) = web.remote {
-                    self.by_web_remote.insert(r, call);
-                }
-                self.by_ims_port.insert(ims_port, call);
+                let remote = web.remote;
                 let session = Session::new(now, *web, *ims, self.inactivity);
                 let c = Call {
+                    id: call,
                     session,
                     ims_port,
                     web_port: None,
@@ -433,14 +429,21 @@ impl Worker {
                     rtcp_open: false,
                     ready_sent: false,
                 };
-                self.calls.insert(call, c);
+                let slot = self.calls.insert(c);
+                if let Some(r) = remote {
+                    self.by_web_remote.insert(r, slot);
+                }
+                self.ports.set(ims_port, PortUse::Ims(slot));
                 self.ops.push_back(SocketOp::Open {
                     call,
                     port: ims_port,
                 });
             }
             Command::Update { call, leg, remote } => {
-                if let Some(c) = self.calls.get_mut(&call) {
+                let Some(slot) = self.calls.slot(call) else {
+                    return;
+                };
+                if let Some(c) = self.calls.at_mut(slot) {
                     if leg == LegSide::Web && c.web.is_some() {
                         tracing::warn!(call, "web remote of a WebRTC leg is set by ICE only");
                         return;
@@ -449,7 +452,7 @@ impl Worker {
                         if let Some(old) = c.session.remote(LegSide::Web) {
                             self.by_web_remote.remove(&old);
                         }
-                        self.by_web_remote.insert(remote, call);
+                        self.by_web_remote.insert(remote, slot);
                     }
                     c.session.set_remote(leg, remote);
                 }
@@ -461,7 +464,7 @@ impl Worker {
                 remote,
                 fresh_local,
             } => {
-                if let Some(c) = self.calls.get_mut(&call) {
+                if let Some(c) = self.calls.get_mut(call) {
                     if let Some(w) = c.web.as_mut() {
                         w.agent_mut()
                             .apply_remote_credentials(now, remote, fresh_local);
@@ -475,7 +478,7 @@ impl Worker {
                 inbound,
                 outbound,
             } => {
-                if let Some(c) = self.calls.get_mut(&call) {
+                if let Some(c) = self.calls.get_mut(call) {
                     let crypto = LegCrypto::Srtp { inbound, outbound };
                     c.session.set_crypto(LegSide::Web, crypto);
                     self.events
@@ -488,7 +491,7 @@ impl Worker {
                 to_web,
                 to_ims,
             } => {
-                if let Some(c) = self.calls.get_mut(&call) {
+                if let Some(c) = self.calls.get_mut(call) {
                     c.session.set_flow(to_web, to_ims);
                 }
             }
@@ -499,15 +502,15 @@ impl Worker {
 
     /// True when `port` is the shared web port or a live call's IMS or web port.
     fn port_taken(&self, port: u16) -> bool {
-        port == self.web_port
-            || self.by_ims_port.contains_key(&port)
-            || self.by_web_port.contains_key(&port)
-            || self.by_rtcp_port.contains_key(&port)
+        port == self.web_port || self.ports.contains(port)
     }
 
     fn configure_rtcp(&mut self, now: Instant, call: CallId, cfg: RtcpConfig) {
-        let Some(c) = self.calls.get(&call) else {
+        let Some(slot) = self.calls.slot(call) else {
             return; // allocation failed, already reported
+        };
+        let Some(c) = self.calls.at(slot) else {
+            return;
         };
         let want = match cfg.ims {
             ImsRtcp::Mux => None,
@@ -525,15 +528,15 @@ impl Worker {
                 return;
             }
             if let Some(port) = old {
-                self.by_rtcp_port.remove(&port);
+                self.ports.clear(port);
                 self.ops.push_back(SocketOp::Close { port });
             }
             if let Some(port) = want {
-                self.by_rtcp_port.insert(port, call);
+                self.ports.set(port, PortUse::Rtcp(slot));
                 self.ops.push_back(SocketOp::OpenRtcp { call, port });
             }
         }
-        if let Some(c) = self.calls.get_mut(&call) {
+        if let Some(c) = self.calls.get_mut(call) {
             c.rtcp_port = want;
             c.rtcp_open = c.rtcp_open && want == old;
             c.session.set_rtcp(now, cfg);
@@ -542,8 +545,11 @@ impl Worker {
     }
 
     fn open_web_port(&mut self, call: CallId, port: u16) {
-        let Some(old) = self.calls.get(&call).map(|c| c.web_port) else {
+        let Some(slot) = self.calls.slot(call) else {
             return; // allocation failed, already reported
+        };
+        let Some(old) = self.calls.at(slot).map(|c| c.web_port) else {
+            return;
         };
         if old == Some(port) {
             return;
@@ -557,22 +563,25 @@ impl Worker {
             return;
         }
         if let Some(old) = old {
-            self.by_web_port.remove(&old);
+            self.ports.clear(old);
             self.ops.push_back(SocketOp::Close { port: old });
         }
-        self.by_web_port.insert(port, call);
-        if let Some(c) = self.calls.get_mut(&call) {
+        self.ports.set(port, PortUse::Web(slot));
+        if let Some(c) = self.calls.get_mut(call) {
             c.web_port = Some(port);
         }
         self.ops.push_back(SocketOp::OpenWeb { call, port });
     }
 
     fn start_webrtc(&mut self, now: Instant, call: CallId, leg: WebRtcLeg) {
-        let Some(c) = self.calls.get_mut(&call) else {
+        let Some(slot) = self.calls.slot(call) else {
             return; // allocation failed: dropping the link ends the DTLS driver
         };
         // The web remote comes from ICE now, and only from an authenticated check.
-        self.by_web_remote.retain(|_, v| *v != call);
+        self.by_web_remote.retain(|_, v| *v != slot);
+        let Some(c) = self.calls.at_mut(slot) else {
+            return;
+        };
         c.session.clear_remote(LegSide::Web);
         c.session.set_crypto(LegSide::Web, LegCrypto::AwaitingDtls);
         self.web.remove_call(call);
@@ -584,16 +593,16 @@ impl Worker {
     /// Forgets `call`; returns its sockets' ports (IMS, own web port, IMS RTCP port) if
     /// it had a session.
     fn forget(&mut self, call: CallId) -> Option<[Option<u16>; 3]> {
-        let c = self.calls.remove(&call)?;
+        // Every table entry naming the slot goes before the slot can be reused.
+        let (slot, c) = self.calls.remove(call)?;
         self.web.remove_call(call);
-        self.by_ims_port.remove(&c.ims_port);
-        if let Some(p) = c.web_port {
-            self.by_web_port.remove(&p);
+        for p in [Some(c.ims_port), c.web_port, c.rtcp_port]
+            .into_iter()
+            .flatten()
+        {
+            self.ports.clear(p);
         }
-        if let Some(p) = c.rtcp_port {
-            self.by_rtcp_port.remove(&p);
-        }
-        self.by_web_remote.retain(|_, v| *v != call);
+        self.by_web_remote.retain(|_, v| *v != slot);
         Some([Some(c.ims_port), c.web_port, c.rtcp_port])
     }
 
@@ -606,7 +615,7 @@ impl Worker {
     /// True when `port` is the shared web port or a live call's own web port (the
     /// backend binds those on the web IP).
     pub fn is_web_port(&self, port: u16) -> bool {
-        port == self.web_port || self.by_web_port.contains_key(&port)
+        port == self.web_port || matches!(self.ports.get(port), Some(PortUse::Web(_)))
     }
 
     /// The next socket the backend must open or close.
@@ -617,7 +626,7 @@ impl Worker {
     /// The backend bound a socket of `call` on `port`: once its IMS-leg socket (and
     /// its RTCP socket, if one is configured) is bound, [`WorkerEvent::Ready`].
     pub fn socket_opened(&mut self, call: CallId, port: u16) {
-        let Some(c) = self.calls.get_mut(&call) else {
+        let Some(c) = self.calls.get_mut(call) else {
             return;
         };
         c.rtp_open |= c.ims_port == port;
@@ -634,7 +643,7 @@ impl Worker {
     pub fn socket_failed(&mut self, call: CallId, port: u16, kind: std::io::ErrorKind) {
         let owns =
             |c: &Call| c.ims_port == port || c.web_port == Some(port) || c.rtcp_port == Some(port);
-        if self.calls.get(&call).is_some_and(owns) {
+        if self.calls.get(call).is_some_and(owns) {
             // Its other sockets (if any) are closed; the failed one never opened.
             for other in self.forget(call).into_iter().flatten().flatten() {
                 if other != port {
@@ -660,12 +669,12 @@ impl Worker {
 
     /// The session of `call`, for counters.
     pub fn session(&self, call: CallId) -> Option<&Session> {
-        self.calls.get(&call).map(|c| &c.session)
+        self.calls.get(call).map(|c| &c.session)
     }
 
     /// The ICE-lite agent of `call`'s WebRTC leg, for counters.
     pub fn ice_agent(&self, call: CallId) -> Option<&IceLiteAgent> {
-        self.calls.get(&call)?.web.as_deref().map(WebState::agent)
+        self.calls.get(call)?.web.as_deref().map(WebState::agent)
     }
 
     /// Counters of the shared web port.
@@ -761,15 +770,20 @@ impl Worker {
         len: usize,
     ) -> (Action, u16) {
         let unknown = (Action::Drop(DropReason::UnknownSource), 0);
+        let port_use = self.ports.get(local.port());
         // A per-call web port only ever reaches its call.
-        let owner = self.by_web_port.get(&local.port()).copied();
+        let owner = match port_use {
+            Some(PortUse::Web(slot)) => Some(slot),
+            _ => None,
+        };
         let from_web = owner.is_some() || local.port() == self.web_port;
         let dir = Direction::from_ingress(if from_web { LegSide::Web } else { LegSide::Ims });
-        let (side, call) = if from_web {
+        let (side, slot) = if from_web {
+            let owner_id = owner.and_then(|s| self.calls.at(s)).map(|c| c.id);
             let (calls, events) = (&mut self.calls, &mut self.events);
             match self
                 .web
-                .route(now, calls, events, owner, local, remote, buf, len)
+                .route(now, calls, events, owner_id, local, remote, buf, len)
             {
                 WebRoute::Done(a) => {
                     // STUN replies and DTLS are not media; refused datagrams are drops.
@@ -778,9 +792,9 @@ impl Worker {
                     }
                     return (a, local.port());
                 }
-                WebRoute::Media(c) => (LegSide::Web, c),
+                WebRoute::Media(slot) => (LegSide::Web, slot),
                 WebRoute::Fallback => match self.by_web_remote.get(&remote) {
-                    Some(&c) if owner.is_none_or(|o| o == c) => (LegSide::Web, c),
+                    Some(&s) if owner.is_none_or(|o| o == s) => (LegSide::Web, s),
                     _ => {
                         self.web.count_not_latched();
                         self.tally.dropped(dir, DropReason::UnknownSource);
@@ -788,25 +802,26 @@ impl Worker {
                     }
                 },
             }
-        } else if let Some(&call) = self.by_rtcp_port.get(&local.port()) {
-            // The IMS leg's port+1: RTCP only, never forwarded.
-            let Some(c) = self.calls.get_mut(&call) else {
-                self.tally.dropped(dir, DropReason::UnknownSource);
-                return unknown;
-            };
-            let a = c.session.handle_rtcp(now, LegSide::Ims, remote, buf, len);
-            self.tally.note_drop(dir, a);
-            return (a, local.port());
         } else {
-            match self.by_ims_port.get(&local.port()) {
-                Some(&c) => (LegSide::Ims, c),
-                None => {
+            match port_use {
+                Some(PortUse::Ims(slot)) => (LegSide::Ims, slot),
+                Some(PortUse::Rtcp(slot)) => {
+                    // The IMS leg's port+1: RTCP only, never forwarded.
+                    let Some(c) = self.calls.at_mut(slot) else {
+                        self.tally.dropped(dir, DropReason::UnknownSource);
+                        return unknown;
+                    };
+                    let a = c.session.handle_rtcp(now, LegSide::Ims, remote, buf, len);
+                    self.tally.note_drop(dir, a);
+                    return (a, local.port());
+                }
+                _ => {
                     self.tally.dropped(dir, DropReason::UnknownSource);
                     return unknown;
                 }
             }
         };
-        let Some(c) = self.calls.get_mut(&call) else {
+        let Some(c) = self.calls.at_mut(slot) else {
             self.tally.dropped(dir, DropReason::UnknownSource);
             return unknown;
         };
@@ -877,20 +892,20 @@ impl Worker {
         if let Some(e) = self.events.pop_front() {
             return Some(e);
         }
-        for (id, c) in self.calls.iter_mut() {
+        for c in self.calls.values_mut() {
             let Some(w) = c.web.as_mut() else { continue };
             if w.agent().poll_timeout().is_some_and(|t| t <= now) {
                 w.agent_mut().handle_timeout(now);
-                self.web.drain_ice(*id, c, &mut self.events);
+                self.web.drain_ice(c.id, c, &mut self.events);
             }
         }
         if let Some(e) = self.events.pop_front() {
             return Some(e);
         }
-        let found = self.calls.iter_mut().find_map(|(c, s)| {
-            s.session
+        let found = self.calls.values_mut().find_map(|c| {
+            c.session
                 .poll_event(now)
-                .map(|event| WorkerEvent::Session { call: *c, event })
+                .map(|event| WorkerEvent::Session { call: c.id, event })
         });
         if found.is_none() {
             self.session_event = false;

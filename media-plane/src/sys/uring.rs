@@ -315,6 +315,17 @@ impl Uring {
         }
     }
 
+    /// Publishes recycled buffers and submits everything queued, without waiting.
+    pub(crate) fn submit(&mut self) -> io::Result<()> {
+        self.publish();
+        match self.ring.submit() {
+            Ok(_) => Ok(()),
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => Ok(()),
+            Err(e) if e.raw_os_error() == Some(libc::EBUSY) => Ok(()),
+            Err(e) => Err(e),
+        }
+    }
+
     /// Moves up to `out`'s spare capacity of completions into `out` (no allocation).
     pub(crate) fn completions(&mut self, out: &mut Vec<Completion>) {
         let room = out.capacity() - out.len();

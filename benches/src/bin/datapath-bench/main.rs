@@ -16,7 +16,8 @@
 //!
 //! Targets: the engine on each available backend (epoll + recvmmsg/sendmmsg, io_uring)
 //! and, for each, a bare forwarder running that backend's receive/send machinery (batch,
-//! waits, one sendmmsg per egress socket or one io_uring_enter per turn) without the
+//! waits, one sendmmsg per egress socket or one io_uring_enter per turn and a submit
+//! every batch of sends within a long one) without the
 //! worker and without crypto: the kernel path of this machine.
 //!
 //! What each result row says:

@@ -7,7 +7,8 @@
 //!  BareForwarder: route by source → per-flow out socket → destination, no crypto,
 //!                 Epoll: epoll_wait + recvmmsg + one sendmmsg per out socket per batch
 //!                 IoUring: multishot recvmsg into provided buffers + sendmsg from them,
-//!                          one io_uring_enter per turn
+//!                          one io_uring_enter per turn (a submit every batch of
+//!                          sends within a long turn)
 //!  out sockets ──► LoadReceiver (epoll_wait + recvmmsg)
 //! ```
 //!
@@ -164,6 +165,7 @@ fn run_uring(
     let (mut forwarded, mut queued) = (0u64, 0usize);
     while !stop.load(Ordering::Acquire) {
         ring.submit_and_wait(std::mem::take(&mut queued) + 1, Some(STOP_POLL))?;
+        let mut unsubmitted = 0usize;
         done.clear();
         ring.completions(&mut done);
         for c in &done {
@@ -193,8 +195,14 @@ fn run_uring(
             let tag = SEND_TAG | u64::from(bid);
             if ring.send_from(fd, bid, off, len, routes[r].to, tag).is_ok() {
                 queued += 1;
+                unsubmitted += 1;
             } else {
                 ring.recycle(bid);
+            }
+            // As the backend: a long turn submits its sends every `batch` datagrams.
+            if unsubmitted >= batch {
+                ring.submit()?;
+                unsubmitted = 0;
             }
         }
     }

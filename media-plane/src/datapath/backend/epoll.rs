@@ -1,7 +1,6 @@
 //! The portable backend: level-triggered epoll, recvmmsg into preallocated slots,
 //! in-place transcode, one sendmmsg per socket per loop turn.
 
-use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr, UdpSocket};
 use std::os::fd::AsRawFd;
 use std::sync::mpsc::SyncSender;
@@ -9,7 +8,7 @@ use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::Instant;
 
-use super::{bind_ims, io_err, BackendConfig, BackendStats, Control, RTCP_BUF};
+use super::{bind_ims, io_err, BackendConfig, BackendStats, Control, SocketTable, RTCP_BUF};
 use crate::datapath::{Action, DatapathError, SocketOp, Worker, WorkerEvent};
 use crate::sys::epoll::{Epoll, EventFd, Events};
 use crate::sys::mmsg::{Outgoing, RecvBatch, SendBatch};
@@ -31,7 +30,7 @@ struct Driver {
     ims_ip: IpAddr,
     /// IP of the shared web socket: per-call web ports bind on it.
     web_ip: IpAddr,
-    sockets: HashMap<u16, Sock>,
+    sockets: SocketTable<Sock>,
     ready: Events,
     recv: RecvBatch,
     send: SendBatch,
@@ -64,7 +63,7 @@ pub(super) fn start(
         .map_err(io_err("epoll_ctl"))?;
     let w = Arc::clone(&wake);
     worker.set_waker(Arc::new(move || w.notify()));
-    let mut sockets = HashMap::new();
+    let mut sockets = SocketTable::new();
     sockets.insert(local.port(), Sock { sock: web, local });
     std::thread::Builder::new()
         .name("media-epoll".into())
@@ -159,7 +158,7 @@ impl Driver {
                     if port == self.worker.web_port() {
                         continue;
                     }
-                    if let Some(s) = self.sockets.remove(&port) {
+                    if let Some((_, s)) = self.sockets.remove(port) {
                         // Closing the socket removes it from epoll anyway; this is explicit.
                         let _ = self.epoll.delete(s.sock.as_raw_fd());
                     }
@@ -170,7 +169,7 @@ impl Driver {
 
     /// Receives from the socket on `port` and transcodes each datagram in its slot.
     fn receive(&mut self, now: Instant, port: u16) {
-        let Some(s) = self.sockets.get(&port) else {
+        let Some(s) = self.sockets.by_port(port) else {
             return;
         };
         let (fd, local) = (s.sock.as_raw_fd(), s.local);
@@ -222,7 +221,7 @@ impl Driver {
             &mut self.stats,
             |port, to, b| {
                 sockets
-                    .get(&port)
+                    .by_port(port)
                     .is_some_and(|s| s.sock.send_to(b, to).is_ok())
             },
         );
@@ -235,7 +234,7 @@ impl Driver {
         while let Some(first) = rest.first() {
             let n = rest.iter().take_while(|o| o.port == first.port).count();
             let (run, tail) = rest.split_at(n);
-            match self.sockets.get(&first.port) {
+            match self.sockets.by_port(first.port) {
                 Some(s) => {
                     let r = self.send.send(s.sock.as_raw_fd(), &self.recv, run);
                     self.stats.sent += r.sent as u64;

@@ -183,6 +183,71 @@ fn io_err(op: &'static str) -> impl Fn(io::Error) -> DatapathError {
     move |e| DatapathError::Io { op, kind: e.kind() }
 }
 
+/// The sockets of a backend thread: a slab (a completion or an epoll token names the
+/// slot) and a direct local port → slot table (the worker names the port to send from).
+/// Neither hashes: at a thousand calls the two lookups per packet in a
+/// `HashMap<u16, _>` cost a hash and a cache miss each.
+struct SocketTable<S> {
+    slots: Vec<Option<S>>,
+    free: Vec<u32>,
+    /// Slot + 1 of the socket bound on each port (0: none).
+    by_port: Box<[u32]>,
+}
+
+impl<S> SocketTable<S> {
+    fn new() -> Self {
+        Self {
+            slots: Vec::new(),
+            free: Vec::new(),
+            by_port: vec![0; 1 << 16].into_boxed_slice(),
+        }
+    }
+
+    /// Adds the socket bound on `port` (replacing any other on it); returns its slot.
+    fn insert(&mut self, port: u16, sock: S) -> u32 {
+        self.remove(port);
+        let slot = match self.free.pop() {
+            Some(s) => {
+                self.slots[s as usize] = Some(sock);
+                s
+            }
+            None => {
+                self.slots.push(Some(sock));
+                (self.slots.len() - 1) as u32
+            }
+        };
+        self.by_port[usize::from(port)] = slot + 1;
+        slot
+    }
+
+    fn remove(&mut self, port: u16) -> Option<(u32, S)> {
+        let slot = std::mem::take(&mut self.by_port[usize::from(port)]).checked_sub(1)?;
+        let sock = self.slots.get_mut(slot as usize)?.take()?;
+        self.free.push(slot);
+        Some((slot, sock))
+    }
+
+    /// The slot of the socket on `port`, if any.
+    fn slot(&self, port: u16) -> Option<u32> {
+        self.by_port[usize::from(port)].checked_sub(1)
+    }
+
+    fn by_port(&self, port: u16) -> Option<&S> {
+        self.at(self.slot(port)?)
+    }
+
+    fn at(&self, slot: u32) -> Option<&S> {
+        self.slots.get(slot as usize)?.as_ref()
+    }
+
+    fn iter(&self) -> impl Iterator<Item = (u32, &S)> {
+        self.slots
+            .iter()
+            .enumerate()
+            .filter_map(|(i, s)| Some((i as u32, s.as_ref()?)))
+    }
+}
+
 /// Binds a non-blocking per-call (IMS-leg or web) socket.
 fn bind_ims(ip: IpAddr, port: u16) -> io::Result<(UdpSocket, SocketAddr)> {
     let s = UdpSocket::bind(SocketAddr::new(ip, port))?;

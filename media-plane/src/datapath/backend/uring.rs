@@ -1,10 +1,10 @@
 //! The io_uring backend: one multishot recvmsg per socket into a provided buffer ring,
 //! the transcode in place in the received buffer, sendmsg from that same buffer, and one
 //! submit-and-wait per loop turn (sends of this turn go out with the next wait), with
-//! the worker's next deadline as the wait's timeout. A turn that queues more requests
-//! than the submission queue holds (2 × batch) submits early once it is full.
+//! the worker's next deadline as the wait's timeout. Sends never wait long for that
+//! submit: a turn submits them (without waiting) every `batch` datagrams and before
+//! the worker's bookkeeping, which walks every call.
 
-use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr, UdpSocket};
 use std::os::fd::AsRawFd;
 use std::sync::mpsc::SyncSender;
@@ -12,7 +12,7 @@ use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use super::{bind_ims, io_err, BackendConfig, BackendStats, Control, RTCP_BUF};
+use super::{bind_ims, io_err, BackendConfig, BackendStats, Control, SocketTable, RTCP_BUF};
 use crate::datapath::{Action, DatapathError, SocketOp, Worker, WorkerEvent};
 use crate::sys::epoll::EventFd;
 use crate::sys::uring::{Completion, Uring};
@@ -27,10 +27,13 @@ const CANCEL: u64 = u64::MAX - 1;
 /// How long the exit waits for the kernel to let go of the buffers.
 const SHUTDOWN_WAIT: Duration = Duration::from_millis(200);
 
+/// Socket generations are 30 bits (below the kind, above the slot).
+const GEN_MASK: u32 = 0x3fff_ffff;
+
 /// A receive's `user_data`: kind, socket generation (so a late completion of a closed
-/// socket is recognised), local port.
-fn recv_tag(gen: u32, port: u16) -> u64 {
-    (RECV << KIND_SHIFT) | (u64::from(gen) << 16) | u64::from(port)
+/// socket, whose slot may hold another by now, is recognised), socket slot.
+fn recv_tag(gen: u32, slot: u32) -> u64 {
+    (RECV << KIND_SHIFT) | (u64::from(gen & GEN_MASK) << 32) | u64::from(slot)
 }
 
 struct Sock {
@@ -46,11 +49,15 @@ struct Driver {
     ims_ip: IpAddr,
     /// IP of the shared web socket: per-call web ports bind on it.
     web_ip: IpAddr,
-    sockets: HashMap<u16, Sock>,
+    sockets: SocketTable<Sock>,
     next_gen: u32,
     done: Vec<Completion>,
-    /// Sends queued since the last submit.
+    /// Sends queued since the last wait (their completions are part of the next one).
     queued_sends: usize,
+    /// Of those, the ones not submitted yet.
+    unsubmitted: usize,
+    /// Datagrams per receive batch: a turn submits its sends at least this often.
+    batch: usize,
     /// The wake-up fired (or this is the first turn): the bookkeeping is due.
     woken: bool,
     ctl: Control,
@@ -96,10 +103,12 @@ pub(super) fn start(
                 wake,
                 ims_ip: cfg.ims_ip,
                 web_ip: local.ip(),
-                sockets: HashMap::new(),
+                sockets: SocketTable::new(),
                 next_gen: 0,
                 done: Vec::with_capacity(usize::from(nbufs) * 2),
                 queued_sends: 0,
+                unsubmitted: 0,
+                batch,
                 woken: true,
                 ctl: Control::new(tx),
                 stats: BackendStats::default(),
@@ -128,10 +137,13 @@ pub(super) fn start(
 impl Driver {
     fn add_socket(&mut self, sock: UdpSocket, local: SocketAddr) -> std::io::Result<()> {
         let gen = self.next_gen;
-        self.next_gen = self.next_gen.wrapping_add(1) & 0x3fff_ffff;
-        self.ring
-            .arm_recv(sock.as_raw_fd(), recv_tag(gen, local.port()))?;
-        self.sockets.insert(local.port(), Sock { sock, local, gen });
+        self.next_gen = self.next_gen.wrapping_add(1) & GEN_MASK;
+        let fd = sock.as_raw_fd();
+        let slot = self.sockets.insert(local.port(), Sock { sock, local, gen });
+        if let Err(e) = self.ring.arm_recv(fd, recv_tag(gen, slot)) {
+            self.sockets.remove(local.port());
+            return Err(e);
+        }
         Ok(())
     }
 
@@ -144,13 +156,17 @@ impl Driver {
             }
             self.apply_socket_ops();
             if self.ctl.due(&self.worker, self.woken, now) {
+                // The bookkeeping walks every call: the sends of the last turn go out
+                // first instead of waiting behind it.
+                self.flush_sends()?;
                 self.ctl.bookkeeping(&mut self.worker, now, &mut self.stats);
                 self.woken = false;
             }
             let timeout = self.ctl.timeout(now);
-            // The sends queued last turn complete during this submit; wait for one
-            // completion beyond them, so a turn is one io_uring_enter.
+            // The sends queued since the last submit complete during this one; wait
+            // for one completion beyond them, so a turn is one io_uring_enter.
             let want = std::mem::take(&mut self.queued_sends) + 1;
+            self.unsubmitted = 0;
             self.ring
                 .submit_and_wait(want, timeout)
                 .map_err(io_err("io_uring_enter"))?;
@@ -160,6 +176,12 @@ impl Driver {
             for i in 0..self.done.len() {
                 let c = self.done[i];
                 self.complete(now, c);
+                // A long turn (a backlog of completions) does not hold the first
+                // packets' sends until its end: as the epoll backend's one sendmmsg
+                // per received batch, they go out every `batch` datagrams.
+                if self.unsubmitted >= self.batch {
+                    self.flush_sends()?;
+                }
             }
             self.send_slow_path(now);
         }
@@ -167,12 +189,22 @@ impl Driver {
         self.worker.publish_metrics(Instant::now(), &self.stats);
         let armed: Vec<u64> = self
             .sockets
-            .values()
-            .map(|s| recv_tag(s.gen, s.local.port()))
+            .iter()
+            .map(|(slot, s)| recv_tag(s.gen, slot))
             .chain([WAKE << KIND_SHIFT])
             .collect();
         self.ring.shutdown(&armed, SHUTDOWN_WAIT);
         Ok(self.stats)
+    }
+
+    /// Submits the queued sends without waiting (they complete inline on loopback and
+    /// most UDP paths; their completions are reaped with the next turn's).
+    fn flush_sends(&mut self) -> Result<(), DatapathError> {
+        if self.unsubmitted > 0 {
+            self.ring.submit().map_err(io_err("io_uring_enter"))?;
+            self.unsubmitted = 0;
+        }
+        Ok(())
     }
 
     fn apply_socket_ops(&mut self) {
@@ -199,10 +231,10 @@ impl Driver {
                     if port == self.worker.web_port() {
                         continue;
                     }
-                    if let Some(s) = self.sockets.remove(&port) {
+                    if let Some((slot, s)) = self.sockets.remove(port) {
                         // The request holds its own reference to the socket until the
                         // cancel completes; its late completions fail the generation check.
-                        let _ = self.ring.cancel(recv_tag(s.gen, port), CANCEL);
+                        let _ = self.ring.cancel(recv_tag(s.gen, slot), CANCEL);
                     }
                 }
             }
@@ -220,7 +252,7 @@ impl Driver {
             &mut self.stats,
             |port, to, b| {
                 sockets
-                    .get(&port)
+                    .by_port(port)
                     .is_some_and(|s| s.sock.send_to(b, to).is_ok())
             },
         );
@@ -253,11 +285,11 @@ impl Driver {
     }
 
     fn received(&mut self, now: Instant, c: Completion) {
-        let port = (c.user_data & 0xffff) as u16;
-        let gen = ((c.user_data >> 16) & 0x3fff_ffff) as u32;
+        let slot = c.user_data as u32;
+        let gen = (c.user_data >> 32) as u32 & GEN_MASK;
         let live = self
             .sockets
-            .get(&port)
+            .at(slot)
             .filter(|s| s.gen == gen)
             .map(|s| (s.sock.as_raw_fd(), s.local));
         if !c.more() {
@@ -295,7 +327,7 @@ impl Driver {
             self.ring.recycle(bid);
             return;
         };
-        let Some(out) = self.sockets.get(&via) else {
+        let Some(out) = self.sockets.by_port(via) else {
             self.stats.send_failed += 1;
             self.ring.recycle(bid);
             return;
@@ -310,6 +342,7 @@ impl Driver {
             self.ring.recycle(bid);
         } else {
             self.queued_sends += 1;
+            self.unsubmitted += 1;
         }
     }
 }
