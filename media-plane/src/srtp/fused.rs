@@ -47,6 +47,10 @@ pub(super) fn aes_cm_to_aes_cm(
     let kernel = cm_x2::Kernel::best()?;
     let tag_a = ingress.suite().srtp_tag_len();
     let tag_b = egress.suite().srtp_tag_len();
+    // Both fit the first 16 octets of a digest (AES-CM tags are 10 or 4 octets).
+    if tag_a == 0 || tag_a > 16 || tag_b > 16 {
+        return None;
+    }
     let (hdr_len, seq, ssrc) = match rtp_fields(buf, len) {
         Ok(f) => f,
         Err(e) => return Some(Err(e)),
@@ -92,6 +96,10 @@ pub(super) fn aes_cm_to_aes_cm(
         outer: mac_b.outer_state(),
         roc: (index_b >> 16) as u32,
     };
+    // Tag A as received, read before the kernel writes around it: the 16 octets that
+    // end the packet (len ≥ 12 + tag_a ≥ 16), its tag in the top `tag_a` of them.
+    let tail16 = len.checked_sub(16).and_then(|at| buf.get(at..len))?;
+    let received = u128::from_le_bytes(tail16.try_into().unwrap_or([0; 16])) >> (8 * (16 - tag_a));
     let mut packet = Packet {
         buf: &mut *buf,
         new_header,
@@ -103,25 +111,34 @@ pub(super) fn aes_cm_to_aes_cm(
         // A layout the kernel does not take (it wrote nothing).
         return None;
     }
-    let [digest_a, digest_b] = &digests;
-    // Constant time: accumulate every difference (RFC 3711 §3.3 step 7 comparison).
-    let received = &buf[body_end..len];
-    let (full_a, full_b) = (digest_a.octets(), digest_b.octets());
-    let diff = full_a[..tag_a]
-        .iter()
-        .zip(received)
-        .fold(0u8, |d, (x, y)| d | (x ^ y));
-    if std::hint::black_box(diff) != 0 {
+    // Constant time (RFC 3711 §3.3 step 7): one masked XOR of the whole tag.
+    let expected = u128::from_le_bytes(digests[0].head) & low_octets(tag_a);
+    if std::hint::black_box(expected ^ received) != 0 {
         // Undo: C' ⊕ KS_B ⊕ KS_A = C, and the original header back.
         cipher_b.apply_keystream(b.iv.to_be_bytes(), &mut buf[hdr_len..body_end]);
         cipher_a.apply_keystream(a.iv.to_be_bytes(), &mut buf[hdr_len..body_end]);
         buf[..FIXED_HEADER].copy_from_slice(&orig_header);
         return Some(Err(SrtpError::AuthFailed));
     }
-    buf[body_end..body_end + tag_b].copy_from_slice(&full_b[..tag_b]);
+    let tag = &digests[1].head;
+    match tag_b {
+        // The two AES-CM tag lengths as fixed-size copies (no call to `memcpy`).
+        10 => buf[body_end..body_end + 10].copy_from_slice(&tag[..10]),
+        4 => buf[body_end..body_end + 4].copy_from_slice(&tag[..4]),
+        n => buf[body_end..body_end + n].copy_from_slice(&tag[..n]),
+    }
     let ssrc_b = next.ssrc();
     ingress.accept_rtp(ssrc, index_a);
     egress.accept_rtp(ssrc_b, index_b);
     *reorig = next;
     Some(Ok(body_end + tag_b))
+}
+
+/// Mask of the low `n` octets of a little-endian `u128` (`n` ≤ 16).
+fn low_octets(n: usize) -> u128 {
+    match n {
+        0 => 0,
+        16.. => u128::MAX,
+        _ => (1u128 << (8 * n)) - 1,
+    }
 }

@@ -30,6 +30,7 @@ pub(crate) struct Digest {
     pub(crate) tail: [u8; 4],
 }
 
+#[cfg(test)]
 impl Digest {
     /// The 20 octets.
     pub(crate) fn octets(self) -> [u8; 20] {
