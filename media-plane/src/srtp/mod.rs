@@ -52,7 +52,7 @@
 //!
 //! Unprotect-then-protect computes two HMAC-SHA1s, 8 latency-bound SHA-1 blocks, and
 //! two keystreams in sequence. `fused` does it in one pass over the packet with one CPU
-//! kernel ([`crate::sys::cm_x2`]): the two HMACs are independent chains of the same
+//! kernel (`crate::sys::cm_x2`): the two HMACs are independent chains of the same
 //! length, so their SHA-1 rounds run side by side; `C' = C ⊕ KS_A ⊕ KS_B`, and the AES
 //! rounds of the next 64-octet window are issued between the SHA-1 rounds of the
 //! current one, where the latency-bound chain leaves the units idle. State still
