@@ -11,7 +11,8 @@
 //! SipHash lookups (local port, web remote, call id) each missing the cache on a table
 //! entry, then the call itself out of a hash table of ~1 KB entries. Now the IMS leg's
 //! port indexes a flat table straight to the slot and the web leg's remote hashes once;
-//! the call id is only looked up by commands. A slot is reused only after every table
+//! the call id is looked up by commands and by the shared web port's ICE demux (whose
+//! key it is), with a one-multiply hash. A slot is reused only after every table
 //! entry naming it was removed ([`Calls::remove`] is called from `Worker::forget`, which
 //! clears them first), so a slot found on the packet path is always its call's.
 

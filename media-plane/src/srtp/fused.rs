@@ -27,7 +27,7 @@
 use super::context::{cm_iv_u128, rtp_fields};
 use super::transcode::ReOriginator;
 use super::{SrtpContext, SrtpError};
-use crate::sys::cm_x2::{self, Digest, Lane, Packet, FIXED_HEADER};
+use crate::sys::cm_x2::{self, low_octets, Digest, Lane, Packet, FIXED_HEADER};
 
 /// SRTP → SRTP when both legs are AES-CM: `None` when either is not (the caller takes
 /// the general path), and also when the re-originator refuses the packet, so that a
@@ -66,8 +66,7 @@ pub(super) fn aes_cm_to_aes_cm(
         Ok(i) => i,
         Err(e) => return Some(Err(e)),
     };
-    // Leg B's fixed header, computed in registers: the kernel writes it with the
-    // packet's first chunk.
+    // Kept for the undo: the kernel writes leg B's header with the first chunk.
     let mut orig_header = [0u8; FIXED_HEADER];
     orig_header.copy_from_slice(&buf[..FIXED_HEADER]);
     let ts = u32::from_be_bytes([buf[4], buf[5], buf[6], buf[7]]);
@@ -76,7 +75,8 @@ pub(super) fn aes_cm_to_aes_cm(
         // Refused before any crypto: the general path reports it after authenticating.
         return None;
     };
-    let pt_octet = (buf[1] & 0x80) | (map_pt(buf[1] & 0x7f) & 0x7f);
+    // Leg B's fixed header, computed in registers.
+    let pt_octet = super::transcode::mapped_pt_octet(buf[1], map_pt);
     let new_header = u128::from(buf[0])
         | u128::from(pt_octet) << 8
         | u128::from((index_b as u16).swap_bytes()) << 16
@@ -132,13 +132,4 @@ pub(super) fn aes_cm_to_aes_cm(
     egress.accept_rtp(ssrc_b, index_b);
     *reorig = next;
     Some(Ok(body_end + tag_b))
-}
-
-/// Mask of the low `n` octets of a little-endian `u128` (`n` ≤ 16).
-fn low_octets(n: usize) -> u128 {
-    match n {
-        0 => 0,
-        16.. => u128::MAX,
-        _ => (1u128 << (8 * n)) - 1,
-    }
 }

@@ -216,10 +216,15 @@ pub fn srtp_to_srtp_mapped(
 }
 
 /// RFC 3550 §5.1: the PT is the low 7 bits of octet 1, beside the marker bit.
-pub(super) fn set_pt(pkt: &mut [u8], map_pt: &impl Fn(u8) -> u8) {
+fn set_pt(pkt: &mut [u8], map_pt: &impl Fn(u8) -> u8) {
     if let Some(b) = pkt.get_mut(1) {
-        *b = (*b & 0x80) | (map_pt(*b & 0x7f) & 0x7f);
+        *b = mapped_pt_octet(*b, map_pt);
     }
+}
+
+/// The RTP header's second octet with its payload type mapped and the marker bit kept.
+pub(super) fn mapped_pt_octet(octet: u8, map_pt: &impl Fn(u8) -> u8) -> u8 {
+    (octet & 0x80) | (map_pt(octet & 0x7f) & 0x7f)
 }
 
 /// SRTP (leg A) → RTP (leg B) in place. Returns the RTP length.

@@ -157,7 +157,7 @@ pub(crate) fn transcode_with(
 }
 
 /// Mask of the low `n` octets of a little-endian `u128` (`n` ≤ 16).
-fn low_octets(n: usize) -> u128 {
+pub(crate) fn low_octets(n: usize) -> u128 {
     match n {
         0 => 0,
         16.. => u128::MAX,
