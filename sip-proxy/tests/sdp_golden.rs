@@ -9,7 +9,7 @@ use std::path::PathBuf;
 use sip_proxy::sdp::interwork::{answer_from_ims, answer_to_ims, offer_from_ims, offer_to_ims};
 use sip_proxy::sdp::{
     CryptoSuite, Fingerprint, ImsLocal, ImsSecurity, MediaFlow, Origin, SdpError,
-    SessionDescription, Setup, WebrtcLocal,
+    SessionDescription, Setup, TelephoneEvent, WebrtcLocal,
 };
 
 fn data(name: &str) -> PathBuf {
@@ -108,9 +108,14 @@ fn ims_answer_becomes_the_browser_answer() {
     assert_eq!(negotiated.codec.encoding, "PCMA");
     assert_eq!((negotiated.webrtc_pt, negotiated.ims_pt), (8, 8));
     assert_eq!(
-        negotiated.dtmf_pt,
-        Some((126, 101)),
-        "telephone-event PTs differ per leg and are mapped"
+        negotiated.dtmf,
+        Some(TelephoneEvent {
+            webrtc_pt: 126,
+            webrtc_rate: 8000,
+            ims_pt: 101,
+            ims_rate: 8000
+        }),
+        "telephone-event PTs differ per leg and are mapped; the 8 kHz one of Chrome's two"
     );
     assert_eq!(
         negotiated.ims_remote,
@@ -185,7 +190,16 @@ fn browser_answer_becomes_the_ims_answer() {
         (negotiated.codec.encoding.as_str(), negotiated.ims_pt),
         ("PCMA", 8)
     );
-    assert_eq!(negotiated.dtmf_pt, Some((101, 101)));
+    assert_eq!(
+        negotiated.dtmf,
+        Some(TelephoneEvent {
+            webrtc_pt: 101,
+            webrtc_rate: 8000,
+            ims_pt: 101,
+            ims_rate: 8000
+        }),
+        "the IMS offer's 8 kHz telephone-event, not its 16 kHz one"
+    );
     assert_eq!(
         negotiated.ims_remote,
         "198.51.100.33:40010".parse().unwrap()
@@ -314,4 +328,96 @@ fn ims_answer_rejecting_audio_or_dropping_srtp_fails_the_call() {
     )
     .unwrap_err();
     assert_eq!(err, SdpError::NoUsableCrypto);
+}
+
+fn rtpmaps(sdp: &SessionDescription, name: &str) -> Vec<String> {
+    let text = sdp.to_string();
+    let lines = text
+        .lines()
+        .filter(|l| l.starts_with("a=rtpmap:") && l.contains(name));
+    lines.map(str::to_owned).collect()
+}
+
+/// RFC 4733 across clocks, MO: a browser offering telephone-event only at 48 kHz. IMS is
+/// offered it at the 8 kHz of G.711 (same PT), the browser's answer keeps its 48 kHz,
+/// and the media plane is told both clocks (it rescales the durations).
+#[test]
+fn browser_telephone_event_at_48k_is_offered_to_ims_at_8k() {
+    let ims = ims_local(sdes());
+    let offer = load("chrome_offer.sdp")
+        .to_string()
+        .replace(" 110 126\r\n", " 110\r\n")
+        .replace("a=rtpmap:126 telephone-event/8000\r\n", "");
+    let (ims_offer, pending) =
+        offer_to_ims(&SessionDescription::parse(&offer).unwrap(), &ims).unwrap();
+    assert_eq!(
+        rtpmaps(&ims_offer, "telephone-event"),
+        ["a=rtpmap:110 telephone-event/8000"]
+    );
+    let (answer, negotiated) = answer_from_ims(
+        &load("ims_answer_sdes.sdp"),
+        &pending,
+        &ims,
+        &webrtc_local(),
+    )
+    .unwrap();
+    assert_eq!(
+        rtpmaps(&answer, "telephone-event"),
+        ["a=rtpmap:110 telephone-event/48000"]
+    );
+    assert_eq!(
+        negotiated.dtmf,
+        Some(TelephoneEvent {
+            webrtc_pt: 110,
+            webrtc_rate: 48000,
+            ims_pt: 101,
+            ims_rate: 8000
+        })
+    );
+}
+
+/// MT: an IMS offer with telephone-event only at 16 kHz. The browser is offered 8 kHz;
+/// the IMS answer keeps the offer's 16 kHz.
+#[test]
+fn ims_telephone_event_at_16k_is_offered_to_the_browser_at_8k() {
+    let ims = ims_local(sdes());
+    let offer = load("ims_offer_amrwb_pcma.sdp")
+        .to_string()
+        .replace(" 8 100 101\r\n", " 8 100\r\n")
+        .replace(
+            "a=rtpmap:101 telephone-event/8000\r\na=fmtp:101 0-15\r\n",
+            "",
+        );
+    let (browser_offer, pending) =
+        offer_from_ims(&SessionDescription::parse(&offer).unwrap(), &webrtc_local()).unwrap();
+    assert_eq!(
+        rtpmaps(&browser_offer, "telephone-event"),
+        ["a=rtpmap:100 telephone-event/8000"]
+    );
+    let browser_answer = load("chrome_answer.sdp")
+        .to_string()
+        .replace(" 8 101\r\n", " 8 100\r\n")
+        .replace(
+            "a=rtpmap:101 telephone-event",
+            "a=rtpmap:100 telephone-event",
+        );
+    let (answer, negotiated) = answer_to_ims(
+        &SessionDescription::parse(&browser_answer).unwrap(),
+        &pending,
+        &ims,
+    )
+    .unwrap();
+    assert_eq!(
+        rtpmaps(&answer, "telephone-event"),
+        ["a=rtpmap:100 telephone-event/16000"]
+    );
+    assert_eq!(
+        negotiated.dtmf,
+        Some(TelephoneEvent {
+            webrtc_pt: 100,
+            webrtc_rate: 8000,
+            ims_pt: 100,
+            ims_rate: 16000
+        })
+    );
 }

@@ -53,6 +53,7 @@
 pub mod backend;
 mod calls;
 mod dtls_link;
+mod events;
 pub mod metrics;
 mod ports;
 mod rtcp;

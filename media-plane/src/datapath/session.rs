@@ -32,6 +32,7 @@
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
+use super::events::{rescale_durations, EventClock};
 use super::metrics::Direction;
 use super::rtcp::{LegReporter, RtcpConfig};
 use crate::rtp::{RtpHeader, RtpHeaderMut};
@@ -74,17 +75,24 @@ pub enum LegCrypto {
     AwaitingDtls,
 }
 
-/// Payload-type rewrite table for packets *sent* on a leg (index: ingress PT).
+/// Payload-type rewrite table for packets *sent* on a leg (index: ingress PT), and the
+/// telephone-event whose clock differs between the legs, if one does (`events.rs`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct PtMap([u8; 128]);
+pub struct PtMap {
+    pts: [u8; 128],
+    event_clock: Option<EventClock>,
+}
 
 impl Default for PtMap {
     fn default() -> Self {
-        let mut t = [0u8; 128];
-        for (i, v) in t.iter_mut().enumerate() {
+        let mut pts = [0u8; 128];
+        for (i, v) in pts.iter_mut().enumerate() {
             *v = i as u8;
         }
-        Self(t)
+        Self {
+            pts,
+            event_clock: None,
+        }
     }
 }
 
@@ -92,7 +100,7 @@ impl PtMap {
     /// Maps ingress `from` to egress `to` (both 7-bit; others are ignored), e.g. the
     /// browser's telephone-event 101 to the IMS side's 96 (RFC 4733 §2.1).
     pub fn with(mut self, from: u8, to: u8) -> Self {
-        if let Some(v) = self.0.get_mut(usize::from(from)) {
+        if let Some(v) = self.pts.get_mut(usize::from(from)) {
             if to < 128 {
                 *v = to;
             }
@@ -100,8 +108,29 @@ impl PtMap {
         self
     }
 
+    /// Maps the telephone-event payload type `from` (clock `from_hz` on the ingress leg)
+    /// to `to` (clock `to_hz` on this leg): when the clocks differ, the duration of each
+    /// event is rescaled on the way (RFC 4733 §2.3.5). One telephone-event per leg; a
+    /// second call replaces the first's clock pair. A zero clock is ignored.
+    pub fn with_event(mut self, from: u8, from_hz: u32, to: u8, to_hz: u32) -> Self {
+        self = self.with(from, to);
+        if from < 128 && to < 128 && from_hz != 0 && to_hz != 0 {
+            self.event_clock = (from_hz != to_hz).then_some(EventClock {
+                ingress_pt: from,
+                from_hz,
+                to_hz,
+            });
+        }
+        self
+    }
+
     fn map(&self, pt: u8) -> u8 {
-        self.0[usize::from(pt & 0x7f)]
+        self.pts[usize::from(pt & 0x7f)]
+    }
+
+    /// The clock change for ingress `pt`, when it is a telephone-event whose clocks differ.
+    fn event_clock(&self, pt: u8) -> Option<EventClock> {
+        self.event_clock.filter(|c| c.ingress_pt == pt & 0x7f)
     }
 }
 
@@ -447,11 +476,20 @@ impl Session {
         };
         // SRTP on both legs, no padding, media flowing: one call does unprotect, PT map,
         // re-origination and protect (AES-CM on both legs in one pass, `srtp::fused`).
-        if let (LegCrypto::Srtp { inbound, .. }, LegCrypto::Srtp { outbound, .. }, false, true) = (
+        // A telephone-event whose clock differs has its payload rewritten: general path.
+        let event_clock = egress.cfg.egress_pt.event_clock(header.payload_type());
+        if let (
+            LegCrypto::Srtp { inbound, .. },
+            LegCrypto::Srtp { outbound, .. },
+            false,
+            true,
+            None,
+        ) = (
             &mut ingress.cfg.crypto,
             &mut egress.cfg.crypto,
             padded,
             open,
+            event_clock,
         ) {
             let pts = &egress.cfg.egress_pt;
             let r = srtp_to_srtp_mapped(
@@ -498,6 +536,12 @@ impl Session {
         let payload = payload_octets(&v, plain);
         let pt = egress.cfg.egress_pt.map(v.payload_type());
         h.set_payload_type(pt);
+        if let Some(clock) = event_clock {
+            let body = pkt
+                .get_mut(hdr_len..hdr_len + payload)
+                .ok_or(DropReason::TooShort)?;
+            rescale_durations(body, clock)?;
+        }
         let index = egress.cfg.reoriginator.rewrite(pkt).map_err(srtp_drop)?;
         if let Some(r) = egress.reporter.as_mut() {
             let ts = RtpHeader::parse(pkt).map_or(0, |h| h.timestamp());

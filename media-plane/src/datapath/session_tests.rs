@@ -552,3 +552,111 @@ fn reports_wait_for_a_remote_and_keys_without_spinning() {
         "the skipped one is rescheduled too"
     );
 }
+
+/// RFC 4733 §2.3.5 across clocks: the browser's telephone-event 101 at 8 kHz is the
+/// IMS side's 96 at 16 kHz. Durations are rescaled both ways (SRTP → SRTP, RTP → SRTP),
+/// the event's timestamp stays on the stream clock, audio is untouched, and a
+/// telephone-event that is not whole 4-octet blocks is dropped and counted.
+#[test]
+fn telephone_event_duration_follows_each_legs_clock() {
+    let digit = |d: u16| {
+        let [hi, lo] = d.to_be_bytes();
+        [5u8, 10, hi, lo]
+    };
+    for ims_srtp in [true, false] {
+        let t0 = Instant::now();
+        let mut s = session(t0, ims_srtp);
+        s.ims.cfg.egress_pt = PtMap::default().with_event(101, 8000, 96, 16000);
+        s.web.cfg.egress_pt = PtMap::default().with_event(96, 16000, 101, 8000);
+        let (mut browser_tx, mut ims_rx) = (ctx(1), ctx(4));
+        let mut egress_ts = Vec::new();
+        for (seq, d) in [(1u16, 160u16), (2, 320), (3, 480)] {
+            let (mut buf, n) = protect(&mut browser_tx, &rtp(11, seq, 8000, 101, &digit(d)));
+            let Action::Forward { len, .. } =
+                s.handle_rtp(t0, LegSide::Web, addr(5000), &mut buf, n)
+            else {
+                panic!("event dropped")
+            };
+            let m = if ims_srtp {
+                ims_rx.unprotect_rtp(&mut buf, len).unwrap()
+            } else {
+                len
+            };
+            assert_eq!(buf[1] & 0x7f, 96);
+            assert_eq!(
+                &buf[12..m],
+                &digit(2 * d),
+                "8 kHz duration doubled at 16 kHz"
+            );
+            egress_ts.push(u32::from_be_bytes(buf[4..8].try_into().unwrap()));
+        }
+        assert!(
+            egress_ts.iter().all(|t| *t == egress_ts[0]),
+            "one event, one timestamp"
+        );
+
+        // Audio (PCMU) in the same stream: 4 payload octets stay as they are.
+        let (mut buf, n) = protect(&mut browser_tx, &rtp(11, 4, 8160, 0, &digit(160)));
+        let Action::Forward { len, .. } = s.handle_rtp(t0, LegSide::Web, addr(5000), &mut buf, n)
+        else {
+            panic!("audio dropped")
+        };
+        let m = if ims_srtp {
+            ims_rx.unprotect_rtp(&mut buf, len).unwrap()
+        } else {
+            len
+        };
+        assert_eq!(&buf[12..m], &digit(160));
+        assert_eq!(
+            u32::from_be_bytes(buf[4..8].try_into().unwrap()),
+            egress_ts[0].wrapping_add(160),
+            "the stream clock is not scaled"
+        );
+
+        // A 3-octet "event": authenticated, then dropped.
+        let before = s.drops().too_short;
+        let (mut buf, n) = protect(&mut browser_tx, &rtp(11, 5, 8320, 101, &[5, 10, 0]));
+        let a = s.handle_rtp(t0, LegSide::Web, addr(5000), &mut buf, n);
+        assert_eq!(a, Action::Drop(DropReason::TooShort));
+        assert_eq!(s.drops().too_short, before + 1);
+
+        // IMS → browser: 16 kHz back to 8 kHz.
+        let mut ims_tx = ctx(3);
+        let pkt = rtp(33, 1, 0, 96, &digit(1600));
+        let (mut buf, n) = if ims_srtp {
+            protect(&mut ims_tx, &pkt)
+        } else {
+            let mut b = [0u8; 1500];
+            b[..pkt.len()].copy_from_slice(&pkt);
+            (b, pkt.len())
+        };
+        let Action::Forward { len, .. } = s.handle_rtp(t0, LegSide::Ims, addr(6000), &mut buf, n)
+        else {
+            panic!("event from IMS dropped")
+        };
+        let m = ctx(2).unprotect_rtp(&mut buf, len).unwrap();
+        assert_eq!(buf[1] & 0x7f, 101);
+        assert_eq!(&buf[12..m], &digit(800), "16 kHz duration halved at 8 kHz");
+    }
+}
+
+#[test]
+fn pt_map_event_clock_only_when_the_clocks_differ() {
+    let same = PtMap::default().with_event(101, 8000, 96, 8000);
+    assert_eq!(same, PtMap::default().with(101, 96));
+    assert_eq!(same.event_clock(101), None);
+    let differ = PtMap::default().with_event(101, 8000, 96, 48000);
+    assert_eq!(differ.map(101), 96);
+    assert!(differ.event_clock(101).is_some());
+    assert!(
+        differ.event_clock(0x80 | 101).is_some(),
+        "marker bit ignored"
+    );
+    assert_eq!(differ.event_clock(96), None);
+    assert_eq!(
+        PtMap::default()
+            .with_event(101, 0, 96, 8000)
+            .event_clock(101),
+        None
+    );
+}

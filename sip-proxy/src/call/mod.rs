@@ -471,7 +471,7 @@ impl<M: MediaControl> CallCore<M> {
     /// negotiated on both legs.
     fn dtmf(&mut self, call: CallId, digits: &str, duration_ms: u32) -> Result<(), CallError> {
         let c = self.calls.get(&call).ok_or(CallError::UnknownCall(call))?;
-        let negotiated_dtmf = c.negotiated.as_ref().and_then(|n| n.dtmf_pt).is_some();
+        let negotiated_dtmf = c.negotiated.as_ref().and_then(|n| n.dtmf).is_some();
         if c.phase != Phase::Connected || !negotiated_dtmf {
             return Err(CallError::WrongState(call));
         }

@@ -12,8 +12,8 @@ use crate::sdp::{Negotiated, Setup};
 /// the browser carry its payload types (IMS codec and telephone-event PTs mapped).
 pub(super) fn web_leg(n: &Negotiated) -> Result<LegConfig, MediaError> {
     let mut egress_pt = PtMap::default().with(n.ims_pt, n.webrtc_pt);
-    if let Some((web, ims)) = n.dtmf_pt {
-        egress_pt = egress_pt.with(ims, web);
+    if let Some(t) = n.dtmf {
+        egress_pt = egress_pt.with_event(t.ims_pt, t.ims_rate, t.webrtc_pt, t.webrtc_rate);
     }
     Ok(LegConfig {
         crypto: LegCrypto::AwaitingDtls,
@@ -34,8 +34,8 @@ pub(super) fn ims_leg(n: &Negotiated) -> Result<LegConfig, MediaError> {
         None => LegCrypto::Rtp,
     };
     let mut egress_pt = PtMap::default().with(n.webrtc_pt, n.ims_pt);
-    if let Some((web, ims)) = n.dtmf_pt {
-        egress_pt = egress_pt.with(web, ims);
+    if let Some(t) = n.dtmf {
+        egress_pt = egress_pt.with_event(t.webrtc_pt, t.webrtc_rate, t.ims_pt, t.ims_rate);
     }
     Ok(LegConfig {
         crypto,
@@ -101,6 +101,58 @@ pub(super) fn dtls_params(n: &Negotiated) -> Result<DtlsParams, MediaError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::sdp::{MediaFlow, RtpMap, TelephoneEvent, WebrtcRemote};
+
+    fn negotiated(dtmf: Option<TelephoneEvent>) -> Negotiated {
+        Negotiated {
+            codec: RtpMap::parse("8 PCMA/8000").expect("valid rtpmap"),
+            webrtc_pt: 8,
+            ims_pt: 8,
+            dtmf,
+            flow: MediaFlow {
+                to_ims: true,
+                to_webrtc: true,
+            },
+            ims_remote: "192.0.2.1:4000".parse().expect("valid address"),
+            ims_srtp: None,
+            ims_rtcp_mux: false,
+            ims_rtcp: None,
+            ims_rtcp_off: false,
+            webrtc: WebrtcRemote {
+                ice_ufrag: "u".into(),
+                ice_pwd: "p".into(),
+                fingerprint: crate::sdp::Fingerprint::parse("sha-256 AA:BB")
+                    .expect("valid fingerprint"),
+                local_setup: Setup::Active,
+                candidates: Vec::new(),
+            },
+        }
+    }
+
+    /// The telephone-event of each leg reaches the data path with both clocks, one map
+    /// per direction (the browser's 48 kHz one against IMS's 8 kHz one).
+    #[test]
+    fn telephone_event_pts_and_clocks_reach_both_legs() {
+        let n = negotiated(Some(TelephoneEvent {
+            webrtc_pt: 110,
+            webrtc_rate: 48000,
+            ims_pt: 101,
+            ims_rate: 8000,
+        }));
+        let to_ims = PtMap::default().with_event(110, 48000, 101, 8000);
+        let to_web = PtMap::default().with_event(101, 8000, 110, 48000);
+        assert_eq!(ims_leg(&n).expect("keys").egress_pt, to_ims);
+        assert_eq!(web_leg(&n).expect("keys").egress_pt, to_web);
+        assert_ne!(
+            to_ims,
+            PtMap::default().with(110, 101),
+            "the clocks are kept"
+        );
+        assert_eq!(
+            ims_leg(&negotiated(None)).expect("keys").egress_pt,
+            PtMap::default()
+        );
+    }
 
     #[test]
     fn setup_gives_the_dtls_role() {

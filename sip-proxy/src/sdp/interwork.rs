@@ -9,14 +9,17 @@
 //!
 //! Toward IMS: no ICE, DTLS, BUNDLE, rtcp-fb, extmap, msid, ssrc lines; `RTP/SAVP`
 //! with `a=crypto` (SDES) or `RTP/AVP`; the gateway's own address; `b=AS`; `a=ptime`;
-//! telephone-event at 8 kHz; RTCP on the RTP port + 1, said with `a=rtcp:` (RFC 3605),
+//! telephone-event offered at 8 kHz; RTCP on the RTP port + 1, said with `a=rtcp:` (RFC 3605),
 //! or `a=rtcp-mux` (RFC 5761 §5.1.1) in an answer to an IMS offer that had it (the
 //! media plane binds port+1 unless RTCP is muxed, and reports on each leg, but not
 //! toward an IMS side whose SDP has `b=RS:0` and `b=RR:0`, RFC 3556 §2). Toward the
 //! browser: `UDP/TLS/RTP/SAVPF` with the gateway's ICE-lite credentials, host
 //! candidate(s), fingerprint, `a=setup`, `a=rtcp-mux`.
 //! Only G.711 (PCMU, PCMA) and telephone-event cross the gateway: they are what browsers
-//! and IMS networks share without transcoding.
+//! and IMS networks share without transcoding. An offer's telephone-event is the one at
+//! 8 kHz, else the first at another clock; the other side is offered it at 8 kHz, and
+//! when the two legs end up on different clocks ([`TelephoneEvent`]) the media plane
+//! rescales each event's duration (RFC 4733 §2.3.5).
 
 use std::net::{IpAddr, SocketAddr};
 
@@ -108,8 +111,8 @@ pub struct Negotiated {
     pub webrtc_pt: u8,
     /// Its payload type on the IMS leg.
     pub ims_pt: u8,
-    /// telephone-event payload types (WebRTC leg, IMS leg), when both sides have it.
-    pub dtmf_pt: Option<(u8, u8)>,
+    /// telephone-event on each leg, when both sides have it.
+    pub dtmf: Option<TelephoneEvent>,
     /// Which ways media flows.
     pub flow: MediaFlow,
     /// Where the IMS side wants media sent.
@@ -126,6 +129,34 @@ pub struct Negotiated {
     pub ims_rtcp_off: bool,
     /// The browser's ICE and DTLS parameters.
     pub webrtc: WebrtcRemote,
+}
+
+/// The telephone-event (RFC 4733) of each leg: payload type and clock. The clocks
+/// differ when one side offered telephone-event only at another rate than the G.711
+/// audio's 8 kHz (a browser's 48 kHz one, say): the gateway still writes 8 kHz toward
+/// the other side, and the media plane rescales each event's duration between the two.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TelephoneEvent {
+    /// Payload type on the WebRTC leg.
+    pub webrtc_pt: u8,
+    /// Its clock on the WebRTC leg, Hz.
+    pub webrtc_rate: u32,
+    /// Payload type on the IMS leg.
+    pub ims_pt: u8,
+    /// Its clock on the IMS leg, Hz.
+    pub ims_rate: u32,
+}
+
+impl TelephoneEvent {
+    /// The WebRTC leg's entry, as an rtpmap.
+    fn webrtc_rtpmap(&self) -> RtpMap {
+        telephone_event_rtpmap(self.webrtc_pt, self.webrtc_rate)
+    }
+
+    /// The IMS leg's entry, as an rtpmap.
+    fn ims_rtpmap(&self) -> RtpMap {
+        telephone_event_rtpmap(self.ims_pt, self.ims_rate)
+    }
 }
 
 /// Which ways media flows through the gateway.
@@ -198,14 +229,14 @@ pub fn answer_from_ims(
     let answered = codecs(answer);
     let codec = first_carried(&answered)?;
     let webrtc_pt = matching_pt(&browser_codecs, &codec).ok_or(SdpError::NoSharedCodec)?;
-    let dtmf_pt = dtmf_pair(&browser_codecs, &answered);
+    let dtmf = telephone_event(&browser_codecs, &answered);
     let ims_srtp = answered_crypto(&ims.security, answer)?;
     let direction = Direction::of(answer);
     let negotiated = Negotiated {
         codec: codec.clone(),
         webrtc_pt,
         ims_pt: codec.pt,
-        dtmf_pt,
+        dtmf,
         flow: MediaFlow::from_answer(direction, true),
         ims_remote: media_address(ims_answer, answer)?,
         ims_srtp,
@@ -220,14 +251,7 @@ pub fn answer_from_ims(
         pt: webrtc_pt,
         ..codec
     }];
-    if let Some((pt, _)) = dtmf_pt {
-        browser_codecs_used.push(RtpMap {
-            pt,
-            encoding: "telephone-event".into(),
-            clock_rate: 8000,
-            channels: None,
-        });
-    }
+    browser_codecs_used.extend(dtmf.map(|t| t.webrtc_rtpmap()));
     let sdp = browser_answer(
         &pending.offer,
         pending.audio_index,
@@ -285,7 +309,7 @@ pub fn answer_to_ims(
     let answered = codecs(answer);
     let codec = first_carried(&answered)?;
     let ims_pt = matching_pt(&ims_codecs, &codec).ok_or(SdpError::NoSharedCodec)?;
-    let dtmf_pt = dtmf_pair(&answered, &ims_codecs);
+    let dtmf = telephone_event(&answered, &ims_codecs);
     let direction = Direction::of(answer);
 
     let (ims_srtp, crypto_line) = match (is_secure(&ims_audio.proto), &ims.security) {
@@ -309,14 +333,7 @@ pub fn answer_to_ims(
         pt: ims_pt,
         ..codec.clone()
     }];
-    if let Some((_, pt)) = dtmf_pt {
-        used.push(RtpMap {
-            pt,
-            encoding: "telephone-event".into(),
-            clock_rate: 8000,
-            channels: None,
-        });
-    }
+    used.extend(dtmf.map(|t| t.ims_rtpmap()));
     // The gateway relays, so the browser's answer direction is the IMS answer's.
     // RFC 5761 §5.1.1: an offer with a=rtcp-mux is answered with it when we mux too.
     let rtcp_mux = ims_audio.has_attr("rtcp-mux");
@@ -335,7 +352,7 @@ pub fn answer_to_ims(
         },
         webrtc_pt: codec.pt,
         ims_pt,
-        dtmf_pt,
+        dtmf,
         flow: MediaFlow::from_answer(direction, false),
         ims_remote: media_address(&pending.offer, ims_audio)?,
         ims_srtp,
@@ -361,21 +378,40 @@ fn is_carried(c: &RtpMap) -> bool {
     CARRIED.iter().any(|(name, rate)| c.is(name, *rate))
 }
 
-/// The codecs of an offer that cross the gateway, in the offer's order, plus
-/// telephone-event at 8 kHz when offered.
+/// The codecs of an offer that cross the gateway, in the offer's order, plus its
+/// telephone-event ([`offered_event`]) written at the 8 kHz of G.711 with the offer's
+/// payload type: the other side is offered the clock of its audio whatever the offerer
+/// used, and the media plane rescales (RFC 4733 §2.3.5).
 fn carried_codecs(audio: &Media) -> Result<Vec<RtpMap>, SdpError> {
     let offered = codecs(audio);
     let mut chosen: Vec<RtpMap> = offered.iter().filter(|c| is_carried(c)).cloned().collect();
     if chosen.is_empty() {
         return Err(SdpError::NoSharedCodec);
     }
-    chosen.extend(
-        offered
-            .iter()
-            .find(|c| c.is("telephone-event", 8000))
-            .cloned(),
-    );
+    chosen.extend(offered_event(&offered).map(|c| telephone_event_rtpmap(c.pt, AUDIO_CLOCK)));
     Ok(chosen)
+}
+
+/// The clock of every carried codec (G.711), Hz.
+const AUDIO_CLOCK: u32 = 8000;
+
+/// The telephone-event of a list: the one at the audio's 8 kHz (RFC 4733 §2.1: the
+/// audio's clock should be used), else the first at any clock.
+fn offered_event(list: &[RtpMap]) -> Option<&RtpMap> {
+    let mut events = list
+        .iter()
+        .filter(|c| c.encoding.eq_ignore_ascii_case("telephone-event"));
+    let first = events.clone().next();
+    events.find(|c| c.clock_rate == AUDIO_CLOCK).or(first)
+}
+
+fn telephone_event_rtpmap(pt: u8, clock_rate: u32) -> RtpMap {
+    RtpMap {
+        pt,
+        encoding: "telephone-event".into(),
+        clock_rate,
+        channels: None,
+    }
 }
 
 /// The codec an answer chose: its first one that crosses the gateway.
@@ -397,14 +433,15 @@ fn matching_pt(list: &[RtpMap], codec: &RtpMap) -> Option<u8> {
         .map(|c| c.pt)
 }
 
-/// telephone-event at 8 kHz on both sides: (first side's PT, second side's PT).
-fn dtmf_pair(first: &[RtpMap], second: &[RtpMap]) -> Option<(u8, u8)> {
-    let pt = |list: &[RtpMap]| {
-        list.iter()
-            .find(|c| c.is("telephone-event", 8000))
-            .map(|c| c.pt)
-    };
-    Some((pt(first)?, pt(second)?))
+/// The telephone-event of each side ([`offered_event`]), when both have one.
+fn telephone_event(webrtc: &[RtpMap], ims: &[RtpMap]) -> Option<TelephoneEvent> {
+    let (w, i) = (offered_event(webrtc)?, offered_event(ims)?);
+    Some(TelephoneEvent {
+        webrtc_pt: w.pt,
+        webrtc_rate: w.clock_rate,
+        ims_pt: i.pt,
+        ims_rate: i.clock_rate,
+    })
 }
 
 /// The first crypto line of an offer the SRTP engine can use (RFC 4568 §7.1.1: the
@@ -718,14 +755,7 @@ pub fn reanswer_browser(
         pt: negotiated.webrtc_pt,
         ..negotiated.codec.clone()
     }];
-    if let Some((pt, _)) = negotiated.dtmf_pt {
-        codecs.push(RtpMap {
-            pt,
-            encoding: "telephone-event".into(),
-            clock_rate: 8000,
-            channels: None,
-        });
-    }
+    codecs.extend(negotiated.dtmf.map(|t| t.webrtc_rtpmap()));
     let same_role = WebrtcLocal {
         answer_setup: negotiated.webrtc.local_setup,
         ..webrtc.clone()

@@ -18,7 +18,8 @@ pub mod session;
 
 pub use attrs::{Crypto, CryptoSuite, Direction, Fingerprint, RtpMap, Setup};
 pub use interwork::{
-    ImsLocal, ImsSecurity, MediaFlow, Negotiated, Origin, Pending, WebrtcLocal, WebrtcRemote,
+    ImsLocal, ImsSecurity, MediaFlow, Negotiated, Origin, Pending, TelephoneEvent, WebrtcLocal,
+    WebrtcRemote,
 };
 pub use session::{Attribute, Attributes, Connection, Media, SessionDescription};
 
