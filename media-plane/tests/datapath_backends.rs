@@ -1,7 +1,8 @@
 #![allow(clippy::unwrap_used)] // test code: a panic is the failure report
 //! One behaviour suite run against every socket backend over real loopback sockets:
 //! call set-up, SRTP↔RTP and SRTP↔SRTP both ways, an ingress SSRC change invisible on
-//! egress, ROC rollover on both legs, injection from another port ignored, the inactivity event, port exhaustion
+//! egress, ROC rollover on both legs, telephone-event PT and clock mapped (RFC 4733),
+//! injection from another port ignored, the inactivity event, port exhaustion
 //! and port conflicts refused cleanly, a full event channel that never blocks media,
 //! stop by command and by dropping the handle; the gateway's RTCP: SRTCP reports from
 //! the IMS port+1 to the far end's port+1, the far end's RTCP there accepted and
@@ -16,7 +17,7 @@ use datapath_harness::*;
 use media_plane::datapath::backend::io_uring_available;
 use media_plane::datapath::{
     Backend, BackendKind, Command, DatapathError, Direction, DropReason, ImsRtcp, LegSide,
-    MetricsSnapshot, PortAllocator, RtcpConfig, SessionEvent, WorkerEvent,
+    MetricsSnapshot, PortAllocator, PtMap, RtcpConfig, SessionEvent, WorkerEvent,
 };
 use media_plane::rtcp::{write_report, NtpTime, Report, SenderInfo, MAX_REPORT_LEN};
 
@@ -125,6 +126,52 @@ fn srtp_to_srtp_ssrc_change_invisible(backend: Backend) {
         assert_eq!(&p[12..], b"to web");
         assert_eq!(ssrc_of(&p), 0x1111);
     }
+    gw.stop();
+}
+
+/// RFC 4733 across clocks, through real sockets: the browser's telephone-event is PT 101
+/// at 48 kHz, the IMS side's PT 96 at 8 kHz. Each event's duration arrives in the
+/// receiver's clock, both ways; the audio (PT 0) in the same stream is untouched.
+fn telephone_event_pt_and_clock_mapped(backend: Backend) {
+    let Some(gw) = start(backend, LONG) else {
+        return;
+    };
+    let (browser, phone) = (sock(), sock());
+    let mut web = srtp_leg(1, 2, addr(&browser), 0x1111);
+    web.egress_pt = PtMap::default().with_event(96, 8000, 101, 48000);
+    let mut ims_leg = srtp_leg(3, 4, addr(&phone), 0x2222);
+    ims_leg.egress_pt = PtMap::default().with_event(101, 48000, 96, 8000);
+    let ims = gw.allocate(9, web, ims_leg);
+    // Digit 1, volume 10, `d` units.
+    let event = |pt: u8, seq: u16, d: u16| {
+        let mut p = rtp(5, seq, &[[1, 10], d.to_be_bytes()].concat());
+        p[1] = pt;
+        p
+    };
+    let (mut browser_tx, mut phone_rx) = (ctx(1), ctx(4));
+    for (seq, d) in [(1u16, 960u16), (2, 1920), (3, 4800)] {
+        send_srtp(&browser, &mut browser_tx, &event(101, seq, d), gw.web);
+        let (p, _) = recv_rtp(&phone, Some(&mut phone_rx));
+        assert_eq!(p[1] & 0x7f, 96, "IMS telephone-event PT");
+        assert_eq!(
+            &p[12..],
+            &[[1, 10], (d / 6).to_be_bytes()].concat()[..],
+            "48 kHz → 8 kHz"
+        );
+    }
+    send_srtp(&browser, &mut browser_tx, &rtp(5, 4, b"pcmu"), gw.web);
+    let (p, _) = recv_rtp(&phone, Some(&mut phone_rx));
+    assert_eq!((p[1] & 0x7f, &p[12..]), (0, &b"pcmu"[..]));
+
+    let (mut phone_tx, mut browser_rx) = (ctx(3), ctx(2));
+    send_srtp(&phone, &mut phone_tx, &event(96, 1, 800), ims);
+    let (p, _) = recv_rtp(&browser, Some(&mut browser_rx));
+    assert_eq!(p[1] & 0x7f, 101, "browser telephone-event PT");
+    assert_eq!(
+        &p[12..],
+        &[[1, 10], 4800u16.to_be_bytes()].concat()[..],
+        "8 kHz → 48 kHz"
+    );
     gw.stop();
 }
 
@@ -477,6 +524,10 @@ macro_rules! suite {
             #[test]
             fn srtp_roc_rollover_both_legs() {
                 super::srtp_roc_rollover_both_legs($backend);
+            }
+            #[test]
+            fn telephone_event_pt_and_clock_mapped() {
+                super::telephone_event_pt_and_clock_mapped($backend);
             }
             #[test]
             fn injection_does_not_redirect() {
