@@ -2,6 +2,7 @@
 //! One behaviour suite run against every socket backend over real loopback sockets:
 //! call set-up, SRTP↔RTP and SRTP↔SRTP both ways, an ingress SSRC change invisible on
 //! egress, ROC rollover on both legs, telephone-event PT and clock mapped (RFC 4733),
+//! DTMF generated toward IMS,
 //! injection from another port ignored, the inactivity event, port exhaustion
 //! and port conflicts refused cleanly, a full event channel that never blocks media,
 //! stop by command and by dropping the handle; the gateway's RTCP: SRTCP reports from
@@ -17,7 +18,7 @@ use datapath_harness::*;
 use media_plane::datapath::backend::io_uring_available;
 use media_plane::datapath::{
     Backend, BackendKind, Command, DatapathError, Direction, DropReason, ImsRtcp, LegSide,
-    MetricsSnapshot, PortAllocator, PtMap, RtcpConfig, SessionEvent, WorkerEvent,
+    MetricsSnapshot, PortAllocator, PtMap, RtcpConfig, SessionEvent, ToneRequest, WorkerEvent,
 };
 use media_plane::rtcp::{write_report, NtpTime, Report, SenderInfo, MAX_REPORT_LEN};
 
@@ -171,6 +172,67 @@ fn telephone_event_pt_and_clock_mapped(backend: Backend) {
         &p[12..],
         &[[1, 10], 4800u16.to_be_bytes()].concat()[..],
         "8 kHz → 48 kHz"
+    );
+    gw.stop();
+}
+
+/// The gateway's own DTMF toward IMS through the worker's command queue: digit 9 for
+/// 40 ms replaces the browser's packets (RFC 4733: marker first, three end packets,
+/// one timestamp), then audio flows again, sequence numbers unbroken throughout.
+fn generated_dtmf_toward_ims(backend: Backend) {
+    let Some(gw) = start(backend, LONG) else {
+        return;
+    };
+    let (browser, phone) = (sock(), sock());
+    gw.allocate(
+        10,
+        srtp_leg(1, 2, addr(&browser), 0x1111),
+        rtp_leg(addr(&phone), 0x2222),
+    );
+    let tone = ToneRequest {
+        event: 9,
+        duration: Duration::from_millis(40),
+        pt: 101,
+        event_hz: 8000,
+        stream_hz: 8000,
+    };
+    gw.handle
+        .send(Command::SendTone { call: 10, tone })
+        .unwrap();
+    let mut browser_tx = ctx(1);
+    let (mut events, mut seqs) = (Vec::new(), Vec::new());
+    for seq in 1..=50u16 {
+        let mut pkt = rtp(42, seq, b"pcmu");
+        pkt[4..8].copy_from_slice(&(u32::from(seq) * 160).to_be_bytes());
+        send_srtp(&browser, &mut browser_tx, &pkt, gw.web);
+        let (p, _) = recv_rtp(&phone, None);
+        seqs.push(seq_of(&p));
+        if p[1] & 0x7f == 101 {
+            events.push(p);
+        } else if !events.is_empty() {
+            assert_eq!(&p[12..], b"pcmu");
+            break;
+        }
+    }
+    assert!(
+        seqs.windows(2).all(|w| w[1] == w[0].wrapping_add(1)),
+        "{seqs:?}"
+    );
+    let blocks: Vec<&[u8]> = events.iter().map(|p| &p[12..]).collect();
+    assert_eq!(
+        blocks,
+        [
+            &[9, 10, 0, 160][..],
+            &[9, 0x8a, 1, 64],
+            &[9, 0x8a, 1, 64],
+            &[9, 0x8a, 1, 64]
+        ],
+        "160 then 320 (0x140) with E, three times"
+    );
+    assert!(events[0][1] & 0x80 != 0 && events[1..].iter().all(|p| p[1] & 0x80 == 0));
+    assert!(
+        events.iter().all(|p| p[4..8] == events[0][4..8]),
+        "one timestamp"
     );
     gw.stop();
 }
@@ -528,6 +590,10 @@ macro_rules! suite {
             #[test]
             fn telephone_event_pt_and_clock_mapped() {
                 super::telephone_event_pt_and_clock_mapped($backend);
+            }
+            #[test]
+            fn generated_dtmf_toward_ims() {
+                super::generated_dtmf_toward_ims($backend);
             }
             #[test]
             fn injection_does_not_redirect() {

@@ -30,7 +30,9 @@ use media_plane::srtp::{SrtpConfig, SrtpContext, SrtpSuite};
 use sip_proxy::media::{MediaControl, MediaError, MediaEvent, MediaSessionId};
 use sip_proxy::media_engine::{MediaEngine, MediaEngineConfig, MediaEvents, WebPorts};
 use sip_proxy::sdp::interwork::{answer_from_ims, answer_to_ims, offer_from_ims, offer_to_ims};
-use sip_proxy::sdp::{CryptoSuite, ImsSecurity, SessionDescription, Setup, WebrtcLocal};
+use sip_proxy::sdp::{
+    CryptoSuite, ImsSecurity, SessionDescription, Setup, TelephoneEvent, WebrtcLocal,
+};
 use tokio::net::UdpSocket;
 use tokio::sync::mpsc;
 use webrtc::dtls_transport::dtls_role::DTLSRole;
@@ -120,9 +122,8 @@ async fn allocate_gives_fresh_credentials_keys_and_the_workers_address() {
     assert_eq!(r.sdes_keys, a.sdes_keys);
     assert_eq!(
         e.send_dtmf(MediaSessionId(1), '5', 100),
-        Err(MediaError::Refused(
-            "DTMF generation not supported by the media plane yet".into()
-        ))
+        Err(MediaError::Refused("media not negotiated yet".into())),
+        "no DTMF before the call's media is installed"
     );
     stop(e).await;
 }
@@ -375,6 +376,60 @@ async fn exchange(
     }
 }
 
+/// The call core's "send DTMF": the IMS peer receives digit 5 for 60 ms as RFC 4733
+/// telephone-events on PT 101 in place of the browser's audio (one timestamp, marker on
+/// the first, three end packets with the full 480 units), then audio again.
+async fn dtmf_reaches_ims(
+    engine: &mut MediaEngine,
+    id: MediaSessionId,
+    track: &TrackLocalStaticRTP,
+    ims: &mut Ims,
+) {
+    engine.send_dtmf(id, '5', 60).unwrap();
+    let run = async {
+        let mut ptime = tokio::time::interval(Duration::from_millis(20));
+        let mut buf = [0u8; 1500];
+        let mut events: Vec<(bool, u32, Vec<u8>)> = Vec::new();
+        loop {
+            tokio::select! {
+                r = ims.peer.recv_from(&mut buf) => {
+                    let (mut n, _) = r.unwrap();
+                    if let Some((read, _)) = ims.srtp.as_mut() {
+                        n = read.unprotect_rtp(&mut buf, n).expect("SRTP with the gateway's SDES key");
+                    }
+                    let h = RtpHeader::parse(&buf[..n]).expect("RTP on the IMS leg");
+                    match h.payload_type() {
+                        101 => events.push((h.marker(), h.timestamp(), h.payload().to_vec())),
+                        0 if !events.is_empty() => return events,
+                        0 => {}
+                        other => panic!("PT {other} toward IMS"),
+                    }
+                }
+                _ = ptime.tick() => {
+                    ims.seq = ims.seq.wrapping_add(1);
+                    let _ = track.write(&rtp(0x1234_5678, ims.seq, FROM_BROWSER)).await;
+                }
+            }
+        }
+    };
+    let events = tokio::time::timeout(GUARD, run)
+        .await
+        .expect("the event, then audio, within the guard");
+    let durations: Vec<u16> = events
+        .iter()
+        .map(|(_, _, p)| u16::from_be_bytes([p[2], p[3]]))
+        .collect();
+    assert_eq!(durations, [160, 320, 480, 480, 480], "{events:?}");
+    assert!(
+        events[0].0 && events[1..].iter().all(|e| !e.0),
+        "marker on the first"
+    );
+    assert!(events.iter().all(|e| e.1 == events[0].1), "one timestamp");
+    assert!(events.iter().all(|e| e.2[0] == 5 && e.2.len() == 4));
+    let ends: Vec<bool> = events.iter().map(|e| e.2[1] & 0x80 != 0).collect();
+    assert_eq!(ends, [false, false, true, true, true]);
+}
+
 /// What a call test does after the set-up.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Mode {
@@ -463,6 +518,15 @@ async fn call(backend: Backend, expect: BackendKind, srtp: bool, mode: Mode, wor
     assert_eq!(negotiated.ims_remote, peer_addr);
     assert_eq!(negotiated.ims_rtcp, Some(rtcp_addr));
     let mut negotiated = negotiated;
+    if mode == Mode::Media {
+        // As if both sides had offered telephone-event (webrtc-rs does not): IMS on PT 101.
+        negotiated.dtmf = Some(TelephoneEvent {
+            webrtc_pt: 110,
+            webrtc_rate: 8000,
+            ims_pt: 101,
+            ims_rate: 8000,
+        });
+    }
     if mode == Mode::BadFingerprint {
         // Not the browser's certificate: the handshake must fail on it (RFC 5763 §5).
         let fp = &mut negotiated.webrtc.fingerprint.value;
@@ -536,6 +600,10 @@ async fn call(backend: Backend, expect: BackendKind, srtp: bool, mode: Mode, wor
         };
         assert!(n >= 28 + 12, "SR + SDES: {n} octets");
         assert_eq!((buf[0] >> 6, buf[1]), (2, 200), "an SR");
+    }
+
+    if mode == Mode::Media {
+        dtmf_reaches_ims(&mut engine, ID, &track, &mut ims).await;
     }
 
     if media {

@@ -58,6 +58,7 @@ pub mod metrics;
 mod ports;
 mod rtcp;
 mod session;
+mod tones;
 mod webrtc;
 mod worker;
 
@@ -70,6 +71,7 @@ pub use session::{
     Action, DropCounters, DropReason, LegConfig, LegCrypto, LegSide, PtMap, RtcpTransmit, Session,
     SessionEvent,
 };
+pub use tones::{ToneRequest, INTER_EVENT_GAP, MAX_QUEUED_TONES};
 pub use webrtc::{WebPortCounters, WebRtcLeg};
 pub use worker::{CallId, Command, SocketOp, Worker, WorkerEvent, WorkerHandle};
 

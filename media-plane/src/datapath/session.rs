@@ -35,6 +35,7 @@ use std::time::{Duration, Instant};
 use super::events::{rescale_durations, EventClock};
 use super::metrics::Direction;
 use super::rtcp::{LegReporter, RtcpConfig};
+use super::tones::{EventPacket, ToneQueue, ToneRequest};
 use crate::rtp::{RtpHeader, RtpHeaderMut};
 use crate::srtp::{srtp_to_srtp_mapped, ReOriginator, SrtpContext, SrtpError};
 
@@ -292,6 +293,10 @@ pub struct Session {
     sample_out: [u32; 2],
     /// The call's RTCP parameters ([`Session::set_rtcp`]).
     rtcp: Option<RtcpConfig>,
+    /// Telephone-events the gateway sends toward IMS ([`Session::send_tone`]).
+    tones: ToneQueue,
+    /// Egress timestamp of the playing event's first packet.
+    tone_ts: u32,
 }
 
 fn srtp_drop(e: SrtpError) -> DropReason {
@@ -323,7 +328,16 @@ impl Session {
             sample_in: [0; 2],
             sample_out: [0; 2],
             rtcp: None,
+            tones: ToneQueue::default(),
+            tone_ts: 0,
         }
+    }
+
+    /// Queues a telephone-event toward the IMS leg (`tones.rs`: it replaces the
+    /// browser's packets while it plays). False, and nothing queued, when
+    /// [`super::MAX_QUEUED_TONES`] already wait.
+    pub fn send_tone(&mut self, tone: ToneRequest) -> bool {
+        self.tones.push(tone)
     }
 
     fn leg_mut(&mut self, side: LegSide) -> &mut Leg {
@@ -446,6 +460,7 @@ impl Session {
             return Err(DropReason::NoKeys);
         }
         let open = self.flows_to(to);
+        let tone_due = to == LegSide::Ims && !self.tones.is_idle();
         let (ingress, egress) = match from {
             LegSide::Web => (&mut self.web, &mut self.ims),
             LegSide::Ims => (&mut self.ims, &mut self.web),
@@ -476,7 +491,8 @@ impl Session {
         };
         // SRTP on both legs, no padding, media flowing: one call does unprotect, PT map,
         // re-origination and protect (AES-CM on both legs in one pass, `srtp::fused`).
-        // A telephone-event whose clock differs has its payload rewritten: general path.
+        // A telephone-event whose clock differs has its payload rewritten, and a packet
+        // may carry the gateway's own event: both take the general path.
         let event_clock = egress.cfg.egress_pt.event_clock(header.payload_type());
         if let (
             LegCrypto::Srtp { inbound, .. },
@@ -484,12 +500,14 @@ impl Session {
             false,
             true,
             None,
+            false,
         ) = (
             &mut ingress.cfg.crypto,
             &mut egress.cfg.crypto,
             padded,
             open,
             event_clock,
+            tone_due,
         ) {
             let pts = &egress.cfg.egress_pt;
             let r = srtp_to_srtp_mapped(
@@ -542,7 +560,21 @@ impl Session {
                 .ok_or(DropReason::TooShort)?;
             rescale_durations(body, clock)?;
         }
+        let tone = if tone_due { self.tones.carry(ts) } else { None };
+        let (plain, payload) = match tone {
+            Some(ev) => (write_event(buf, hdr_len, ev, egress_tag)?, ev.block.len()),
+            None => (plain, payload),
+        };
+        let pkt = buf.get_mut(..plain).ok_or(DropReason::TooShort)?;
         let index = egress.cfg.reoriginator.rewrite(pkt).map_err(srtp_drop)?;
+        match tone {
+            // RFC 4733 §2.3.1: every packet of an event carries its start's timestamp.
+            Some(ev) if ev.marker => {
+                self.tone_ts = u32::from_be_bytes([pkt[4], pkt[5], pkt[6], pkt[7]])
+            }
+            Some(_) => pkt[4..8].copy_from_slice(&self.tone_ts.to_be_bytes()),
+            None => {}
+        }
         if let Some(r) = egress.reporter.as_mut() {
             let ts = RtpHeader::parse(pkt).map_or(0, |h| h.timestamp());
             r.on_sent(now, ts, payload);
@@ -596,6 +628,25 @@ impl Session {
 /// payload types 64..=95 with the marker bit would collide, and are not used).
 fn is_rtcp(buf: &[u8]) -> bool {
     (64..=95).contains(&(buf[1] & 0x7f))
+}
+
+/// Turns the decrypted packet in `buf` (header of `hdr_len` octets) into the event
+/// packet `ev`: PT and marker, the event block as its whole payload, no padding. Returns
+/// the new length; `tailroom` octets must fit after it (the egress tag).
+fn write_event(
+    buf: &mut [u8],
+    hdr_len: usize,
+    ev: EventPacket,
+    tailroom: usize,
+) -> Result<usize, DropReason> {
+    let end = hdr_len + ev.block.len();
+    if buf.len() < end + tailroom {
+        return Err(DropReason::TooShort);
+    }
+    buf[0] &= !0x20;
+    buf[1] = u8::from(ev.marker) << 7 | ev.pt & 0x7f;
+    buf[hdr_len..end].copy_from_slice(&ev.block);
+    Ok(end)
 }
 
 /// RFC 3550 §6.4.1 sender's octet count: payload octets, without header or padding.

@@ -660,3 +660,105 @@ fn pt_map_event_clock_only_when_the_clocks_differ() {
         None
     );
 }
+
+/// The gateway's own DTMF toward IMS (`tones.rs`): queued, it replaces the browser's
+/// packets while it plays: one timestamp, marker on the first, growing durations, three
+/// end packets; the sequence stays gap-free and audio resumes on the stream's clock.
+#[test]
+fn generated_event_replaces_audio_toward_ims_only() {
+    use crate::datapath::ToneRequest;
+    for ims_srtp in [true, false] {
+        let t0 = Instant::now();
+        let mut s = session(t0, ims_srtp);
+        assert!(s.send_tone(ToneRequest {
+            event: 11,
+            duration: Duration::from_millis(60),
+            pt: 96,
+            event_hz: 8000,
+            stream_hz: 8000,
+        }));
+        let (mut browser_tx, mut ims_rx) = (ctx(1), ctx(4));
+        let mut got = Vec::new();
+        for i in 0..8u16 {
+            let pkt = rtp(11, 100 + i, 8000 + 160 * u32::from(i), 0, &[0xff; 160]);
+            let (mut buf, n) = protect(&mut browser_tx, &pkt);
+            let Action::Forward { len, .. } =
+                s.handle_rtp(t0, LegSide::Web, addr(5000), &mut buf, n)
+            else {
+                panic!("dropped")
+            };
+            let m = if ims_srtp {
+                ims_rx.unprotect_rtp(&mut buf, len).unwrap()
+            } else {
+                len
+            };
+            got.push(buf[..m].to_vec());
+        }
+        let seq = |p: &Vec<u8>| u16::from_be_bytes([p[2], p[3]]);
+        let ts = |p: &Vec<u8>| u32::from_be_bytes(p[4..8].try_into().unwrap());
+        assert_eq!(
+            got.iter().map(seq).collect::<Vec<_>>(),
+            (7..15).collect::<Vec<_>>()
+        );
+        // 60 ms: 160, 320, then 480 with E three times = 5 event packets.
+        let (events, audio) = got.split_at(5);
+        assert_eq!(events[0][1], 0x80 | 96, "marker on the first event packet");
+        assert!(events[1..].iter().all(|p| p[1] == 96));
+        assert!(
+            events.iter().all(|p| ts(p) == ts(&events[0])),
+            "the event's start"
+        );
+        let blocks: Vec<_> = events.iter().map(|p| p[12..].to_vec()).collect();
+        assert_eq!(
+            blocks,
+            [
+                vec![11, 10, 0, 160],
+                vec![11, 10, 320u16.to_be_bytes()[0], 320u16.to_be_bytes()[1]],
+                vec![
+                    11,
+                    0x80 | 10,
+                    480u16.to_be_bytes()[0],
+                    480u16.to_be_bytes()[1]
+                ],
+                vec![
+                    11,
+                    0x80 | 10,
+                    480u16.to_be_bytes()[0],
+                    480u16.to_be_bytes()[1]
+                ],
+                vec![
+                    11,
+                    0x80 | 10,
+                    480u16.to_be_bytes()[0],
+                    480u16.to_be_bytes()[1]
+                ],
+            ]
+        );
+        assert!(audio.iter().all(|p| p[1] == 0 && p[12..] == [0xff; 160]));
+        assert_eq!(ts(&audio[0]), ts(&events[0]) + 5 * 160, "stream clock kept");
+
+        // Toward the browser nothing changes.
+        let mut ims_tx = ctx(3);
+        let pkt = rtp(33, 1, 0, 0, b"audio");
+        let (mut buf, n) = if ims_srtp {
+            protect(&mut ims_tx, &pkt)
+        } else {
+            let mut b = [0u8; 1500];
+            b[..pkt.len()].copy_from_slice(&pkt);
+            (b, pkt.len())
+        };
+        assert!(s.send_tone(ToneRequest {
+            event: 1,
+            duration: Duration::from_millis(60),
+            pt: 96,
+            event_hz: 8000,
+            stream_hz: 8000,
+        }));
+        let Action::Forward { len, .. } = s.handle_rtp(t0, LegSide::Ims, addr(6000), &mut buf, n)
+        else {
+            panic!("dropped")
+        };
+        let m = ctx(2).unprotect_rtp(&mut buf, len).unwrap();
+        assert_eq!(&buf[12..m], b"audio");
+    }
+}

@@ -40,7 +40,7 @@ use super::metrics::{Direction, MediaTally, MetricsSnapshot, WorkerMetrics, ONE_
 use super::webrtc::{WebPort, WebPortCounters, WebRoute, WebState};
 use super::{
     Action, BackendStats, DatapathError, DropReason, ImsRtcp, LegConfig, LegCrypto, LegSide,
-    RtcpConfig, Session, SessionEvent, WebRtcLeg,
+    RtcpConfig, Session, SessionEvent, ToneRequest, WebRtcLeg,
 };
 use crate::ice::{IceEvent, IceLiteAgent, LocalCredentials, RemoteCredentials};
 use crate::rtcp::NtpTime;
@@ -137,6 +137,15 @@ pub enum Command {
         to_web: bool,
         /// Media may be sent to the IMS side.
         to_ims: bool,
+    },
+    /// Queues a telephone-event the gateway sends toward the IMS leg of `call`
+    /// ([`Session::send_tone`]; beyond [`super::MAX_QUEUED_TONES`] waiting it is
+    /// dropped with a warning).
+    SendTone {
+        /// The call.
+        call: CallId,
+        /// The event, its duration and the IMS leg's telephone-event PT and clock.
+        tone: ToneRequest,
     },
     /// Ends the session.
     Release {
@@ -493,6 +502,17 @@ impl Worker {
             } => {
                 if let Some(c) = self.calls.get_mut(call) {
                     c.session.set_flow(to_web, to_ims);
+                }
+            }
+            Command::SendTone { call, tone } => {
+                if let Some(c) = self.calls.get_mut(call) {
+                    if !c.session.send_tone(tone) {
+                        tracing::warn!(
+                            call,
+                            event = tone.event,
+                            "telephone-event queue full: dropped"
+                        );
+                    }
                 }
             }
             Command::Release { call } => self.release(call),

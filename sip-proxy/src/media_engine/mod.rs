@@ -31,8 +31,12 @@
 //!   [`Command::SetFlow`]; media toward a leg that does not receive is dropped there
 //!   after authentication (`rtcgate_media_dropped_total{reason="direction"}`).
 //!
-//! Not yet (media-plane has no command for it): DTMF generation, re-keying the IMS leg or
-//! changing its payload types in a re-INVITE.
+//! - DTMF toward IMS: `send_dtmf` queues one [`Command::SendTone`] per digit with the IMS
+//!   leg's telephone-event PT and clock; the worker sends it in place of the browser's
+//!   next packets toward IMS (RFC 4733; `media_plane::datapath` `tones.rs`).
+//!
+//! Not yet (media-plane has no command for it): re-keying the IMS leg or changing its
+//! payload types in a re-INVITE.
 
 mod config;
 mod events;
@@ -47,7 +51,7 @@ use std::time::{Duration, Instant};
 
 use media_plane::datapath::{
     spawn, BackendConfig, BackendKind, BackendStats, Command, DatapathError, DtlsEnd, ImsRtcp,
-    LegSide, PortAllocator, WebRtcLeg, Worker, WorkerHandle,
+    LegSide, PortAllocator, ToneRequest, WebRtcLeg, Worker, WorkerHandle,
 };
 use media_plane::dtls::{DtlsCertificate, DtlsSession};
 use media_plane::ice::{host_candidates, LocalCredentials, RemoteCredentials};
@@ -97,7 +101,14 @@ struct Installed {
     remote_ice: (String, String),
     /// Media toward the browser, toward IMS (SDP directions; hold closes one).
     flow: (bool, bool),
+    /// The IMS leg's telephone-event (PT, clock) and the audio clock, for `send_dtmf`.
+    tone: Option<(u8, u32, u32)>,
     dtls: tokio::task::JoinHandle<()>,
+}
+
+/// What `send_dtmf` needs of the negotiated media.
+fn tone_params(n: &Negotiated) -> Option<(u8, u32, u32)> {
+    n.dtmf.map(|t| (t.ims_pt, t.ims_rate, n.codec.clock_rate))
 }
 
 fn set_flow(id: MediaSessionId, (to_web, to_ims): (bool, bool)) -> Command {
@@ -431,6 +442,7 @@ impl MediaEngine {
             ims_srtp: n.ims_srtp.clone(),
             remote_ice: (n.webrtc.ice_ufrag.clone(), n.webrtc.ice_pwd.clone()),
             flow,
+            tone: tone_params(n),
             dtls,
         })
     }
@@ -467,6 +479,7 @@ impl MediaEngine {
             send(handle, set_flow(id, flow))?;
             installed.flow = flow;
         }
+        installed.tone = tone_params(n);
         if installed.ims_rtcp != legs::ims_rtcp(n) {
             // A new RTCP arrangement restarts the call's RTCP (and opens or closes port+1).
             let rtcp = legs::rtcp(n)?;
@@ -649,19 +662,37 @@ impl MediaControl for MediaEngine {
         Ok(s.allocation.clone())
     }
 
+    /// The worker turns the browser's next packets toward IMS into the event
+    /// (`media_plane::datapath` `tones.rs`).
     fn send_dtmf(
         &mut self,
         id: MediaSessionId,
         digit: char,
-        _duration_ms: u32,
+        duration_ms: u32,
     ) -> Result<(), MediaError> {
-        if !self.sessions.contains_key(&id) {
-            return Err(MediaError::UnknownSession);
-        }
-        tracing::debug!(media = id.0, %digit, "DTMF generation refused");
-        Err(MediaError::Refused(
-            "DTMF generation not supported by the media plane yet".into(),
-        ))
+        let s = self.sessions.get(&id).ok_or(MediaError::UnknownSession)?;
+        let installed = s
+            .installed
+            .as_ref()
+            .ok_or_else(|| MediaError::Refused("media not negotiated yet".into()))?;
+        let (pt, event_hz, stream_hz) = installed.tone.ok_or_else(|| {
+            MediaError::Refused("no telephone-event negotiated on the IMS leg".into())
+        })?;
+        let event = ToneRequest::dtmf_event(digit)
+            .ok_or_else(|| MediaError::Refused(format!("{digit:?} is not a DTMF digit")))?;
+        let tone = ToneRequest {
+            event,
+            duration: Duration::from_millis(u64::from(duration_ms)),
+            pt,
+            event_hz,
+            stream_hz,
+        };
+        send(
+            &self.workers[s.worker].handle,
+            Command::SendTone { call: id.0, tone },
+        )?;
+        tracing::debug!(media = id.0, %digit, duration_ms, "DTMF queued toward IMS");
+        Ok(())
     }
 
     fn release(&mut self, id: MediaSessionId) {
