@@ -564,6 +564,30 @@ impl CallLink {
         Ok(s.information())
     }
 
+    /// Sends `digits` as DTMF toward IMS in the caller's session `id`.
+    pub(crate) async fn dtmf(
+        &self,
+        id: &str,
+        owner: &str,
+        digits: String,
+        duration_ms: u32,
+    ) -> Result<(), ApiError> {
+        let call = {
+            let mut table = self.lock();
+            let s = table.own(id, owner)?;
+            if s.ended_at.is_some() {
+                return Err(ApiError::Conflict("the session has ended".into()));
+            }
+            s.call
+        };
+        let command = Command::Dtmf {
+            call,
+            digits,
+            duration_ms,
+        };
+        Ok(self.send(command).await??)
+    }
+
     /// Makes a web user's number reachable for incoming calls (trunk and lab modes).
     /// Never waits: a full command queue drops it, logged.
     pub(crate) fn user_registered(&self, number: &str) {

@@ -199,6 +199,10 @@ fn build(
             put(calls::update_status),
         )
         .route(
+            &format!("{call}/{{media_session_id}}/dtmf"),
+            post(calls::dtmf),
+        )
+        .route(
             &format!("{chan}/{{device_id}}/channels"),
             post(channel::create),
         )

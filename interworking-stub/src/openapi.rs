@@ -94,6 +94,9 @@ fn schemas() -> Value {
                 "Connected", "Hold", "Resume", "Terminated", "SessionCancelled", "Declined",
                 "Failed", "Waiting", "NoAnswer", "NotReachable", "Busy"] },
             "offer": sdp, "answer": sdp, "clientCorrelator": string } },
+        "DtmfRequest": { "type": "object", "required": ["digits"], "additionalProperties": false, "properties": {
+            "digits": { "type": "string", "pattern": "^[0-9*#A-D]{1,32}$" },
+            "durationMs": { "type": "integer", "minimum": 40, "maximum": 2000, "default": 100 } } },
         "StatusUpdate": { "type": "object", "required": ["status"], "properties": {
             "status": { "type": "string", "enum": ["InProgress", "Ringing", "Connected", "Hold", "Resume"] },
             "answer": sdp, "offer": sdp } },
@@ -206,6 +209,14 @@ pub(crate) fn document() -> Value {
         json!({
             "put": op("Progress, ring, answer, hold or resume", &["mediaSessionId"], Some("StatusUpdate"),
                 (200, "The session after the change", Some("MediaSessionInformation")),
+                &[400, 401, 403, 404, 409, 429, 503]),
+        }),
+    );
+    add(
+        format!("{call}/{{mediaSessionId}}/dtmf"),
+        json!({
+            "post": op("Send DTMF toward IMS (RFC 4733; a gateway extension)", &["mediaSessionId"], Some("DtmfRequest"),
+                (204, "Queued in the media plane", None),
                 &[400, 401, 403, 404, 409, 429, 503]),
         }),
     );

@@ -399,3 +399,73 @@ async fn without_a_running_call_core_calls_are_unavailable() {
         (StatusCode::SERVICE_UNAVAILABLE, Some("UNAVAILABLE"))
     );
 }
+
+/// `POST …/dtmf`: refused before the call connects (409) and for bad digits, durations
+/// or fields (400); accepted (204) in a connected call, where the call core hands each
+/// digit to the media plane; 403 for someone else's session, 404 for an unknown one.
+#[tokio::test]
+async fn dtmf_goes_to_a_connected_call_only() {
+    let h = Harness::start().await;
+    let alice = token(&h.app, "+15550001").await;
+    let reg = register(&h.app, &alice, "phone-1").await;
+    let (_, created) = create(&h.app, &alice, &reg, "tel:+15550001", "tel:+15550100").await;
+    let id = created["mediaSessionId"].as_str().unwrap().to_owned();
+    let path = format!("{CALLS}/{id}/dtmf");
+    let post = |body: serde_json::Value, who: String, path: String| {
+        let app = h.app.clone();
+        async move { call(&app, Method::POST, &path, Some(&who), &[], Some(body)).await }
+    };
+    let (status, body) = post(json!({ "digits": "1" }), alice.clone(), path.clone()).await;
+    assert_eq!(
+        (status, code(&body)),
+        (StatusCode::CONFLICT, Some("CONFLICT")),
+        "not connected"
+    );
+
+    let mut ims = h.accept().await;
+    let invite = ims.request().await;
+    ims.respond(&invite, 200, true).await;
+    wait_status(&h.app, &alice, &id, "Connected").await;
+    assert_eq!(ims.request().await.method, SipMethod::Ack);
+
+    for bad in [
+        json!({ "digits": "12x" }),
+        json!({ "digits": "" }),
+        json!({ "digits": "1".repeat(33) }),
+        json!({ "digits": "1", "durationMs": 10 }),
+        json!({ "digits": "1", "durationMs": 5000 }),
+        json!({ "digits": "1", "tone": "loud" }),
+        json!({ "durationMs": 100 }),
+    ] {
+        let (status, body) = post(bad.clone(), alice.clone(), path.clone()).await;
+        assert_eq!(
+            (status, code(&body)),
+            (StatusCode::BAD_REQUEST, Some("INVALID_ARGUMENT")),
+            "{bad}"
+        );
+    }
+    let (status, body) = post(
+        json!({ "digits": "123#", "durationMs": 80 }),
+        alice.clone(),
+        path.clone(),
+    )
+    .await;
+    assert_eq!(status, StatusCode::NO_CONTENT, "{body}");
+    let (status, _) = post(json!({ "digits": "*" }), alice.clone(), path.clone()).await;
+    assert_eq!(status, StatusCode::NO_CONTENT, "default duration");
+
+    let bob = token(&h.app, "+15550002").await;
+    let (status, body) = post(json!({ "digits": "1" }), bob, path.clone()).await;
+    assert_eq!(
+        (status, code(&body)),
+        (StatusCode::FORBIDDEN, Some("PERMISSION_DENIED")),
+        "not bob's session"
+    );
+    let (status, _) = post(
+        json!({ "digits": "1" }),
+        alice.clone(),
+        format!("{CALLS}/nope/dtmf"),
+    )
+    .await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+}
