@@ -153,6 +153,9 @@ struct Leg {
     cfg: LegConfig,
     last_rx: Instant,
     inactive_reported: bool,
+    /// A packet ended a reported silence: the leg has an inactivity deadline again, one
+    /// the worker's cached earliest deadline does not know (see [`Session::has_event`]).
+    rearmed: bool,
     /// The gateway's RTCP on this leg, once [`Session::set_rtcp`] configured it.
     reporter: Option<LegReporter>,
 }
@@ -165,6 +168,7 @@ impl Leg {
         let moved = self.cfg.remote != Some(remote);
         self.cfg.remote = Some(remote);
         self.last_rx = now;
+        self.rearmed |= self.inactive_reported;
         self.inactive_reported = false;
         if let Some(r) = self.reporter.as_mut() {
             r.on_received(now, ssrc, seq, ts);
@@ -315,6 +319,7 @@ impl Session {
             cfg,
             last_rx: now,
             inactive_reported: false,
+            rearmed: false,
             reporter: None,
         };
         Self {
@@ -593,13 +598,17 @@ impl Session {
     }
 
     /// Whether an event raised by a packet (not by a deadline) is waiting for
-    /// [`Session::poll_event`].
+    /// [`Session::poll_event`], or a packet gave a leg a deadline it did not have (media
+    /// after a reported silence): either way a driver that caches the earliest
+    /// [`Session::poll_timeout`] must call [`Session::poll_event`] and look again.
     pub fn has_event(&self) -> bool {
-        self.relatched.is_some()
+        self.relatched.is_some() || self.web.rearmed || self.ims.rearmed
     }
 
     /// The next event, if any, at `now`.
     pub fn poll_event(&mut self, now: Instant) -> Option<SessionEvent> {
+        self.web.rearmed = false;
+        self.ims.rearmed = false;
         if let Some(leg) = self.relatched.take() {
             return Some(SessionEvent::Relatched { leg });
         }

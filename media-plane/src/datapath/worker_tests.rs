@@ -271,3 +271,65 @@ fn rtcp_port_opens_with_the_call_and_ready_waits_for_it() {
     assert_eq!(w.poll_socket_op(), Some(SocketOp::Close { port: 10000 }));
     assert_eq!(w.poll_socket_op(), None);
 }
+
+/// The earliest deadline is scanned once and cached as a lower bound: packets that only
+/// push deadlines later do not trigger a scan, and none of the inactivity events is
+/// missed or late, including the one a packet re-arms after a reported silence.
+#[test]
+fn cached_deadlines_never_miss_an_inactivity_event() {
+    let t0 = Instant::now();
+    let s = Duration::from_secs;
+    let (mut w, h) = Worker::new(4000, s(5), 8);
+    h.send(Command::Allocate {
+        call: 1,
+        web: leg(5000),
+        ims: leg(6000),
+        ims_port: 10000,
+    })
+    .unwrap();
+    w.drain_commands(t0);
+    while w.poll_socket_op().is_some() {}
+    w.socket_opened(1, 10000);
+    assert!(matches!(w.poll_event(t0), Some(WorkerEvent::Ready { .. })));
+    assert_eq!(w.poll_timeout(), Some(t0 + s(5)));
+
+    let local = SocketAddr::from(([127, 0, 0, 1], 10000));
+    let from_ims = SocketAddr::from(([127, 0, 0, 1], 6000));
+    let mut packet = |w: &mut Worker, at| {
+        let mut buf = [0u8; 64];
+        buf[0] = 0x80;
+        assert!(matches!(
+            w.handle_datagram(at, local, from_ims, &mut buf, 20),
+            Action::Forward { .. }
+        ));
+    };
+    packet(&mut w, t0 + s(1));
+    assert_eq!(
+        w.poll_timeout(),
+        Some(t0 + s(5)),
+        "a lower bound, not rescanned"
+    );
+    assert_eq!(w.poll_event(t0 + s(2)), None);
+    let inactive = |leg| {
+        Some(WorkerEvent::Session {
+            call: 1,
+            event: SessionEvent::MediaInactive { leg },
+        })
+    };
+    assert_eq!(w.poll_event(t0 + s(5)), inactive(LegSide::Web));
+    assert_eq!(w.poll_event(t0 + s(5)), None);
+    assert_eq!(
+        w.poll_timeout(),
+        Some(t0 + s(6)),
+        "rescanned after the event"
+    );
+    assert_eq!(w.poll_event(t0 + s(6)), inactive(LegSide::Ims));
+    assert_eq!(w.poll_timeout(), None, "both silences reported");
+
+    // Media again on the IMS leg: its deadline comes back, and so does the event.
+    packet(&mut w, t0 + s(7));
+    assert!(w.wants_attention());
+    assert_eq!(w.poll_timeout(), Some(t0 + s(12)));
+    assert_eq!(w.poll_event(t0 + s(8)), None);
+    assert_eq!(w.poll_event(t0 + s(12)), inactive(LegSide::Ims));
+}
