@@ -295,7 +295,7 @@ fn cached_deadlines_never_miss_an_inactivity_event() {
 
     let local = SocketAddr::from(([127, 0, 0, 1], 10000));
     let from_ims = SocketAddr::from(([127, 0, 0, 1], 6000));
-    let mut packet = |w: &mut Worker, at| {
+    let packet = |w: &mut Worker, at| {
         let mut buf = [0u8; 64];
         buf[0] = 0x80;
         assert!(matches!(
