@@ -27,7 +27,8 @@
 //! shared [`WorkerMetrics`] and, every [`ONE_WAY_INTERVAL`], samples the calls for
 //! one-way media.
 
-use std::collections::{HashMap, VecDeque};
+use std::cmp::Reverse;
+use std::collections::{BinaryHeap, HashMap, VecDeque};
 use std::fmt;
 use std::net::SocketAddr;
 use std::sync::mpsc::{sync_channel, Receiver, SyncSender, TryRecvError, TrySendError};
@@ -324,11 +325,13 @@ pub struct Worker {
     ports: PortTable,
     /// Web legs with a fixed remote (no WebRTC): their remote and call.
     by_web_remote: HashMap<SocketAddr, Slot>,
-    /// The earliest report due over all calls, when known (`Some(None)`: no call has
-    /// RTCP). Exact: only [`Worker::poll_rtcp`] and [`Command::ConfigureRtcp`] move the
-    /// reports' deadlines; the first rescans, the second forgets it. Spares the backends
-    /// a scan of every call per loop turn.
-    rtcp_next: Option<Option<Instant>>,
+    /// The calls' next RTCP reports as (due, slot), earliest first. Only
+    /// [`Worker::poll_rtcp`] and [`Command::ConfigureRtcp`] move a call's deadline, and
+    /// each pushes the new one, so every call with RTCP has an entry at its deadline;
+    /// an entry that no longer matches its call's deadline (reconfigured, released,
+    /// slot reused) is dropped when it comes up. A report costs O(log calls), not a
+    /// scan of every call (1000 calls report a few hundred times a second).
+    rtcp_due: BinaryHeap<Reverse<(Instant, Slot)>>,
     web_port: u16,
     web: WebPort,
     inactivity: Duration,
@@ -365,7 +368,7 @@ impl Worker {
             calls: Calls::default(),
             ports: PortTable::default(),
             by_web_remote: HashMap::new(),
-            rtcp_next: Some(None),
+            rtcp_due: BinaryHeap::new(),
             web_port,
             web: WebPort::new(transmit_rx),
             inactivity,
@@ -568,7 +571,9 @@ impl Worker {
             c.rtcp_port = want;
             c.rtcp_open = c.rtcp_open && want == old;
             c.session.set_rtcp(now, cfg);
-            self.rtcp_next = None;
+            if let Some(due) = c.session.rtcp_timeout() {
+                self.rtcp_due.push(Reverse((due, slot)));
+            }
         }
     }
 
@@ -880,38 +885,41 @@ impl Worker {
         wall: NtpTime,
         buf: &mut [u8],
     ) -> Option<(u16, SocketAddr, usize)> {
-        if !self.rtcp_due(now) {
-            return None;
-        }
-        let mut next: Option<Instant> = None;
-        for c in self.calls.values_mut() {
-            if c.session.rtcp_timeout().is_some_and(|t| t <= now) {
-                if let Some(t) = c.session.poll_rtcp(now, wall, buf) {
-                    self.rtcp_next = None; // more may be due: scan again
-                    self.tally.rtcp_sent(t.leg);
-                    let port = match t.leg {
-                        LegSide::Web => c.web_port.unwrap_or(self.web_port),
-                        LegSide::Ims => c.rtcp_port.unwrap_or(c.ims_port),
-                    };
-                    return Some((port, t.to, t.len));
-                }
+        while let Some(&Reverse((due, slot))) = self.rtcp_due.peek() {
+            if due > now {
+                return None;
             }
-            next = match (next, c.session.rtcp_timeout()) {
-                (Some(a), Some(b)) => Some(a.min(b)),
-                (a, b) => a.or(b),
+            self.rtcp_due.pop();
+            let Some(c) = self.calls.at_mut(slot) else {
+                continue;
             };
+            if c.session.rtcp_timeout() != Some(due) {
+                continue; // stale: the call's own entry is elsewhere in the heap
+            }
+            let sent = c.session.poll_rtcp(now, wall, buf);
+            // A report, or a leg that could not send, moved the deadline: note the new one
+            // (the other leg may be due too, then it comes up again at once).
+            if let Some(next) = c.session.rtcp_timeout() {
+                self.rtcp_due.push(Reverse((next, slot)));
+            }
+            if let Some(t) = sent {
+                self.tally.rtcp_sent(t.leg);
+                let port = match t.leg {
+                    LegSide::Web => c.web_port.unwrap_or(self.web_port),
+                    LegSide::Ims => c.rtcp_port.unwrap_or(c.ims_port),
+                };
+                return Some((port, t.to, t.len));
+            }
         }
-        self.rtcp_next = Some(next);
         None
     }
 
     /// Whether [`Worker::poll_rtcp`] may have a report at `now` (backends skip reading
     /// the wall clock otherwise).
     pub fn rtcp_due(&self, now: Instant) -> bool {
-        match self.rtcp_next {
-            Some(next) => next.is_some_and(|t| t <= now),
-            None => true,
-        }
+        self.rtcp_due
+            .peek()
+            .is_some_and(|Reverse((due, _))| *due <= now)
     }
 
     /// The next event: a failed allocation, an ICE event, installed keys, or a session

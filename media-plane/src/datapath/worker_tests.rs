@@ -333,3 +333,92 @@ fn cached_deadlines_never_miss_an_inactivity_event() {
     assert_eq!(w.poll_event(t0 + s(8)), None);
     assert_eq!(w.poll_event(t0 + s(12)), inactive(LegSide::Ims));
 }
+
+/// The RTCP deadline heap: over a minute of simulated time, every leg of every call
+/// with RTCP reports at its own pace (RFC 3550 §6.2: 2.5-7.5 s for two participants),
+/// nothing twice at once; a reconfigured call follows its new schedule (its old entry
+/// is dropped, not doubled) and a released call reports no more.
+#[test]
+fn rtcp_reports_come_from_the_deadline_heap() {
+    use crate::datapath::{ImsRtcp, RtcpConfig};
+    let t0 = Instant::now();
+    let (mut w, h) = Worker::new(4000, Duration::from_secs(600), 64);
+    let cfg = |seed| RtcpConfig {
+        cname: "c".into(),
+        seed,
+        web_clock_rate: 8000,
+        ims_clock_rate: 8000,
+        ims: ImsRtcp::Mux,
+        ims_reports: true,
+    };
+    for call in 1..=3u64 {
+        h.send(Command::Allocate {
+            call,
+            web: leg(5000 + call as u16),
+            ims: leg(6000 + call as u16),
+            ims_port: 10000 + 2 * call as u16,
+        })
+        .unwrap();
+        h.send(Command::ConfigureRtcp {
+            call,
+            rtcp: Box::new(cfg(call)),
+        })
+        .unwrap();
+    }
+    w.drain_commands(t0);
+    let mut out = [0u8; 512];
+    let mut sent: Vec<(Duration, u16)> = Vec::new();
+    let mut drain = |w: &mut Worker, at: Instant, sent: &mut Vec<(Duration, u16)>| {
+        while let Some((_, to, _)) = w.poll_rtcp(at, NtpTime(0), &mut out) {
+            sent.push((at - t0, to.port()));
+        }
+        assert!(!w.rtcp_due(at), "drained");
+    };
+    let step = Duration::from_millis(100);
+    let mut at = t0;
+    while at < t0 + Duration::from_secs(30) {
+        drain(&mut w, at, &mut sent);
+        at += step;
+    }
+    // Call 2 reconfigured, call 3 released, then 30 s more.
+    h.send(Command::ConfigureRtcp {
+        call: 2,
+        rtcp: Box::new(cfg(99)),
+    })
+    .unwrap();
+    h.send(Command::Release { call: 3 }).unwrap();
+    w.drain_commands(at);
+    let half = sent.len();
+    while at < t0 + Duration::from_secs(60) {
+        drain(&mut w, at, &mut sent);
+        at += step;
+    }
+    for port in [5001, 6001, 5002, 6002, 5003, 6003] {
+        let times: Vec<Duration> = sent.iter().filter(|s| s.1 == port).map(|s| s.0).collect();
+        let gaps: Vec<Duration> = times.windows(2).map(|t| t[1] - t[0]).collect();
+        assert!(
+            times[0] <= Duration::from_secs(4),
+            "{port}: first {:?}",
+            times[0]
+        );
+        let (lo, hi) = (Duration::from_millis(2400), Duration::from_millis(7600));
+        let ok = |g: &Duration| (lo..=hi).contains(g);
+        match port {
+            // Reconfigured at 30 s: its first new report within half an interval.
+            5002 | 6002 => assert!(
+                gaps.iter().filter(|g| !ok(g)).count() <= 1,
+                "{port}: {gaps:?}"
+            ),
+            _ => assert!(gaps.iter().all(ok), "{port}: {gaps:?}"),
+        }
+        if port % 1000 == 3 {
+            assert!(
+                times.iter().all(|t| *t < Duration::from_secs(30)),
+                "released"
+            );
+        } else {
+            assert!(times.len() >= 8, "{port}: {} reports in 60 s", times.len());
+        }
+    }
+    assert!(sent.len() > half, "reports went on after the changes");
+}
