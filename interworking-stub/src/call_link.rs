@@ -529,14 +529,7 @@ impl CallLink {
         owner: &str,
         update: StatusUpdate,
     ) -> Result<MediaSessionInformation, ApiError> {
-        let call = {
-            let mut table = self.lock();
-            let s = table.own(id, owner)?;
-            if s.ended_at.is_some() {
-                return Err(ApiError::Conflict("the session has ended".into()));
-            }
-            s.call
-        };
+        let call = self.live_call(id, owner)?;
         let command = match update.clone() {
             StatusUpdate::Progress => Command::Progress { call },
             StatusUpdate::Ringing => Command::Ringing { call },
@@ -564,6 +557,16 @@ impl CallLink {
         Ok(s.information())
     }
 
+    /// The call of the caller's session `id`, if it has not ended (409 if it has).
+    fn live_call(&self, id: &str, owner: &str) -> Result<CallId, ApiError> {
+        let mut table = self.lock();
+        let s = table.own(id, owner)?;
+        if s.ended_at.is_some() {
+            return Err(ApiError::Conflict("the session has ended".into()));
+        }
+        Ok(s.call)
+    }
+
     /// Sends `digits` as DTMF toward IMS in the caller's session `id`.
     pub(crate) async fn dtmf(
         &self,
@@ -572,14 +575,7 @@ impl CallLink {
         digits: String,
         duration_ms: u32,
     ) -> Result<(), ApiError> {
-        let call = {
-            let mut table = self.lock();
-            let s = table.own(id, owner)?;
-            if s.ended_at.is_some() {
-                return Err(ApiError::Conflict("the session has ended".into()));
-            }
-            s.call
-        };
+        let call = self.live_call(id, owner)?;
         let command = Command::Dtmf {
             call,
             digits,

@@ -553,8 +553,55 @@ fn reports_wait_for_a_remote_and_keys_without_spinning() {
     );
 }
 
+/// The browser sends `pkt` (protected with its key 1): what the IMS peer reads
+/// (unprotected with the gateway's key 4 when the IMS leg is SRTP).
+fn browser_to_ims(
+    s: &mut Session,
+    now: Instant,
+    tx: &mut SrtpContext,
+    pkt: &[u8],
+    srtp: bool,
+) -> AtFarEnd {
+    let (mut buf, n) = protect(tx, pkt);
+    match s.handle_rtp(now, LegSide::Web, addr(5000), &mut buf, n) {
+        Action::Forward { len, .. } => {
+            let m = if srtp {
+                ctx(4).unprotect_rtp(&mut buf, len).unwrap()
+            } else {
+                len
+            };
+            Ok(buf[..m].to_vec())
+        }
+        other => Err(other),
+    }
+}
+
+/// The IMS peer sends `pkt` (protected with its key 3 when SRTP): what the browser reads.
+fn ims_to_browser(s: &mut Session, now: Instant, pkt: &[u8], srtp: bool) -> Vec<u8> {
+    let (mut buf, n) = if srtp {
+        protect(&mut ctx(3), pkt)
+    } else {
+        let mut b = [0u8; 1500];
+        b[..pkt.len()].copy_from_slice(pkt);
+        (b, pkt.len())
+    };
+    let Action::Forward { len, .. } = s.handle_rtp(now, LegSide::Ims, addr(6000), &mut buf, n)
+    else {
+        panic!("dropped toward the browser")
+    };
+    let m = ctx(2).unprotect_rtp(&mut buf, len).unwrap();
+    buf[..m].to_vec()
+}
+
+/// What the far end read, or what the session did instead.
+type AtFarEnd = Result<Vec<u8>, Action>;
+
+fn ts_of(p: &[u8]) -> u32 {
+    u32::from_be_bytes(p[4..8].try_into().unwrap())
+}
+
 /// RFC 4733 §2.3.5 across clocks: the browser's telephone-event 101 at 8 kHz is the
-/// IMS side's 96 at 16 kHz. Durations are rescaled both ways (SRTP → SRTP, RTP → SRTP),
+/// IMS side's 96 at 16 kHz. Durations are rescaled both ways (SRTP → SRTP, SRTP → RTP),
 /// the event's timestamp stays on the stream clock, audio is untouched, and a
 /// telephone-event that is not whole 4-octet blocks is dropped and counted.
 #[test]
@@ -563,80 +610,57 @@ fn telephone_event_duration_follows_each_legs_clock() {
         let [hi, lo] = d.to_be_bytes();
         [5u8, 10, hi, lo]
     };
-    for ims_srtp in [true, false] {
+    for srtp in [true, false] {
         let t0 = Instant::now();
-        let mut s = session(t0, ims_srtp);
+        let mut s = session(t0, srtp);
         s.ims.cfg.egress_pt = PtMap::default().with_event(101, 8000, 96, 16000);
         s.web.cfg.egress_pt = PtMap::default().with_event(96, 16000, 101, 8000);
-        let (mut browser_tx, mut ims_rx) = (ctx(1), ctx(4));
-        let mut egress_ts = Vec::new();
+        let mut tx = ctx(1);
+        let mut event_ts = Vec::new();
         for (seq, d) in [(1u16, 160u16), (2, 320), (3, 480)] {
-            let (mut buf, n) = protect(&mut browser_tx, &rtp(11, seq, 8000, 101, &digit(d)));
-            let Action::Forward { len, .. } =
-                s.handle_rtp(t0, LegSide::Web, addr(5000), &mut buf, n)
-            else {
-                panic!("event dropped")
-            };
-            let m = if ims_srtp {
-                ims_rx.unprotect_rtp(&mut buf, len).unwrap()
-            } else {
-                len
-            };
-            assert_eq!(buf[1] & 0x7f, 96);
-            assert_eq!(
-                &buf[12..m],
-                &digit(2 * d),
-                "8 kHz duration doubled at 16 kHz"
-            );
-            egress_ts.push(u32::from_be_bytes(buf[4..8].try_into().unwrap()));
+            let p = browser_to_ims(
+                &mut s,
+                t0,
+                &mut tx,
+                &rtp(11, seq, 8000, 101, &digit(d)),
+                srtp,
+            )
+            .expect("event forwarded");
+            assert_eq!(p[1] & 0x7f, 96);
+            assert_eq!(&p[12..], &digit(2 * d), "8 kHz duration doubled at 16 kHz");
+            event_ts.push(ts_of(&p));
         }
         assert!(
-            egress_ts.iter().all(|t| *t == egress_ts[0]),
+            event_ts.iter().all(|t| *t == event_ts[0]),
             "one event, one timestamp"
         );
 
         // Audio (PCMU) in the same stream: 4 payload octets stay as they are.
-        let (mut buf, n) = protect(&mut browser_tx, &rtp(11, 4, 8160, 0, &digit(160)));
-        let Action::Forward { len, .. } = s.handle_rtp(t0, LegSide::Web, addr(5000), &mut buf, n)
-        else {
-            panic!("audio dropped")
-        };
-        let m = if ims_srtp {
-            ims_rx.unprotect_rtp(&mut buf, len).unwrap()
-        } else {
-            len
-        };
-        assert_eq!(&buf[12..m], &digit(160));
+        let p = browser_to_ims(&mut s, t0, &mut tx, &rtp(11, 4, 8160, 0, &digit(160)), srtp)
+            .expect("audio forwarded");
+        assert_eq!(&p[12..], &digit(160));
         assert_eq!(
-            u32::from_be_bytes(buf[4..8].try_into().unwrap()),
-            egress_ts[0].wrapping_add(160),
+            ts_of(&p),
+            event_ts[0].wrapping_add(160),
             "the stream clock is not scaled"
         );
 
         // A 3-octet "event": authenticated, then dropped.
         let before = s.drops().too_short;
-        let (mut buf, n) = protect(&mut browser_tx, &rtp(11, 5, 8320, 101, &[5, 10, 0]));
-        let a = s.handle_rtp(t0, LegSide::Web, addr(5000), &mut buf, n);
-        assert_eq!(a, Action::Drop(DropReason::TooShort));
+        let r = browser_to_ims(
+            &mut s,
+            t0,
+            &mut tx,
+            &rtp(11, 5, 8320, 101, &[5, 10, 0]),
+            srtp,
+        );
+        assert_eq!(r, Err(Action::Drop(DropReason::TooShort)));
         assert_eq!(s.drops().too_short, before + 1);
 
         // IMS → browser: 16 kHz back to 8 kHz.
-        let mut ims_tx = ctx(3);
-        let pkt = rtp(33, 1, 0, 96, &digit(1600));
-        let (mut buf, n) = if ims_srtp {
-            protect(&mut ims_tx, &pkt)
-        } else {
-            let mut b = [0u8; 1500];
-            b[..pkt.len()].copy_from_slice(&pkt);
-            (b, pkt.len())
-        };
-        let Action::Forward { len, .. } = s.handle_rtp(t0, LegSide::Ims, addr(6000), &mut buf, n)
-        else {
-            panic!("event from IMS dropped")
-        };
-        let m = ctx(2).unprotect_rtp(&mut buf, len).unwrap();
-        assert_eq!(buf[1] & 0x7f, 101);
-        assert_eq!(&buf[12..m], &digit(800), "16 kHz duration halved at 8 kHz");
+        let p = ims_to_browser(&mut s, t0, &rtp(33, 1, 0, 96, &digit(1600)), srtp);
+        assert_eq!(p[1] & 0x7f, 101);
+        assert_eq!(&p[12..], &digit(800), "16 kHz duration halved at 8 kHz");
     }
 }
 
@@ -667,35 +691,25 @@ fn pt_map_event_clock_only_when_the_clocks_differ() {
 #[test]
 fn generated_event_replaces_audio_toward_ims_only() {
     use crate::datapath::ToneRequest;
-    for ims_srtp in [true, false] {
+    let tone = |event| ToneRequest {
+        event,
+        duration: Duration::from_millis(60),
+        pt: 96,
+        event_hz: 8000,
+        stream_hz: 8000,
+    };
+    for srtp in [true, false] {
         let t0 = Instant::now();
-        let mut s = session(t0, ims_srtp);
-        assert!(s.send_tone(ToneRequest {
-            event: 11,
-            duration: Duration::from_millis(60),
-            pt: 96,
-            event_hz: 8000,
-            stream_hz: 8000,
-        }));
-        let (mut browser_tx, mut ims_rx) = (ctx(1), ctx(4));
-        let mut got = Vec::new();
-        for i in 0..8u16 {
-            let pkt = rtp(11, 100 + i, 8000 + 160 * u32::from(i), 0, &[0xff; 160]);
-            let (mut buf, n) = protect(&mut browser_tx, &pkt);
-            let Action::Forward { len, .. } =
-                s.handle_rtp(t0, LegSide::Web, addr(5000), &mut buf, n)
-            else {
-                panic!("dropped")
-            };
-            let m = if ims_srtp {
-                ims_rx.unprotect_rtp(&mut buf, len).unwrap()
-            } else {
-                len
-            };
-            got.push(buf[..m].to_vec());
-        }
+        let mut s = session(t0, srtp);
+        assert!(s.send_tone(tone(11)));
+        let mut tx = ctx(1);
+        let got: Vec<Vec<u8>> = (0..8u16)
+            .map(|i| {
+                let pkt = rtp(11, 100 + i, 8000 + 160 * u32::from(i), 0, &[0xff; 160]);
+                browser_to_ims(&mut s, t0, &mut tx, &pkt, srtp).expect("forwarded")
+            })
+            .collect();
         let seq = |p: &Vec<u8>| u16::from_be_bytes([p[2], p[3]]);
-        let ts = |p: &Vec<u8>| u32::from_be_bytes(p[4..8].try_into().unwrap());
         assert_eq!(
             got.iter().map(seq).collect::<Vec<_>>(),
             (7..15).collect::<Vec<_>>()
@@ -705,60 +719,31 @@ fn generated_event_replaces_audio_toward_ims_only() {
         assert_eq!(events[0][1], 0x80 | 96, "marker on the first event packet");
         assert!(events[1..].iter().all(|p| p[1] == 96));
         assert!(
-            events.iter().all(|p| ts(p) == ts(&events[0])),
+            events.iter().all(|p| ts_of(p) == ts_of(&events[0])),
             "the event's start"
         );
         let blocks: Vec<_> = events.iter().map(|p| p[12..].to_vec()).collect();
+        let block = |e: u8, d: u16| [[11, e], d.to_be_bytes()].concat();
         assert_eq!(
             blocks,
             [
-                vec![11, 10, 0, 160],
-                vec![11, 10, 320u16.to_be_bytes()[0], 320u16.to_be_bytes()[1]],
-                vec![
-                    11,
-                    0x80 | 10,
-                    480u16.to_be_bytes()[0],
-                    480u16.to_be_bytes()[1]
-                ],
-                vec![
-                    11,
-                    0x80 | 10,
-                    480u16.to_be_bytes()[0],
-                    480u16.to_be_bytes()[1]
-                ],
-                vec![
-                    11,
-                    0x80 | 10,
-                    480u16.to_be_bytes()[0],
-                    480u16.to_be_bytes()[1]
-                ],
+                block(10, 160),
+                block(10, 320),
+                block(0x8a, 480),
+                block(0x8a, 480),
+                block(0x8a, 480)
             ]
         );
         assert!(audio.iter().all(|p| p[1] == 0 && p[12..] == [0xff; 160]));
-        assert_eq!(ts(&audio[0]), ts(&events[0]) + 5 * 160, "stream clock kept");
+        assert_eq!(
+            ts_of(&audio[0]),
+            ts_of(&events[0]) + 5 * 160,
+            "stream clock kept"
+        );
 
         // Toward the browser nothing changes.
-        let mut ims_tx = ctx(3);
-        let pkt = rtp(33, 1, 0, 0, b"audio");
-        let (mut buf, n) = if ims_srtp {
-            protect(&mut ims_tx, &pkt)
-        } else {
-            let mut b = [0u8; 1500];
-            b[..pkt.len()].copy_from_slice(&pkt);
-            (b, pkt.len())
-        };
-        assert!(s.send_tone(ToneRequest {
-            event: 1,
-            duration: Duration::from_millis(60),
-            pt: 96,
-            event_hz: 8000,
-            stream_hz: 8000,
-        }));
-        let Action::Forward { len, .. } = s.handle_rtp(t0, LegSide::Ims, addr(6000), &mut buf, n)
-        else {
-            panic!("dropped")
-        };
-        let m = ctx(2).unprotect_rtp(&mut buf, len).unwrap();
-        assert_eq!(&buf[12..m], b"audio");
+        assert!(s.send_tone(tone(1)));
+        let p = ims_to_browser(&mut s, t0, &rtp(33, 1, 0, 0, b"audio"), srtp);
+        assert_eq!(&p[12..], b"audio");
     }
 }
