@@ -24,8 +24,8 @@
 use std::collections::VecDeque;
 use std::time::Duration;
 
-/// Events queued per call; more are refused ([`ToneQueue::push`] returns false). Two
-/// requests of the call core's longest digit string (32).
+/// Events queued per call; more are refused ([`crate::datapath::Session::send_tone`]
+/// returns false). Two requests of the call core's longest digit string (32).
 pub const MAX_QUEUED_TONES: usize = 64;
 
 /// Silence (passed-through audio) between two events: RFC 4733 does not fix it; 40 ms

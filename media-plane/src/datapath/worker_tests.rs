@@ -2,7 +2,7 @@
 //! their RTCP port+1), Ready, stop.
 
 use super::*;
-use crate::datapath::{LegCrypto, PtMap};
+use crate::datapath::{LegConfig, LegCrypto, PtMap, SessionEvent};
 use crate::srtp::ReOriginator;
 
 fn leg(remote: u16) -> Box<LegConfig> {
