@@ -26,6 +26,8 @@
 //! kernel frees each sent datagram: at 1000 calls that wake-up was the largest cost the
 //! engine paid over the bare forwarder. The port is still exclusive, as a plain bind
 //! makes it. The shared web socket, bound by the caller, receives and sends itself.
+//! Each per-call port costs two file descriptors (a call without rtcp-mux: four), which
+//! `RLIMIT_NOFILE` has to allow for.
 //!
 //! [`Backend::Auto`] takes io_uring when [`io_uring_available`] says the kernel lets this
 //! process use it (seccomp often blocks `io_uring_setup` in containers) and epoll with
