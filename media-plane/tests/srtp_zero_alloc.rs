@@ -1,6 +1,6 @@
 //! Zero heap allocations per packet in steady state: protect, unprotect (SRTP and
 //! SRTCP) and the transcode primitive, for every suite and suite pair, counted by a
-//! `#[global_allocator]`.
+//! `#[global_allocator]`; and none at all behind a default context's stream state.
 //!
 //! A plain `main` (no test harness): the counter is process-wide, and libtest's own
 //! threads would be counted too.
@@ -125,9 +125,30 @@ fn no_allocation_per_packet_in_steady_state() {
     );
 }
 
+/// The per-SSRC state (stream slots, replay windows) of a context with the default
+/// config is inline: building one allocates nothing, so the packet path reaches that
+/// state without following a pointer. A window beyond the default is boxed.
+fn default_context_keeps_stream_state_inline() {
+    let suite = SrtpSuite::AesCm128HmacSha1_80;
+    let build = |config| {
+        let region = Region::new(GLOBAL);
+        let c = SrtpContext::new(suite, &[7; 16], &[9; 14], config).expect("lengths fit");
+        let n = region.change().allocations;
+        drop(std::hint::black_box(c));
+        n
+    };
+    assert_eq!(build(SrtpConfig::default()), 0, "default config");
+    let wide = SrtpConfig {
+        replay_window: 4096,
+        ..SrtpConfig::default()
+    };
+    assert!(build(wide) > 0, "a 4096-packet window is boxed");
+}
+
 /// `harness = false` (see Cargo.toml): no libtest threads run beside the counted region,
 /// so the count is this process's own work and nothing else.
 fn main() {
     no_allocation_per_packet_in_steady_state();
-    println!("no_allocation_per_packet_in_steady_state: 1 passed, 0 failed");
+    default_context_keeps_stream_state_inline();
+    println!("no_allocation_per_packet_in_steady_state, default_context_keeps_stream_state_inline: 2 passed, 0 failed");
 }

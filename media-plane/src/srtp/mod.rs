@@ -9,7 +9,8 @@
 //! ```
 //!
 //! - [`SrtpContext`]: one direction of one leg. Keys are derived (RFC 3711 §4.3, KDR 0)
-//!   and scheduled once; per-SSRC ROC and replay windows live in a fixed table.
+//!   and scheduled once; per-SSRC ROC and replay windows live in a fixed table
+//!   inside the context (no pointer to follow per packet).
 //! - [`ReOriginator`] and [`srtp_to_srtp`], [`srtp_to_rtp`], [`rtp_to_srtp`]: the
 //!   transcode primitive of the media plane.
 //! - [`split_dtls_keying_material`], [`SrtpSuite::from_dtls_profile`]: DTLS-SRTP

@@ -6,9 +6,14 @@
 //!                         top - W                                  top
 //! ```
 //!
-//! One [`ReplayWindow`] per SSRC and direction. Its bitmap is allocated once when the
-//! context is built and reused in place for the life of the context: checking and
-//! accepting an index never allocates.
+//! One [`ReplayWindow`] per SSRC and direction. Its bitmap is a power-of-two ring of
+//! bits, set up once when the context is built and reused in place for the life of the
+//! context: checking and accepting an index never allocates. A ring of up to
+//! [`INLINE_WORDS`] words (every window up to the default 1024 packets) is held inside
+//! the window itself, so inside the `SrtpContext`: the packet path reads the window's
+//! top and its bit from memory at a fixed offset of the context, not through a pointer
+//! (with 4 contexts per call, a pointer chase per context was a dependent cache miss
+//! per packet at 1000 calls). Only a configured window larger than that is boxed.
 
 use super::SrtpError;
 
@@ -17,18 +22,51 @@ pub const MIN_REPLAY_WINDOW: usize = 64;
 /// The window used unless configured otherwise.
 pub const DEFAULT_REPLAY_WINDOW: usize = 1024;
 
+/// Ring words (of 64 bits) kept inline: the default window's ring.
+pub(crate) const INLINE_WORDS: usize = DEFAULT_REPLAY_WINDOW / 64;
+
 /// Largest SRTP packet index (48 bits, RFC 3711 §3.3.1).
 pub(crate) const MAX_SRTP_INDEX: u64 = (1 << 48) - 1;
 
+/// The ring's storage: inline for rings of up to [`INLINE_WORDS`] words (of which a
+/// smaller ring uses the first few), boxed beyond.
+#[derive(Debug, Clone)]
+enum Bits {
+    Inline([u64; INLINE_WORDS]),
+    Boxed(Box<[u64]>),
+}
+
+impl Bits {
+    #[inline]
+    fn words(&self) -> &[u64] {
+        match self {
+            Bits::Inline(w) => w,
+            Bits::Boxed(w) => w,
+        }
+    }
+
+    #[inline]
+    fn words_mut(&mut self) -> &mut [u64] {
+        match self {
+            Bits::Inline(w) => w,
+            Bits::Boxed(w) => w,
+        }
+    }
+}
+
 /// A sliding window over packet indices, stored as a ring of bits.
+// The header (top, size, ring) first, then the bits: the packet path reads the header
+// and one word of the bits, at fixed offsets inside the owning context.
+#[repr(C)]
 #[derive(Debug, Clone)]
 pub(crate) struct ReplayWindow {
     /// Highest index accepted so far; `None` before the first packet.
     top: Option<u64>,
     /// Window size W in packets (at least 64).
     size: u64,
-    /// Ring of `bits.len() * 64 >= size` bits; bit `i % ring` is index `i`.
-    bits: Box<[u64]>,
+    /// Ring length in bits (a power of two, ≥ `size`); bit `i % ring` is index `i`.
+    ring: u64,
+    bits: Bits,
 }
 
 impl ReplayWindow {
@@ -38,41 +76,57 @@ impl ReplayWindow {
         }
         // A power-of-two ring, so that a slot is a mask, not a division, per packet.
         let words = size.div_ceil(64).next_power_of_two();
+        let bits = if words <= INLINE_WORDS {
+            Bits::Inline([0; INLINE_WORDS])
+        } else {
+            Bits::Boxed(vec![0u64; words].into_boxed_slice())
+        };
         Ok(Self {
             top: None,
             size: size as u64,
-            bits: vec![0u64; words].into_boxed_slice(),
+            ring: words as u64 * 64,
+            bits,
         })
     }
 
-    /// Forgets every index, keeping the allocation.
+    /// Whether the ring is held inline (no heap allocation behind the window).
+    #[cfg(test)]
+    pub(crate) fn is_inline(&self) -> bool {
+        matches!(self.bits, Bits::Inline(_))
+    }
+
+    /// Forgets every index, keeping the storage.
     pub(crate) fn reset(&mut self) {
         self.top = None;
-        self.bits.fill(0);
+        self.clear();
+    }
+
+    fn clear(&mut self) {
+        self.bits.words_mut().fill(0);
     }
 
     /// Highest accepted index.
+    #[inline]
     pub(crate) fn top(&self) -> Option<u64> {
         self.top
     }
 
-    fn ring(&self) -> u64 {
-        self.bits.len() as u64 * 64
-    }
-
+    #[inline]
     fn slot(&self, index: u64) -> (usize, u64) {
-        let pos = index & (self.ring() - 1);
+        let pos = index & (self.ring - 1);
         ((pos / 64) as usize, 1u64 << (pos % 64))
     }
 
+    #[inline]
     fn get(&self, index: u64) -> bool {
         let (w, m) = self.slot(index);
-        self.bits.get(w).is_some_and(|b| b & m != 0)
+        self.bits.words().get(w).is_some_and(|b| b & m != 0)
     }
 
+    #[inline]
     fn put(&mut self, index: u64, on: bool) {
         let (w, m) = self.slot(index);
-        if let Some(b) = self.bits.get_mut(w) {
+        if let Some(b) = self.bits.words_mut().get_mut(w) {
             if on {
                 *b |= m;
             } else {
@@ -104,8 +158,8 @@ impl ReplayWindow {
             }
             Some(top) => {
                 let delta = index - top;
-                if delta >= self.ring() {
-                    self.bits.fill(0);
+                if delta >= self.ring {
+                    self.clear();
                 } else {
                     // Clear the slots the window slides over: they still hold bits of
                     // indices one ring length older.
@@ -117,7 +171,7 @@ impl ReplayWindow {
                 self.top = Some(index);
             }
             None => {
-                self.bits.fill(0);
+                self.clear();
                 self.put(index, true);
                 self.top = Some(index);
             }
@@ -227,8 +281,10 @@ mod tests {
             seed ^= seed << 17;
             seed
         };
-        for size in [64usize, 65, 100, 1024] {
+        for size in [64usize, 65, 100, 1000, 1024, 1025, 4096] {
             let mut w = ReplayWindow::new(size).expect("allowed size");
+            // Rings up to the default window's are inline, larger ones boxed.
+            assert_eq!(w.is_inline(), size <= DEFAULT_REPLAY_WINDOW, "size {size}");
             let mut seen = std::collections::BTreeSet::new();
             let mut top: Option<u64> = None;
             let mut cursor = 10_000u64;

@@ -1,5 +1,6 @@
 //! The crate's only `unsafe`: thin, audited wrappers over the Linux system calls the
-//! backends use (epoll, eventfd, recvmmsg/sendmmsg, and the io_uring submission pieces),
+//! backends use (epoll, eventfd, recvmmsg/sendmmsg, the io_uring submission pieces, and
+//! the receive/send socket pairs of the per-call ports),
 //! and the one CPU-specific kernel the SRTP engine calls ([`cm_x2`]: the AES-CM →
 //! AES-CM transcode of a packet with AES-NI and two SHA-NI chains side by side,
 //! picked at run time).
@@ -14,4 +15,5 @@ pub(crate) mod addr;
 pub(crate) mod cm_x2;
 pub(crate) mod epoll;
 pub(crate) mod mmsg;
+pub(crate) mod udp_pair;
 pub(crate) mod uring;

@@ -1,14 +1,14 @@
 //! The portable backend: level-triggered epoll, recvmmsg into preallocated slots,
 //! in-place transcode, one sendmmsg per socket per loop turn.
 
-use std::net::{IpAddr, SocketAddr, UdpSocket};
+use std::net::{IpAddr, UdpSocket};
 use std::os::fd::AsRawFd;
 use std::sync::mpsc::SyncSender;
 use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::Instant;
 
-use super::{bind_ims, io_err, BackendConfig, BackendStats, Control, SocketTable, RTCP_BUF};
+use super::{bind_ims, io_err, BackendConfig, BackendStats, Control, Sock, SocketTable, RTCP_BUF};
 use crate::datapath::{Action, DatapathError, SocketOp, Worker, WorkerEvent};
 use crate::sys::epoll::{Epoll, EventFd, Events};
 use crate::sys::mmsg::{Outgoing, RecvBatch, SendBatch};
@@ -17,11 +17,6 @@ use crate::sys::mmsg::{Outgoing, RecvBatch, SendBatch};
 const WAKE: u64 = u64::MAX;
 /// recvmmsg calls per ready socket per turn, so one busy socket cannot starve the rest.
 const ROUNDS: usize = 4;
-
-struct Sock {
-    sock: UdpSocket,
-    local: SocketAddr,
-}
 
 struct Driver {
     worker: Worker,
@@ -64,7 +59,7 @@ pub(super) fn start(
     let w = Arc::clone(&wake);
     worker.set_waker(Arc::new(move || w.notify()));
     let mut sockets = SocketTable::new();
-    sockets.insert(local.port(), Sock { sock: web, local });
+    sockets.insert(local.port(), Sock::shared(web, local));
     std::thread::Builder::new()
         .name("media-epoll".into())
         .spawn(move || {
@@ -139,9 +134,10 @@ impl Driver {
                         SocketOp::OpenWeb { .. } => self.web_ip,
                         _ => self.ims_ip,
                     };
-                    let r = bind_ims(ip, port).and_then(|(sock, local)| {
-                        self.epoll.add(sock.as_raw_fd(), u64::from(port))?;
-                        Ok(Sock { sock, local })
+                    let r = bind_ims(ip, port).and_then(|bound| {
+                        let s = Sock::bound(bound);
+                        self.epoll.add(s.rx.as_raw_fd(), u64::from(port))?;
+                        Ok(s)
                     });
                     match r {
                         Ok(s) => {
@@ -160,7 +156,7 @@ impl Driver {
                     }
                     if let Some((_, s)) = self.sockets.remove(port) {
                         // Closing the socket removes it from epoll anyway; this is explicit.
-                        let _ = self.epoll.delete(s.sock.as_raw_fd());
+                        let _ = self.epoll.delete(s.rx.as_raw_fd());
                     }
                 }
             }
@@ -172,7 +168,7 @@ impl Driver {
         let Some(s) = self.sockets.by_port(port) else {
             return;
         };
-        let (fd, local) = (s.sock.as_raw_fd(), s.local);
+        let (fd, local) = (s.rx.as_raw_fd(), s.local);
         for _ in 0..ROUNDS {
             if self.used == self.recv.capacity() {
                 self.flush();
@@ -222,7 +218,7 @@ impl Driver {
             |port, to, b| {
                 sockets
                     .by_port(port)
-                    .is_some_and(|s| s.sock.send_to(b, to).is_ok())
+                    .is_some_and(|s| s.sender().send_to(b, to).is_ok())
             },
         );
     }
@@ -236,7 +232,7 @@ impl Driver {
             let (run, tail) = rest.split_at(n);
             match self.sockets.by_port(first.port) {
                 Some(s) => {
-                    let r = self.send.send(s.sock.as_raw_fd(), &self.recv, run);
+                    let r = self.send.send(s.sender().as_raw_fd(), &self.recv, run);
                     self.stats.sent += r.sent as u64;
                     self.stats.send_failed += r.failed as u64;
                 }

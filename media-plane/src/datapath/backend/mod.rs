@@ -19,6 +19,16 @@
 //! clock for their NTP timestamps is read here, never in the worker) and sends each with
 //! a plain `send_to`: a few datagrams per call every five seconds, off the batched path.
 //!
+//! Each of those per-call ports is a socket pair (`sys::udp_pair`): one socket receives
+//! everything sent to the port (a reuseport group whose BPF program always picks it),
+//! the other sends from the same address and has nothing armed on it. A send from the
+//! receiving socket itself would wake its wait queue (the receive armed on it) when the
+//! kernel frees each sent datagram: at 1000 calls that wake-up was the largest cost the
+//! engine paid over the bare forwarder. The port is still exclusive, as a plain bind
+//! makes it. The shared web socket, bound by the caller, receives and sends itself.
+//! Each per-call port costs two file descriptors (a call without rtcp-mux: four), which
+//! `RLIMIT_NOFILE` has to allow for.
+//!
 //! [`Backend::Auto`] takes io_uring when [`io_uring_available`] says the kernel lets this
 //! process use it (seccomp often blocks `io_uring_setup` in containers) and epoll with
 //! recvmmsg/sendmmsg otherwise; [`RunningWorker::backend`] says which one runs.
@@ -37,6 +47,7 @@ use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use super::{DatapathError, Worker, WorkerEvent};
+use crate::sys::udp_pair::UdpPair;
 
 /// Which backend to run.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -248,12 +259,46 @@ impl<S> SocketTable<S> {
     }
 }
 
-/// Binds a non-blocking per-call (IMS-leg or web) socket.
-fn bind_ims(ip: IpAddr, port: u16) -> io::Result<(UdpSocket, SocketAddr)> {
-    let s = UdpSocket::bind(SocketAddr::new(ip, port))?;
-    s.set_nonblocking(true)?;
-    let local = s.local_addr()?;
-    Ok((s, local))
+/// A socket of a backend's table: `rx` receives; `tx` (on the ports the backend bound
+/// itself, see [`bind_ims`]) sends from the same address; the shared web socket,
+/// bound by the caller, does both.
+struct Sock {
+    rx: UdpSocket,
+    tx: Option<UdpSocket>,
+    local: SocketAddr,
+}
+
+impl Sock {
+    fn shared(sock: UdpSocket, local: SocketAddr) -> Self {
+        Self {
+            rx: sock,
+            tx: None,
+            local,
+        }
+    }
+
+    fn bound((pair, local): (UdpPair, SocketAddr)) -> Self {
+        Self {
+            rx: pair.rx,
+            tx: Some(pair.tx),
+            local,
+        }
+    }
+
+    /// The socket that sends from this port.
+    fn sender(&self) -> &UdpSocket {
+        self.tx.as_ref().unwrap_or(&self.rx)
+    }
+}
+
+/// Binds a non-blocking per-call (IMS-leg or web) port: a socket that receives and one
+/// that sends from the same address ([`UdpPair`]), so that the sends of the fast path
+/// do not wake the receive armed on the first (the per-packet wake-up the bare
+/// forwarder, whose egress sockets receive nothing, never pays).
+fn bind_ims(ip: IpAddr, port: u16) -> io::Result<(UdpPair, SocketAddr)> {
+    let pair = UdpPair::bind(SocketAddr::new(ip, port))?;
+    let local = pair.rx.local_addr()?;
+    Ok((pair, local))
 }
 
 /// The backend-independent half of a driver: events out, metrics, and the wait

@@ -5,14 +5,14 @@
 //! submit: a turn submits them (without waiting) every `batch` datagrams and before
 //! the worker's bookkeeping, which walks every call.
 
-use std::net::{IpAddr, SocketAddr, UdpSocket};
+use std::net::{IpAddr, UdpSocket};
 use std::os::fd::AsRawFd;
 use std::sync::mpsc::SyncSender;
 use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use super::{bind_ims, io_err, BackendConfig, BackendStats, Control, SocketTable, RTCP_BUF};
+use super::{bind_ims, io_err, BackendConfig, BackendStats, Control, Sock, SocketTable, RTCP_BUF};
 use crate::datapath::{Action, DatapathError, SocketOp, Worker, WorkerEvent};
 use crate::sys::epoll::EventFd;
 use crate::sys::uring::{Completion, Uring};
@@ -36,9 +36,8 @@ fn recv_tag(gen: u32, slot: u32) -> u64 {
     (RECV << KIND_SHIFT) | (u64::from(gen & GEN_MASK) << 32) | u64::from(slot)
 }
 
-struct Sock {
-    sock: UdpSocket,
-    local: SocketAddr,
+struct Slot {
+    sock: Sock,
     gen: u32,
 }
 
@@ -49,7 +48,7 @@ struct Driver {
     ims_ip: IpAddr,
     /// IP of the shared web socket: per-call web ports bind on it.
     web_ip: IpAddr,
-    sockets: SocketTable<Sock>,
+    sockets: SocketTable<Slot>,
     next_gen: u32,
     done: Vec<Completion>,
     /// Sends queued since the last wait (their completions are part of the next one).
@@ -115,7 +114,7 @@ pub(super) fn start(
                 rtcp: Box::new([0; RTCP_BUF]),
             };
             let armed = d.ring.arm_poll(d.wake.raw(), WAKE << KIND_SHIFT);
-            if let Err(e) = armed.and_then(|()| d.add_socket(web, local)) {
+            if let Err(e) = armed.and_then(|()| d.add_socket(Sock::shared(web, local))) {
                 let err = io_err("io_uring submit")(e);
                 let _ = ready_tx.send(Err(err));
                 return Err(err);
@@ -135,11 +134,11 @@ pub(super) fn start(
 }
 
 impl Driver {
-    fn add_socket(&mut self, sock: UdpSocket, local: SocketAddr) -> std::io::Result<()> {
+    fn add_socket(&mut self, sock: Sock) -> std::io::Result<()> {
         let gen = self.next_gen;
         self.next_gen = self.next_gen.wrapping_add(1) & GEN_MASK;
-        let fd = sock.as_raw_fd();
-        let slot = self.sockets.insert(local.port(), Sock { sock, local, gen });
+        let (fd, local) = (sock.rx.as_raw_fd(), sock.local);
+        let slot = self.sockets.insert(local.port(), Slot { sock, gen });
         if let Err(e) = self.ring.arm_recv(fd, recv_tag(gen, slot)) {
             self.sockets.remove(local.port());
             return Err(e);
@@ -218,7 +217,7 @@ impl Driver {
                         _ => self.ims_ip,
                     };
                     let r =
-                        bind_ims(ip, port).and_then(|(sock, local)| self.add_socket(sock, local));
+                        bind_ims(ip, port).and_then(|bound| self.add_socket(Sock::bound(bound)));
                     match r {
                         Ok(()) => self.worker.socket_opened(call, port),
                         Err(e) => {
@@ -253,7 +252,7 @@ impl Driver {
             |port, to, b| {
                 sockets
                     .by_port(port)
-                    .is_some_and(|s| s.sock.send_to(b, to).is_ok())
+                    .is_some_and(|s| s.sock.sender().send_to(b, to).is_ok())
             },
         );
     }
@@ -291,7 +290,7 @@ impl Driver {
             .sockets
             .at(slot)
             .filter(|s| s.gen == gen)
-            .map(|s| (s.sock.as_raw_fd(), s.local));
+            .map(|s| (s.sock.rx.as_raw_fd(), s.sock.local));
         if !c.more() {
             self.ring.ended();
             if let Some((fd, local)) = live {
@@ -335,7 +334,7 @@ impl Driver {
         let tag = (SEND << KIND_SHIFT) | u64::from(bid);
         if self
             .ring
-            .send_from(out.sock.as_raw_fd(), bid, offset, len, to, tag)
+            .send_from(out.sock.sender().as_raw_fd(), bid, offset, len, to, tag)
             .is_err()
         {
             self.stats.send_failed += 1;
