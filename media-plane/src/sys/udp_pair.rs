@@ -19,7 +19,8 @@
 //! user); a classic BPF program on the group (`SO_ATTACH_REUSEPORT_CBPF`) picks index 0,
 //! the receiving socket, bound first, for every datagram. So that the port stays
 //! exclusive as a plain bind would make it, the address is first bound without
-//! `SO_REUSEPORT` (failing with `AddrInUse` where anyone holds it) and released.
+//! `SO_REUSEPORT` (failing with `AddrInUse` where anyone holds it) and released. Where
+//! reuseport BPF is refused (a sandbox, an old kernel) the pair is one socket twice.
 
 use std::io;
 use std::net::{SocketAddr, UdpSocket};
@@ -112,9 +113,27 @@ impl UdpPair {
             let probe = UdpSocket::bind(at)?;
             probe.local_addr()?
         };
+        match Self::bind_steered(at) {
+            Ok(pair) => Ok(pair),
+            Err(e) if e.kind() == io::ErrorKind::AddrInUse => Err(e),
+            // A kernel or sandbox without reuseport BPF (gVisor, seccomp profiles,
+            // kernels before 4.5): one socket for both, the send wake-ups included.
+            Err(_) => Self::bind_shared(at),
+        }
+    }
+
+    fn bind_steered(at: SocketAddr) -> io::Result<Self> {
         let rx = bind_reuseport(at)?;
         steer_to_first(rx.as_raw_fd())?;
         let tx = bind_reuseport(rx.local_addr()?)?;
+        Ok(Self { rx, tx })
+    }
+
+    /// The fallback: one non-blocking socket, `tx` a second descriptor of it.
+    fn bind_shared(at: SocketAddr) -> io::Result<Self> {
+        let rx = UdpSocket::bind(at)?;
+        rx.set_nonblocking(true)?;
+        let tx = rx.try_clone()?;
         Ok(Self { rx, tx })
     }
 }
@@ -123,6 +142,29 @@ impl UdpPair {
 mod tests {
     use super::*;
     use std::time::Duration;
+
+    /// The fallback pair is one socket: what arrives is read on `rx`, what `tx` sends
+    /// leaves from the same address.
+    #[test]
+    fn shared_fallback_receives_and_sends_from_one_address() {
+        let pair = UdpPair::bind_shared("127.0.0.1:0".parse().unwrap()).unwrap();
+        let local = pair.rx.local_addr().unwrap();
+        assert_eq!(pair.tx.local_addr().unwrap(), local);
+        let peer = UdpSocket::bind("127.0.0.1:0").unwrap();
+        peer.set_read_timeout(Some(Duration::from_secs(2))).unwrap();
+        peer.send_to(b"in", local).unwrap();
+        pair.rx.set_nonblocking(false).unwrap();
+        pair.rx
+            .set_read_timeout(Some(Duration::from_secs(2)))
+            .unwrap();
+        let mut b = [0u8; 8];
+        assert_eq!(
+            pair.rx.recv_from(&mut b).unwrap(),
+            (2, peer.local_addr().unwrap())
+        );
+        pair.tx.send_to(b"out", peer.local_addr().unwrap()).unwrap();
+        assert_eq!(peer.recv_from(&mut b).unwrap(), (3, local));
+    }
 
     /// Datagrams from many sources all reach `rx`, none `tx`; what `tx` sends comes
     /// from the pair's address; the port stays exclusive while the pair holds it and is
