@@ -299,8 +299,6 @@ pub struct Session {
     rtcp: Option<RtcpConfig>,
     /// Telephone-events the gateway sends toward IMS ([`Session::send_tone`]).
     tones: ToneQueue,
-    /// Egress timestamp of the playing event's first packet.
-    tone_ts: u32,
 }
 
 fn srtp_drop(e: SrtpError) -> DropReason {
@@ -334,7 +332,6 @@ impl Session {
             sample_out: [0; 2],
             rtcp: None,
             tones: ToneQueue::default(),
-            tone_ts: 0,
         }
     }
 
@@ -559,26 +556,25 @@ impl Session {
         let payload = payload_octets(&v, plain);
         let pt = egress.cfg.egress_pt.map(v.payload_type());
         h.set_payload_type(pt);
-        if let Some(clock) = event_clock {
-            let body = pkt
-                .get_mut(hdr_len..hdr_len + payload)
-                .ok_or(DropReason::TooShort)?;
-            rescale_durations(body, clock)?;
-        }
+        // The gateway's own event replaces the packet; else a browser or IMS
+        // telephone-event may need its durations in the egress clock.
         let tone = if tone_due { self.tones.carry(ts) } else { None };
-        let (plain, payload) = match tone {
-            Some(ev) => (write_event(buf, hdr_len, ev, egress_tag)?, ev.block.len()),
-            None => (plain, payload),
+        let (plain, payload) = match (tone, event_clock) {
+            (Some(ev), _) => (write_event(buf, hdr_len, ev, egress_tag)?, ev.block.len()),
+            (None, Some(clock)) => {
+                let body = pkt
+                    .get_mut(hdr_len..hdr_len + payload)
+                    .ok_or(DropReason::TooShort)?;
+                rescale_durations(body, clock)?;
+                (plain, payload)
+            }
+            (None, None) => (plain, payload),
         };
         let pkt = buf.get_mut(..plain).ok_or(DropReason::TooShort)?;
         let index = egress.cfg.reoriginator.rewrite(pkt).map_err(srtp_drop)?;
-        match tone {
-            // RFC 4733 §2.3.1: every packet of an event carries its start's timestamp.
-            Some(ev) if ev.marker => {
-                self.tone_ts = u32::from_be_bytes([pkt[4], pkt[5], pkt[6], pkt[7]])
-            }
-            Some(_) => pkt[4..8].copy_from_slice(&self.tone_ts.to_be_bytes()),
-            None => {}
+        if let Some(ev) = tone {
+            // The header parsed (12 octets at least): its timestamp is octets 4..8.
+            self.tones.stamp(&ev, &mut pkt[4..8]);
         }
         if let Some(r) = egress.reporter.as_mut() {
             let ts = RtpHeader::parse(pkt).map_or(0, |h| h.timestamp());

@@ -58,7 +58,7 @@ pub struct ToneRequest {
 impl ToneRequest {
     /// The event code of a DTMF digit (`0`-`9`, `*`, `#`, `A`-`D`), RFC 4733 §3.2.
     pub fn dtmf_event(digit: char) -> Option<u8> {
-        match digit.to_ascii_uppercase() {
+        match digit {
             d @ '0'..='9' => Some(d as u8 - b'0'),
             '*' => Some(10),
             '#' => Some(11),
@@ -89,8 +89,8 @@ impl ToneRequest {
 pub(super) struct EventPacket {
     /// Payload type toward IMS.
     pub(super) pt: u8,
-    /// RTP marker: set on the first packet of an event (RFC 4733 §2.5.1.1); the session
-    /// notes that packet's egress timestamp and stamps every later one with it.
+    /// RTP marker: set on the first packet of an event (RFC 4733 §2.5.1.1), whose egress
+    /// timestamp every later one gets ([`ToneQueue::stamp`]).
     pub(super) marker: bool,
     /// The event block (event, E|R|volume, duration).
     pub(super) block: [u8; 4],
@@ -111,6 +111,8 @@ pub(super) struct ToneQueue {
     playing: Option<Playing>,
     /// Stream timestamp of the last end packet, for the gap before the next event.
     ended_at: Option<u32>,
+    /// Egress timestamp of the playing event's first packet ([`ToneQueue::stamp`]).
+    egress_ts: [u8; 4],
 }
 
 impl ToneQueue {
@@ -126,6 +128,17 @@ impl ToneQueue {
     /// Nothing queued or playing: packets pass as they are.
     pub(super) fn is_idle(&self) -> bool {
         self.playing.is_none() && self.queued.is_empty()
+    }
+
+    /// Gives the re-originated event packet `ev` its event's timestamp (RFC 4733
+    /// §2.3.1: every packet of an event carries its start's): the first packet's egress
+    /// timestamp `ts` is noted, later packets get it written over theirs.
+    pub(super) fn stamp(&mut self, ev: &EventPacket, ts: &mut [u8]) {
+        if ev.marker {
+            self.egress_ts.copy_from_slice(ts);
+        } else {
+            ts.copy_from_slice(&self.egress_ts);
+        }
     }
 
     /// A carrier toward IMS with stream timestamp `ts`: `Some` when it becomes an event
@@ -197,14 +210,15 @@ mod tests {
 
     #[test]
     fn rfc4733_dtmf_event_codes() {
-        let codes: Vec<_> = "0123456789*#ABCDd"
+        let codes: Vec<_> = "0123456789*#ABCD"
             .chars()
             .map(ToneRequest::dtmf_event)
             .collect();
-        let want: Vec<_> = (0..=15).chain([15]).map(Some).collect();
+        let want: Vec<_> = (0..=15).map(Some).collect();
         assert_eq!(codes, want);
-        assert_eq!(ToneRequest::dtmf_event('E'), None);
-        assert_eq!(ToneRequest::dtmf_event('+'), None);
+        for not in ['E', 'd', '+', ' '] {
+            assert_eq!(ToneRequest::dtmf_event(not), None, "{not:?}");
+        }
     }
 
     /// 100 ms at 8 kHz on 20 ms carriers: 160, 320, 480, 640, then 800 with E three

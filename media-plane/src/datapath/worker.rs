@@ -82,7 +82,7 @@ pub struct Worker {
     /// an entry that no longer matches its call's deadline (reconfigured, released,
     /// slot reused) is dropped when it comes up. A report costs O(log calls), not a
     /// scan of every call (1000 calls report a few hundred times a second).
-    rtcp_due: BinaryHeap<Reverse<(Instant, Slot)>>,
+    rtcp_deadlines: BinaryHeap<Reverse<(Instant, Slot)>>,
     web_port: u16,
     web: WebPort,
     inactivity: Duration,
@@ -119,7 +119,7 @@ impl Worker {
             calls: Calls::default(),
             ports: PortTable::default(),
             by_web_remote: HashMap::new(),
-            rtcp_due: BinaryHeap::new(),
+            rtcp_deadlines: BinaryHeap::new(),
             web_port,
             web: WebPort::new(transmit_rx),
             inactivity,
@@ -323,7 +323,7 @@ impl Worker {
             c.rtcp_open = c.rtcp_open && want == old;
             c.session.set_rtcp(now, cfg);
             if let Some(due) = c.session.rtcp_timeout() {
-                self.rtcp_due.push(Reverse((due, slot)));
+                self.rtcp_deadlines.push(Reverse((due, slot)));
             }
         }
     }
@@ -636,11 +636,11 @@ impl Worker {
         wall: NtpTime,
         buf: &mut [u8],
     ) -> Option<(u16, SocketAddr, usize)> {
-        while let Some(&Reverse((due, slot))) = self.rtcp_due.peek() {
+        while let Some(&Reverse((due, slot))) = self.rtcp_deadlines.peek() {
             if due > now {
                 return None;
             }
-            self.rtcp_due.pop();
+            self.rtcp_deadlines.pop();
             let Some(c) = self.calls.at_mut(slot) else {
                 continue;
             };
@@ -651,7 +651,7 @@ impl Worker {
             // A report, or a leg that could not send, moved the deadline: note the new one
             // (the other leg may be due too, then it comes up again at once).
             if let Some(next) = c.session.rtcp_timeout() {
-                self.rtcp_due.push(Reverse((next, slot)));
+                self.rtcp_deadlines.push(Reverse((next, slot)));
             }
             if let Some(t) = sent {
                 self.tally.rtcp_sent(t.leg);
@@ -668,7 +668,7 @@ impl Worker {
     /// Whether [`Worker::poll_rtcp`] may have a report at `now` (backends skip reading
     /// the wall clock otherwise).
     pub fn rtcp_due(&self, now: Instant) -> bool {
-        self.rtcp_due
+        self.rtcp_deadlines
             .peek()
             .is_some_and(|Reverse((due, _))| *due <= now)
     }

@@ -28,6 +28,8 @@ pub use status::CamaraStatus;
 use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
 use std::time::Instant;
 
+use media_plane::datapath::ToneRequest;
+
 use crate::dialog::Dialog;
 use crate::media::{MediaAllocation, MediaControl, MediaError, MediaSessionId};
 use crate::message::Request;
@@ -475,7 +477,7 @@ impl<M: MediaControl> CallCore<M> {
         if c.phase != Phase::Connected || !negotiated_dtmf {
             return Err(CallError::WrongState(call));
         }
-        let valid = |d: char| d.is_ascii_digit() || matches!(d, '*' | '#' | 'A'..='D');
+        let valid = |d| ToneRequest::dtmf_event(d).is_some();
         if digits.is_empty()
             || digits.len() > 32
             || !digits.chars().all(valid)

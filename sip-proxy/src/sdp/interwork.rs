@@ -398,11 +398,9 @@ const AUDIO_CLOCK: u32 = 8000;
 /// The telephone-event of a list: the one at the audio's 8 kHz (RFC 4733 §2.1: the
 /// audio's clock should be used), else the first at any clock.
 fn offered_event(list: &[RtpMap]) -> Option<&RtpMap> {
-    let mut events = list
-        .iter()
-        .filter(|c| c.encoding.eq_ignore_ascii_case("telephone-event"));
-    let first = events.clone().next();
-    events.find(|c| c.clock_rate == AUDIO_CLOCK).or(first)
+    list.iter()
+        .filter(|c| c.encoding.eq_ignore_ascii_case("telephone-event"))
+        .min_by_key(|c| c.clock_rate != AUDIO_CLOCK)
 }
 
 fn telephone_event_rtpmap(pt: u8, clock_rate: u32) -> RtpMap {
